@@ -1,0 +1,44 @@
+// What kubelet would send over CRI for a pod manifest: the container's
+// LinuxContainerResources, the pod totals (RunPodSandbox linux.resources),
+// the overhead and the cgroup parent. `vmmap render` uses this so that YAML
+// and CRI input meet in one mapper.
+#ifndef VMMAP_MAPPER_KUBELET_INPUTS_H_
+#define VMMAP_MAPPER_KUBELET_INPUTS_H_
+
+#include <string>
+
+#include "mapper/pod_manifest.h"
+#include "mapper/resources.h"
+
+namespace vmmap {
+
+enum class CgroupDriver { kCgroupfs, kSystemd };
+
+enum class QosClass { kGuaranteed, kBurstable, kBestEffort };
+const char* QosClassName(QosClass qos);
+
+// The QoS class as the API server computes it (pkg/apis/core/helper/qos).
+QosClass ComputeQosClass(const PodManifest& pod);
+
+// The container's resources with API defaulting applied (request = limit
+// when only the limit is set), translated like kubelet's
+// calculateLinuxResources.
+LinuxResources ContainerResourcesFor(const ContainerSpec& container);
+
+// Pod totals: app containers summed, then max'd with each init container; a
+// CPU (memory) limit only if every container has one. Overhead excluded.
+LinuxResources PodResourcesFor(const PodManifest& pod);
+
+// spec.overhead as kubelet passes it in linux.overhead.
+LinuxResources OverheadFor(const PodManifest& pod);
+
+// The pod cgroup kubelet would create: /kubepods[/burstable|/besteffort]/pod<uid>
+// for cgroupfs, kubepods[-burstable|-besteffort]-pod<uid_>.slice for systemd.
+std::string CgroupParentFor(const PodManifest& pod, CgroupDriver driver);
+
+// The full CRI-shaped input for the pod; the pod's first app container is the VM's.
+PodSandboxInput SandboxInputFor(const PodManifest& pod, CgroupDriver driver);
+
+}  // namespace vmmap
+
+#endif  // VMMAP_MAPPER_KUBELET_INPUTS_H_

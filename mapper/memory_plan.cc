@@ -1,0 +1,70 @@
+#include "mapper/memory_plan.h"
+
+#include "absl/strings/str_cat.h"
+#include "mapper/units.h"
+
+namespace vmmap {
+namespace {
+
+// libvirt's <memtune> ceiling is 2^53 − 1 KiB; far below that, a guest larger
+// than 16 TiB is a typo, not a pod.
+constexpr int64_t kMaxGuestBytes = int64_t{16} << 40;
+
+}  // namespace
+
+int64_t VmmOverheadBytes(const OverheadModel& model, int64_t guest_bytes, int vcpus) {
+  return model.fixed_bytes + model.per_vcpu_bytes * vcpus + guest_bytes / model.guest_divisor +
+         model.devices_bytes;
+}
+
+absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxResources& limits,
+                                      int vcpus, const NodeConfig& node, Explanation& explanation) {
+  int64_t guest = node.default_guest_memory_bytes;
+  if (limits.HasMemoryLimit()) {
+    guest = limits.memory_limit_bytes / kMiB * kMiB;  // QEMU sizes RAM in whole MiB
+    explanation.Add("memory", absl::StrCat("memory limit ", FormatBytes(limits.memory_limit_bytes)),
+                    "guest memory = the pod's memory limit, rounded down to whole MiB",
+                    absl::StrCat(guest / 1024, " KiB"));
+  } else {
+    explanation.Add("memory", "no memory limit", "guest memory = node default",
+                    absl::StrCat(guest / 1024, " KiB"));
+  }
+  if (guest < node.min_guest_memory_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "memory limit ", FormatBytes(limits.memory_limit_bytes), " is below the minimum guest memory ",
+        FormatBytes(node.min_guest_memory_bytes), " a VM needs to boot"));
+  }
+  if (guest > kMaxGuestBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("memory limit ", FormatBytes(limits.memory_limit_bytes),
+                                                   " is larger than vmmap's maximum guest of 16Ti"));
+  }
+  const int64_t overhead = VmmOverheadBytes(node.overhead, guest, vcpus);
+  MemoryPlan plan;
+  plan.guest_kib = guest / 1024;
+  plan.overhead_kib = (overhead + 1023) / 1024;
+  plan.hard_limit_kib = plan.guest_kib + plan.overhead_kib;
+  const OverheadModel& m = node.overhead;
+  explanation.Add(
+      "VMM overhead",
+      absl::StrCat("guest ", FormatBytes(guest), ", ", vcpus, " vCPUs"),
+      absl::StrCat("fixed ", m.fixed_bytes / kMiB, "Mi + ", m.per_vcpu_bytes / kMiB, "Mi × vCPUs + guest / ",
+                   m.guest_divisor, " + devices ", m.devices_bytes / kMiB, "Mi (docs/overhead-measurement.md)"),
+      FormatBytes(overhead));
+  explanation.Add("memtune/hard_limit", "guest memory + VMM overhead",
+                  "the cgroup limit covers all of QEMU, not just guest RAM",
+                  absl::StrCat(plan.hard_limit_kib, " KiB"));
+  explanation.Add("memoryBacking/locked", "hard_limit is set",
+                  "guest memory never swaps; libvirt sets QEMU's RLIMIT_MEMLOCK to hard_limit",
+                  "locked");
+  if (input.overhead.memory_limit_bytes < overhead) {
+    explanation.Warn(absl::StrCat(
+        "the pod declares memory overhead ", FormatBytes(input.overhead.memory_limit_bytes),
+        " (spec.overhead, from its RuntimeClass) but the VMM needs about ", FormatBytes(overhead),
+        "; the scheduler under-counts this pod by ",
+        FormatBytes(overhead - input.overhead.memory_limit_bytes),
+        ". Set the RuntimeClass overhead.podFixed.memory to at least that."));
+  }
+  return plan;
+}
+
+}  // namespace vmmap

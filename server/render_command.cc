@@ -1,0 +1,151 @@
+#include "server/render_command.h"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <sys/stat.h>
+
+#include "absl/strings/str_cat.h"
+#include "mapper/domain_xml.h"
+#include "mapper/kubelet_inputs.h"
+#include "mapper/planner.h"
+#include "mapper/pod_manifest.h"
+#include "server/node_flags.h"
+
+namespace vmmap {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitBadInput = 1;
+constexpr int kExitUsage = 2;
+
+void PrintUsage(std::ostream& out) {
+  out << "usage: vmmap render [--explain] [--output DIR] [node flags] FILE|-\n"
+         "  Prints the libvirt domain XML for each pod in FILE (a Pod, or the pod template of a\n"
+         "  Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob; '-' reads stdin).\n"
+         "  --explain      print how every value was derived (to stderr)\n"
+         "  --output DIR   write one <domain-name>.xml per pod into DIR instead of stdout\n"
+      << NodeFlagsHelp();
+}
+
+struct RenderOptions {
+  bool explain = false;
+  std::string output_dir;
+  std::string input;
+  NodeConfig node;
+};
+
+int Usage(const std::string& message) {
+  std::cerr << "vmmap render: " << message << "\n";
+  PrintUsage(std::cerr);
+  return kExitUsage;
+}
+
+absl::StatusOr<std::string> ReadInput(const std::string& path) {
+  std::ostringstream buffer;
+  if (path == "-") {
+    buffer << std::cin.rdbuf();
+    return buffer.str();
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  buffer << file.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+int RunRenderCommand(const std::vector<std::string>& args) {
+  RenderOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      PrintUsage(std::cout);
+      return kExitOk;
+    }
+    if (arg == "--explain") {
+      options.explain = true;
+      continue;
+    }
+    if (arg.size() > 2 && arg.rfind("--", 0) == 0) {
+      std::string flag = arg;
+      std::string value;
+      if (size_t eq = arg.find('='); eq != std::string::npos) {
+        flag = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Usage(absl::StrCat(flag, " needs a value"));
+      }
+      if (flag == "--output") {
+        options.output_dir = value;
+        continue;
+      }
+      bool consumed = false;
+      absl::Status s = ParseNodeFlag(flag, value, options.node, &consumed);
+      if (!s.ok()) return Usage(std::string(s.message()));
+      if (!consumed) return Usage(absl::StrCat("unknown flag ", flag));
+      continue;
+    }
+    if (!options.input.empty()) return Usage("more than one input file");
+    options.input = arg;
+  }
+  if (options.input.empty()) return Usage("no input file (use - for stdin)");
+
+  absl::StatusOr<std::string> yaml = ReadInput(options.input);
+  if (!yaml.ok()) {
+    std::cerr << "vmmap render: " << yaml.status().message() << "\n";
+    return kExitBadInput;
+  }
+  const std::string source = options.input == "-" ? "<stdin>" : options.input;
+  absl::StatusOr<std::vector<PodManifest>> pods = ParsePodManifests(*yaml);
+  if (!pods.ok()) {
+    std::cerr << "vmmap render: " << source << ": " << pods.status().message() << "\n";
+    return kExitBadInput;
+  }
+  if (!options.output_dir.empty()) ::mkdir(options.output_dir.c_str(), 0755);
+
+  // Plan everything first: a bad pod anywhere in the file writes nothing.
+  std::vector<std::pair<DomainPlan, std::string>> rendered;
+  for (const PodManifest& pod : *pods) {
+    const std::string who = absl::StrCat(pod.source_kind, " ", pod.namespace_name, "/", pod.name);
+    absl::StatusOr<DomainPlan> plan =
+        PlanDomain(SandboxInputFor(pod, options.node.cgroup_driver), options.node);
+    if (!plan.ok()) {
+      std::cerr << "vmmap render: " << source << ": " << who << ": " << plan.status().message() << "\n";
+      return kExitBadInput;
+    }
+    absl::StatusOr<std::string> xml = RenderDomainXml(plan->spec);
+    if (!xml.ok()) {
+      std::cerr << "vmmap render: " << who << ": " << xml.status().message() << "\n";
+      return kExitBadInput;
+    }
+    if (options.explain) {
+      std::cerr << "# " << who << " -> " << plan->spec.name << "\n" << plan->explanation.ToText();
+    } else {
+      for (const std::string& w : plan->explanation.warnings) {
+        std::cerr << "vmmap render: " << who << ": warning: " << w << "\n";
+      }
+    }
+    rendered.emplace_back(std::move(*plan), std::move(*xml));
+  }
+  for (const auto& [plan, xml] : rendered) {
+    if (options.output_dir.empty()) {
+      std::cout << xml;
+      continue;
+    }
+    const std::string path = absl::StrCat(options.output_dir, "/", plan.spec.name, ".xml");
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << xml;
+    if (!out) {
+      std::cerr << "vmmap render: " << path << ": cannot write\n";
+      return kExitBadInput;
+    }
+    std::cerr << "wrote " << path << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace vmmap
