@@ -38,6 +38,7 @@ absl::StatusOr<std::string> ResourcePartitionFor(const std::string& cgroup_paren
     return absl::InvalidArgumentError(absl::StrCat("linux.cgroup_parent=", QuoteValue(cgroup_parent),
                                                    ": ", why));
   };
+  if (absl::StrContains(cgroup_parent, "..")) return invalid("must not contain \"..\"");
   if (!absl::ConsumeSuffix(&slice, ".slice") || slice.empty()) {
     return invalid("expected a systemd slice such as kubepods-burstable-pod<uid>.slice");
   }

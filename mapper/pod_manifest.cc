@@ -205,7 +205,7 @@ absl::StatusOr<PodManifest> ParseDocument(const YAML::Node& doc) {
     if (!next || !next.IsMap()) {
       return Error(pod_node, absl::StrCat(path, ": missing or not a mapping in ", kind));
     }
-    pod_node = next;
+    pod_node.reset(next);  // operator= would overwrite the document itself
   }
   const std::string prefix = path.empty() ? "" : path + ".";
   if (absl::Status s = MergeMetadata(pod_node["metadata"], prefix + "metadata", pod); !s.ok()) {

@@ -74,6 +74,14 @@ absl::StatusOr<Quantity> Quantity::Parse(absl::string_view text, absl::string_vi
 
   absl::string_view suffix = text.substr(i);
   if (suffix.empty()) return q;
+  // A suffix match first: "1E" is exa, "1E3" an exponent.
+  for (const Suffix& s : kSuffixes) {
+    if (suffix == s.text) {
+      q.exp10_ += s.exp10;
+      q.exp2_ = s.exp2;
+      return q;
+    }
+  }
   if (suffix[0] == 'e' || suffix[0] == 'E') {
     absl::string_view exp = suffix.substr(1);
     bool neg = false;
@@ -89,13 +97,6 @@ absl::StatusOr<Quantity> Quantity::Parse(absl::string_view text, absl::string_vi
     }
     q.exp10_ += neg ? -value : value;
     return q;
-  }
-  for (const Suffix& s : kSuffixes) {
-    if (suffix == s.text) {
-      q.exp10_ += s.exp10;
-      q.exp2_ = s.exp2;
-      return q;
-    }
   }
   return Invalid(field, text,
                  absl::StrCat("unknown suffix \"", suffix,
