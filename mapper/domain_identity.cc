@@ -29,8 +29,12 @@ absl::Status CheckField(const std::string& value, const char* field, bool may_be
 
 std::string IdentityKey(const PodIdentity& id) {
   // NUL cannot appear in a validated field, so the key is unambiguous.
-  return absl::StrCat(id.namespace_name, std::string(1, '\0'), id.name, std::string(1, '\0'),
-                      id.uid, std::string(1, '\0'), id.attempt);
+  std::string key = absl::StrCat(id.namespace_name, std::string(1, '\0'), id.name,
+                                 std::string(1, '\0'), id.uid, std::string(1, '\0'), id.attempt);
+  // A restarted container needs a new domain while the old one may still be
+  // defined; first containers keep the key (and name) of the pod alone.
+  if (id.container_attempt != 0) absl::StrAppend(&key, std::string("\0c", 2), id.container_attempt);
+  return key;
 }
 
 }  // namespace

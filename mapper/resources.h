@@ -29,7 +29,8 @@ struct PodIdentity {
   std::string name;
   std::string namespace_name;
   std::string uid;
-  uint32_t attempt = 0;
+  uint32_t attempt = 0;            // the sandbox's attempt
+  uint32_t container_attempt = 0;  // kubelet restarts a container with attempt + 1
 };
 
 // Everything the mapper needs about one pod, exactly as kubelet would send it:

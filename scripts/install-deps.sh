@@ -8,11 +8,11 @@ packages=(
   g++ cmake make pkg-config
   # libraries
   libvirt-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libyaml-cpp-dev libpugixml-dev libsqlite3-dev
+  libabsl-dev libyaml-cpp-dev libpugixml-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime: libvirt, QEMU, validation, the reference tool we benchmark against
-  libvirt-daemon-system libvirt-clients qemu-system-x86 virtinst
+  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils virtinst
   # the end-to-end guest: Debian's kernel and a busybox initramfs
   linux-image-cloud-amd64 busybox-static cpio
 )

@@ -85,8 +85,8 @@ struct CpuTuneUpdate {
            !emulator_period && !emulator_quota;
   }
   friend bool operator==(const CpuTuneUpdate& a, const CpuTuneUpdate& b) {
-    return a.shares == b.shares && a.period == b.period &&
-           a.quota == b.quota && a.global_period == b.global_period &&
+    return a.shares == b.shares && a.period == b.period && a.quota == b.quota &&
+           a.global_period == b.global_period &&
            a.global_quota == b.global_quota &&
            a.emulator_period == b.emulator_period &&
            a.emulator_quota == b.emulator_quota;

@@ -2,28 +2,34 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <signal.h>
 
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 #include <set>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/virt/sv.h"
 #include "server/virt/typed_params.h"
 #include "server/virt/vir_error.h"
 
 namespace vmmap::virt {
 
-static_assert(kStatsState == VIR_DOMAIN_STATS_STATE);
-static_assert(kStatsCpuTotal == VIR_DOMAIN_STATS_CPU_TOTAL);
-static_assert(kStatsBalloon == VIR_DOMAIN_STATS_BALLOON);
-static_assert(kStatsVcpu == VIR_DOMAIN_STATS_VCPU);
-static_assert(kStatsInterface == VIR_DOMAIN_STATS_INTERFACE);
-static_assert(kStatsBlock == VIR_DOMAIN_STATS_BLOCK);
-static_assert(kStatsPerf == VIR_DOMAIN_STATS_PERF);
-static_assert(kStatsIoThread == VIR_DOMAIN_STATS_IOTHREAD);
-static_assert(kStatsMemory == VIR_DOMAIN_STATS_MEMORY);
-static_assert(kStatsDirtyRate == VIR_DOMAIN_STATS_DIRTYRATE);
+static_assert(unsigned{kStatsState} == unsigned{VIR_DOMAIN_STATS_STATE});
+static_assert(unsigned{kStatsCpuTotal} == unsigned{VIR_DOMAIN_STATS_CPU_TOTAL});
+static_assert(unsigned{kStatsBalloon} == unsigned{VIR_DOMAIN_STATS_BALLOON});
+static_assert(unsigned{kStatsVcpu} == unsigned{VIR_DOMAIN_STATS_VCPU});
+static_assert(unsigned{kStatsInterface} ==
+              unsigned{VIR_DOMAIN_STATS_INTERFACE});
+static_assert(unsigned{kStatsBlock} == unsigned{VIR_DOMAIN_STATS_BLOCK});
+static_assert(unsigned{kStatsPerf} == unsigned{VIR_DOMAIN_STATS_PERF});
+static_assert(unsigned{kStatsIoThread} == unsigned{VIR_DOMAIN_STATS_IOTHREAD});
+static_assert(unsigned{kStatsMemory} == unsigned{VIR_DOMAIN_STATS_MEMORY});
+static_assert(unsigned{kStatsDirtyRate} ==
+              unsigned{VIR_DOMAIN_STATS_DIRTYRATE});
 
 // Owns one virConnectPtr; closing it is the only teardown needed.
 class LibvirtHypervisor::Connection {
@@ -83,11 +89,28 @@ void InitLibvirtOnce() {
     // Required before concurrent use of libvirt from several threads.
     virInitialize();
     SilenceLibvirtErrorPrinting();
+    // The remote driver writes to the daemon's socket with plain write(2);
+    // after a libvirtd restart the first write hits EPIPE, and the default
+    // SIGPIPE disposition would kill the whole runtime instead of letting
+    // us reconnect. Only the default is replaced; a handler installed by the
+    // embedding program is left alone.
+    struct sigaction old {};
+    if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+      signal(SIGPIPE, SIG_IGN);
+    }
+    // qemu:///embed runs the QEMU driver in this process and needs an event
+    // loop thread (QEMU monitor I/O, process reaping); for remote URIs it
+    // also gives keepalive. Registered before any connection is opened.
+    if (virEventRegisterDefaultImpl() == 0) {
+      std::thread([] {
+        for (;;) virEventRunDefaultImpl();
+      }).detach();
+    }
   });
 }
 
 std::string Op(std::string_view verb, std::string_view name) {
-  return absl::StrCat(verb, " domain \"", name, "\"");
+  return absl::StrCat(ToAbsl(verb), " domain \"", ToAbsl(name), "\"");
 }
 
 // Best-effort domain name for error messages only: the first <name> element,
@@ -146,8 +169,8 @@ absl::StatusOr<std::shared_ptr<Connection>> OpenConnection(
     // right now", except when the daemon positively refused us.
     if (s.code() == absl::StatusCode::kInternal) {
       absl::Status u = absl::UnavailableError(s.message());
-      if (auto p = s.GetPayload(kVirErrorCodePayload)) {
-        u.SetPayload(kVirErrorCodePayload, *p);
+      if (auto p = s.GetPayload(ToAbsl(kVirErrorCodePayload))) {
+        u.SetPayload(ToAbsl(kVirErrorCodePayload), *p);
       }
       return u;
     }
@@ -237,9 +260,9 @@ absl::StatusOr<DomainHandle> Lookup(Connection& c, std::string_view name,
 
 }  // namespace
 
-#define VMMAP_LOOKUP_OR_RETURN(var, conn, name, op) \
+#define VMMAP_LOOKUP_OR_RETURN(var, conn, name, op)                       \
   absl::StatusOr<DomainHandle> var##_or = Lookup(conn, name, op, calls_); \
-  if (!var##_or.ok()) return var##_or.status();                          \
+  if (!var##_or.ok()) return var##_or.status();                           \
   DomainHandle var = *std::move(var##_or)
 
 absl::StatusOr<DomainId> LibvirtHypervisor::DefineDomain(std::string_view xml) {
@@ -276,8 +299,8 @@ absl::Status LibvirtHypervisor::ShutdownDomain(std::string_view name) {
   return Run([&](Connection& c) -> absl::Status {
     VMMAP_LOOKUP_OR_RETURN(dom, c, name, op);
     Tick();
-    if (virDomainShutdownFlags(dom.get(),
-                               VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) == 0) {
+    if (virDomainShutdownFlags(dom.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) ==
+        0) {
       return absl::OkStatus();
     }
     absl::Status s = LastVirErrorStatus(op);
@@ -304,8 +327,8 @@ absl::Status LibvirtHypervisor::UndefineDomain(std::string_view name) {
   // Most thorough first. Drivers reject flags they do not implement (the
   // test driver knows only MANAGED_SAVE|SNAPSHOTS_METADATA), so fall back
   // step by step; each step removes as much as the driver can.
-  constexpr unsigned kPartial = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-                                VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
+  constexpr unsigned kPartial =
+      VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
   constexpr unsigned kFull = kPartial | VIR_DOMAIN_UNDEFINE_NVRAM |
                              VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
 #if LIBVIR_CHECK_VERSION(8, 9, 0)
@@ -369,8 +392,8 @@ absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
     virDomainStatsRecordPtr* raw = nullptr;
     // One call yields names, uuids and states of every domain.
     Tick();
-    int n = virConnectGetAllDomainStats(c.get(), VIR_DOMAIN_STATS_STATE, &raw,
-                                        0);
+    int n =
+        virConnectGetAllDomainStats(c.get(), VIR_DOMAIN_STATS_STATE, &raw, 0);
     if (n < 0) return LastVirErrorStatus("list domains");
     StatsRecords records(raw);
     for (int i = 0; i < n; ++i) out.push_back(InfoFromStateRecord(*raw[i]));
@@ -388,8 +411,8 @@ LibvirtHypervisor::ListDomainsWithMetadata(std::string_view ns_uri) {
     out.clear();
     virDomainStatsRecordPtr* raw = nullptr;
     Tick();
-    int n = virConnectGetAllDomainStats(c.get(), VIR_DOMAIN_STATS_STATE, &raw,
-                                        0);
+    int n =
+        virConnectGetAllDomainStats(c.get(), VIR_DOMAIN_STATS_STATE, &raw, 0);
     if (n < 0) {
       return LastVirErrorStatus(
           absl::StrCat("list domains with metadata \"", ns, "\""));
@@ -398,16 +421,16 @@ LibvirtHypervisor::ListDomainsWithMetadata(std::string_view ns_uri) {
     for (int i = 0; i < n; ++i) {
       DomainInfo info = InfoFromStateRecord(*raw[i]);
       Tick();
-      char* md = virDomainGetMetadata(raw[i]->dom,
-                                      VIR_DOMAIN_METADATA_ELEMENT, ns.c_str(),
-                                      VIR_DOMAIN_AFFECT_CURRENT);
+      char* md = virDomainGetMetadata(raw[i]->dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                      ns.c_str(), VIR_DOMAIN_AFFECT_CURRENT);
       if (md != nullptr) {
         info.metadata = md;
         free(md);
       } else {
         absl::Status e = LastVirErrorStatus(
             Op(absl::StrCat("get metadata \"", ns, "\" of"), info.name));
-        if (VirErrorCode(e) == VIR_ERR_NO_DOMAIN) continue;  // undefined meanwhile
+        if (VirErrorCode(e) == VIR_ERR_NO_DOMAIN)
+          continue;  // undefined meanwhile
         if (VirErrorCode(e) != VIR_ERR_NO_DOMAIN_METADATA) return e;
       }
       out.push_back(std::move(info));
@@ -432,7 +455,7 @@ absl::StatusOr<std::string> LibvirtHypervisor::DomainMetadata(
     if (md == nullptr) {
       absl::Status e = LastVirErrorStatus(op);
       return VirErrorCode(e) == VIR_ERR_NO_DOMAIN_METADATA ? absl::OkStatus()
-                                                            : e;
+                                                           : e;
     }
     out = md;
     free(md);
@@ -444,18 +467,36 @@ absl::StatusOr<std::string> LibvirtHypervisor::DomainMetadata(
 
 namespace {
 
-// CONFIG always (so the change survives restarts); LIVE as well when the
-// domain is running, because libvirt rejects LIVE on a shut-off domain.
-absl::StatusOr<unsigned> AffectFlags(virDomainPtr dom, bool live,
-                                     const std::string& op,
-                                     std::atomic<uint64_t>& calls) {
+// Applies a tuning call to the persistent config always (so the change
+// survives restarts) and, when `live` and the domain is running, to the
+// running domain as well. `set(flags)` performs one libvirt call.
+//
+// LIVE|CONFIG is tried in one call first; drivers that insist the two are
+// mutually exclusive (the test driver) get two calls instead. LIVE alone is
+// never sent to a shut-off domain, which libvirt rejects.
+absl::Status ApplyTuning(virDomainPtr dom, bool live, const std::string& op,
+                         std::atomic<uint64_t>& calls,
+                         absl::FunctionRef<int(unsigned flags)> set) {
   unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
-  if (!live) return flags;
+  if (live) {
+    calls.fetch_add(1, std::memory_order_relaxed);
+    int active = virDomainIsActive(dom);
+    if (active < 0) return LastVirErrorStatus(op);
+    if (active == 1) flags |= VIR_DOMAIN_AFFECT_LIVE;
+  }
   calls.fetch_add(1, std::memory_order_relaxed);
-  int active = virDomainIsActive(dom);
-  if (active < 0) return LastVirErrorStatus(op);
-  if (active == 1) flags |= VIR_DOMAIN_AFFECT_LIVE;
-  return flags;
+  if (set(flags) == 0) return absl::OkStatus();
+  absl::Status s = LastVirErrorStatus(op);
+  if (flags == VIR_DOMAIN_AFFECT_CONFIG ||
+      VirErrorCode(s) != VIR_ERR_INVALID_ARG ||
+      !absl::StrContains(s.message(), "mutually exclusive")) {
+    return s;
+  }
+  for (unsigned one : {VIR_DOMAIN_AFFECT_CONFIG, VIR_DOMAIN_AFFECT_LIVE}) {
+    calls.fetch_add(1, std::memory_order_relaxed);
+    if (set(one) < 0) return LastVirErrorStatus(op);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -470,14 +511,10 @@ absl::Status LibvirtHypervisor::SetSchedulerParameters(
   }
   return Run([&](Connection& c) -> absl::Status {
     VMMAP_LOOKUP_OR_RETURN(dom, c, name, op);
-    absl::StatusOr<unsigned> flags = AffectFlags(dom.get(), live, op, calls_);
-    if (!flags.ok()) return flags.status();
-    Tick();
-    if (virDomainSetSchedulerParametersFlags(dom.get(), params.params(),
-                                             params.size(), *flags) < 0) {
-      return LastVirErrorStatus(op);
-    }
-    return absl::OkStatus();
+    return ApplyTuning(dom.get(), live, op, calls_, [&](unsigned flags) {
+      return virDomainSetSchedulerParametersFlags(dom.get(), params.params(),
+                                                  params.size(), flags);
+    });
   });
 }
 
@@ -498,8 +535,7 @@ absl::StatusOr<CpuTuneUpdate> LibvirtHypervisor::GetSchedulerParameters(
     if (nparams <= 0) return absl::OkStatus();
     std::vector<virTypedParameter> params(nparams);
     Tick();
-    if (virDomainGetSchedulerParametersFlags(dom.get(), params.data(),
-                                             &nparams,
+    if (virDomainGetSchedulerParametersFlags(dom.get(), params.data(), &nparams,
                                              VIR_DOMAIN_AFFECT_CURRENT) < 0) {
       return LastVirErrorStatus(op);
     }
@@ -522,14 +558,11 @@ absl::Status LibvirtHypervisor::SetMemoryHardLimit(std::string_view name,
   }
   return Run([&](Connection& c) -> absl::Status {
     VMMAP_LOOKUP_OR_RETURN(dom, c, name, op);
-    absl::StatusOr<unsigned> flags = AffectFlags(dom.get(), true, op, calls_);
-    if (!flags.ok()) return flags.status();
-    Tick();
-    if (virDomainSetMemoryParameters(dom.get(), params.params(), params.size(),
-                                     *flags) < 0) {
-      return LastVirErrorStatus(op);
-    }
-    return absl::OkStatus();
+    return ApplyTuning(dom.get(), /*live=*/true, op, calls_,
+                       [&](unsigned flags) {
+                         return virDomainSetMemoryParameters(
+                             dom.get(), params.params(), params.size(), flags);
+                       });
   });
 }
 
@@ -573,8 +606,9 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::GetAllDomainStats(
     out.reserve(n);
     for (int i = 0; i < n; ++i) {
       const char* name = virDomainGetName(raw[i]->dom);
-      out.push_back(DomainStats{
-          name ? name : "", FlattenTypedParams(raw[i]->params, raw[i]->nparams)});
+      out.push_back(
+          DomainStats{name ? name : "",
+                      FlattenTypedParams(raw[i]->params, raw[i]->nparams)});
     }
     return absl::OkStatus();
   });

@@ -10,8 +10,9 @@
 // take effect before the connection dropped, fails the retry cleanly (e.g.
 // StartDomain -> FailedPrecondition "domain is already running").
 //
-// There is no event loop: dead connections are detected when a call fails,
-// not by keepalive.
+// A process-wide libvirt event loop thread is started on first Open(): the
+// embedded QEMU driver (qemu:///embed) cannot work without one. Open() sets SIGPIPE to SIG_IGN if it is still SIG_DFL,
+// since a write to a restarted daemon's socket must be an error, not death.
 
 #ifndef VMMAP_SERVER_VIRT_LIBVIRT_HYPERVISOR_H_
 #define VMMAP_SERVER_VIRT_LIBVIRT_HYPERVISOR_H_
@@ -56,8 +57,7 @@ class LibvirtHypervisor final : public Hypervisor {
                                       bool live) override;
   absl::StatusOr<CpuTuneUpdate> GetSchedulerParameters(
       std::string_view name) override;
-  absl::Status SetMemoryHardLimit(std::string_view name,
-                                  uint64_t kib) override;
+  absl::Status SetMemoryHardLimit(std::string_view name, uint64_t kib) override;
   absl::StatusOr<std::vector<DomainStats>> GetAllDomainStats(
       const std::optional<std::vector<std::string>>& names,
       unsigned groups) override;

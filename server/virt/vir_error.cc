@@ -10,13 +10,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
+#include "server/virt/sv.h"
 
 namespace vmmap::virt {
 namespace {
 
 bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle) {
-  return absl::StrContains(absl::AsciiStrToLower(haystack),
-                           absl::AsciiStrToLower(needle));
+  return absl::StrContains(absl::AsciiStrToLower(ToAbsl(haystack)),
+                           absl::AsciiStrToLower(ToAbsl(needle)));
 }
 
 // QEMU needs to lock guest memory for VFIO, mem-lock=on and some vhost
@@ -53,6 +55,25 @@ bool IsTransportMessage(std::string_view message) {
 
 absl::StatusCode CodeFor(int code, std::string_view message) {
   if (IsMemlockFailure(message)) return absl::StatusCode::kFailedPrecondition;
+  // Some drivers (notably the test driver) report state conflicts as
+  // internal errors: "Domain 'x' is already running", "domain 'x' not
+  // running". They are the caller's precondition, not libvirt's bug.
+  if (code == VIR_ERR_INTERNAL_ERROR &&
+      (ContainsIgnoreCase(message, "already running") ||
+       ContainsIgnoreCase(message, "not running"))) {
+    return absl::StatusCode::kFailedPrecondition;
+  }
+  // Defining a second domain under an existing name (different uuid).
+  if (code == VIR_ERR_OPERATION_FAILED &&
+      ContainsIgnoreCase(message, "already exists")) {
+    return absl::StatusCode::kAlreadyExists;
+  }
+  // "unsupported flags (0x..) in function ...": the driver lacks a feature,
+  // the caller did nothing wrong.
+  if (code == VIR_ERR_INVALID_ARG &&
+      ContainsIgnoreCase(message, "unsupported flags")) {
+    return absl::StatusCode::kUnimplemented;
+  }
   switch (code) {
     case VIR_ERR_NO_DOMAIN:
     case VIR_ERR_NO_DOMAIN_METADATA:
@@ -106,10 +127,12 @@ absl::Status StatusFromVirError(int code, std::string_view message,
   if (message.empty()) message = "unknown libvirt error";
   std::string text =
       IsMemlockFailure(message)
-          ? absl::StrCat(operation, ": ", message, "; ", kMemlockAdvice)
-          : absl::StrCat(operation, ": ", message);
+          ? absl::StrCat(ToAbsl(operation), ": ", ToAbsl(message), "; ",
+                         ToAbsl(kMemlockAdvice))
+          : absl::StrCat(ToAbsl(operation), ": ", ToAbsl(message));
   absl::Status status(CodeFor(code, message), text);
-  status.SetPayload(kVirErrorCodePayload, absl::Cord(absl::StrCat(code)));
+  status.SetPayload(ToAbsl(kVirErrorCodePayload),
+                    absl::Cord(absl::StrCat(code)));
   return status;
 }
 
@@ -125,7 +148,8 @@ absl::Status LastVirErrorStatus(std::string_view operation) {
 }
 
 std::optional<int> VirErrorCode(const absl::Status& status) {
-  std::optional<absl::Cord> payload = status.GetPayload(kVirErrorCodePayload);
+  absl::optional<absl::Cord> payload =
+      status.GetPayload(ToAbsl(kVirErrorCodePayload));
   int code = 0;
   if (!payload || !absl::SimpleAtoi(std::string(*payload), &code)) {
     return std::nullopt;

@@ -21,16 +21,19 @@ inline constexpr std::string_view kVirErrorCodePayload =
 
 // Maps a libvirt error (virErrorNumber `code`, libvirt's `message`) raised
 // while performing `operation` (e.g. `start domain "pod-1"`) to a status:
-//   VIR_ERR_NO_DOMAIN, VIR_ERR_NO_DOMAIN_METADATA         -> NotFound
-//   VIR_ERR_OPERATION_INVALID                             -> FailedPrecondition
-//   VIR_ERR_XML_ERROR, VIR_ERR_XML_DETAIL,
-//   VIR_ERR_XML_INVALID_SCHEMA, VIR_ERR_CONFIG_UNSUPPORTED,
-//   VIR_ERR_INVALID_ARG                                   -> InvalidArgument
-//   VIR_ERR_NO_CONNECT, VIR_ERR_RPC, "client socket is closed",
-//   VIR_ERR_SYSTEM_ERROR about the transport              -> Unavailable
-//   locked-memory failures (any code)                     -> FailedPrecondition
-//   ... and a few more (see .cc); anything else           -> Internal.
-// The result is never OK, message "<operation>: <libvirt message>", and
+//   NO_DOMAIN, NO_DOMAIN_METADATA               -> NotFound
+//   OPERATION_INVALID                           -> FailedPrecondition
+//   XML_ERROR, XML_DETAIL, XML_INVALID_SCHEMA,
+//     CONFIG_UNSUPPORTED, INVALID_ARG           -> InvalidArgument
+//   NO_CONNECT, RPC, "client socket is closed",
+//     SYSTEM_ERROR about the transport          -> Unavailable
+//   locked-memory failure (any code)            -> FailedPrecondition
+//   INTERNAL_ERROR "already/not running"        -> FailedPrecondition
+//   OPERATION_FAILED "already exists"           -> AlreadyExists
+//   INVALID_ARG "unsupported flags"             -> Unimplemented
+//   ... a few more (see .cc); anything else     -> Internal.
+// (Codes are VIR_ERR_*.) The result is never OK, its message is
+// "<operation>: <libvirt message>" (plus remedy advice for memlock), and it
 // carries `code` under kVirErrorCodePayload.
 absl::Status StatusFromVirError(int code, std::string_view message,
                                 std::string_view operation);

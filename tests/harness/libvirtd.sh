@@ -23,10 +23,13 @@
 #       virsh -c 'qemu:///embed?root=/var/tmp/vmmap-embed' start NAME
 #   LD_PRELOAD=STATEDIR/libvmmap-memlock-shim.so ./build/vmmap-test ...   # our binary
 # (For a gtest binary, set LD_PRELOAD when exec'ing it; setting it from inside an
-# already-running process has no effect.) QEMU still needs the wrapper emulator for
-# <locked/>: libvirt scrubs QEMU's environment in embed mode too. The embed root DIR
-# must be traversable by the QEMU user; embed mode runs QEMU as the caller (root) by
-# default unless DIR/etc/qemu.conf sets user/group.
+# already-running process has no effect.) Verified here: without the shim,
+#   error: internal error: Process exited prior to exec: libvirt:  error : cannot limit
+#   locked memory of process N to 536870912: Operation not permitted
+# with it the domain runs (guest printed VMMAP-CPUS-ONLINE=0-1). libvirt passes
+# LD_PRELOAD through to QEMU, so QEMU gets the mlockall no-op too; use the wrapper
+# emulator anyway to make it explicit. Domains started through an embed connection
+# are owned by that process. Embed mode ran QEMU as the caller (root) here.
 # -------------------------------------------------------------------------------------
 set -eu
 
@@ -104,7 +107,8 @@ start)
     "$HERE/qemu-shim-wrapper.sh" "$SHIM" "$STATEDIR/qemu-system-x86_64-shim" >/dev/null
     mkdir -p /run/libvirt /var/log/libvirt/qemu /var/lib/libvirt/qemu
     start_daemon virtlogd virtlogd
-    # LD_PRELOAD goes into libvirtd only; libvirt scrubs the environment of QEMU.
+    # libvirt passes LD_PRELOAD on to QEMU as well (observed with 9.0); the wrapper
+    # emulator preloads it explicitly anyway.
     start_daemon libvirtd env LD_PRELOAD="$SHIM" VMMAP_SHIM_DEBUG="${VMMAP_SHIM_DEBUG:-0}" libvirtd
     if p=$(running_pid libvirtd) && [ -n "$p" ] && \
        ! tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -q 'libvmmap-memlock-shim'; then

@@ -236,6 +236,10 @@ TEST(IdentityTest, NamesAreBoundedUniqueAndStable) {
   EXPECT_LE(name_a.size(), kMaxDomainNameLength);
   EXPECT_NE(name_a, DomainNameFor(b));
   EXPECT_NE(name_a, DomainNameFor(c));
+  PodIdentity restarted = a;
+  restarted.container_attempt = 1;
+  EXPECT_NE(name_a, DomainNameFor(restarted));
+  EXPECT_NE(DomainUuidFor(a), DomainUuidFor(restarted));
   EXPECT_EQ(name_a, DomainNameFor(a));
   EXPECT_NE(DomainUuidFor(a), DomainUuidFor(b));
   EXPECT_EQ(DomainUuidFor(a).size(), 36u);

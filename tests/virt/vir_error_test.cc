@@ -67,7 +67,7 @@ TEST(StatusFromVirErrorTest, MessageNamesOperationAndLibvirtText) {
 TEST(StatusFromVirErrorTest, EmptyMessageStillSaysSomething) {
   absl::Status s = StatusFromVirError(VIR_ERR_INTERNAL_ERROR, "", "op");
   EXPECT_FALSE(s.ok());
-  EXPECT_THAT(s.message(), HasSubstr("unknown libvirt error"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("unknown libvirt error"));
 }
 
 TEST(StatusFromVirErrorTest, MemlockBecomesFailedPreconditionWithAdvice) {
@@ -83,19 +83,20 @@ TEST(StatusFromVirErrorTest, MemlockBecomesFailedPreconditionWithAdvice) {
                      VIR_ERR_OPERATION_FAILED}) {
       absl::Status s = StatusFromVirError(code, msg, "start domain \"p1\"");
       EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << msg;
-      EXPECT_THAT(s.message(), HasSubstr("start domain \"p1\""));
-      EXPECT_THAT(s.message(), HasSubstr(msg));
-      EXPECT_THAT(s.message(), HasSubstr("RLIMIT_MEMLOCK"));
-      EXPECT_THAT(s.message(), HasSubstr("CAP_SYS_RESOURCE"));
-      EXPECT_THAT(s.message(), HasSubstr("LimitMEMLOCK=infinity"));
+      EXPECT_THAT(std::string(s.message()), HasSubstr("start domain \"p1\""));
+      EXPECT_THAT(std::string(s.message()), HasSubstr(msg));
+      EXPECT_THAT(std::string(s.message()), HasSubstr("RLIMIT_MEMLOCK"));
+      EXPECT_THAT(std::string(s.message()), HasSubstr("CAP_SYS_RESOURCE"));
+      EXPECT_THAT(std::string(s.message()), HasSubstr("LimitMEMLOCK=infinity"));
       EXPECT_FALSE(IsConnectionLoss(s));
     }
   }
 }
 
 TEST(StatusFromVirErrorTest, ConnectionLossOnlyForTransportFailures) {
-  EXPECT_TRUE(IsConnectionLoss(StatusFromVirError(
-      VIR_ERR_INTERNAL_ERROR, "internal error: client socket is closed", "op")));
+  EXPECT_TRUE(IsConnectionLoss(
+      StatusFromVirError(VIR_ERR_INTERNAL_ERROR,
+                         "internal error: client socket is closed", "op")));
   EXPECT_FALSE(IsConnectionLoss(
       StatusFromVirError(VIR_ERR_NO_DOMAIN, "Domain not found", "op")));
   // Unavailable that did not come from libvirt is not ours to retry.

@@ -12,6 +12,8 @@
 #   vmmap.spin=1             start one busy loop per online CPU, forever
 #   vmmap.alloc=<MiB>        after boot, allocate+touch <MiB> (file in a tmpfs),
 #                            then print VMMAP-ALLOCATED=<MiB>
+#   vmmap.alloc=max          ... as much as the guest can: MemAvailable - reserve
+#   vmmap.alloc_reserve=<MiB> reserve kept free with vmmap.alloc=max (default 12)
 #   vmmap.alloc_at=<sec>     wait <sec> seconds before allocating (default 0)
 #   vmmap.heartbeat=<sec>    heartbeat period (default 5)
 #   vmmap.debug=1            print loaded modules / input devices / acpid state
@@ -148,13 +150,28 @@ if [ "$SPIN" = 1 ]; then
     say "VMMAP-SPINNING=$n"
 fi
 
-if [ "$ALLOC" -gt 0 ] 2>/dev/null; then
+if [ "$ALLOC" = max ] || [ "$ALLOC" -gt 0 ] 2>/dev/null; then
     (
         [ "$ALLOC_AT" -gt 0 ] 2>/dev/null && sleep "$ALLOC_AT"
-        mount -t tmpfs -o size=$((ALLOC + 16))m tmpfs /mnt/alloc
-        dd if=/dev/zero of=/mnt/alloc/fill bs=1M count="$ALLOC" 2>/dev/null
-        got=$(( $(stat -c %s /mnt/alloc/fill 2>/dev/null || echo 0) / 1048576 ))
-        if [ "$got" -ge "$ALLOC" ]; then say "VMMAP-ALLOCATED=$got"; else say "VMMAP-ALLOC-FAILED=$got"; fi
+        mount -t tmpfs -o size=$(( $(awk '/^MemTotal:/{print $2}' /proc/meminfo) / 1024 ))m tmpfs /mnt/alloc
+        if [ "$ALLOC" = max ]; then
+            # Everything the kernel will hand out, minus a reserve so that PID 1 (this
+            # script) is not OOM-killed (which would panic the guest). MemAvailable
+            # under-reports on bigger guests, so fill in rounds until little is left.
+            reserve=$(arg vmmap.alloc_reserve 12)
+            got=0; round=0
+            while [ $round -lt 6 ]; do
+                n=$(( $(awk '/^MemAvailable:/{print $2}' /proc/meminfo) / 1024 - reserve ))
+                [ "$n" -ge 4 ] || break
+                dd if=/dev/zero of=/mnt/alloc/fill$round bs=1M count="$n" 2>/dev/null
+                got=$((got + n)); round=$((round + 1))
+            done
+            say "VMMAP-ALLOCATED=$got"
+        else
+            dd if=/dev/zero of=/mnt/alloc/fill bs=1M count="$ALLOC" 2>/dev/null
+            got=$(( $(stat -c %s /mnt/alloc/fill 2>/dev/null || echo 0) / 1048576 ))
+            if [ "$got" -ge "$ALLOC" ]; then say "VMMAP-ALLOCATED=$got"; else say "VMMAP-ALLOC-FAILED=$got"; fi
+        fi
     ) &
 fi
 

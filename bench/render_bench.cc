@@ -1,0 +1,124 @@
+// The in-process cost of `vmmap render` for one typical pod, and its parts,
+// side by side in one run:
+//   BM_RenderPod   parse YAML -> kubelet inputs -> plan -> XML (the whole path)
+//   BM_ParseYaml   ParsePodManifests only
+//   BM_Plan        SandboxInputFor + PlanDomain only
+//   BM_RenderXml   RenderDomainXml only
+//   BM_YamlCppLoad YAML::LoadAll alone: how much of BM_ParseYaml is yaml-cpp
+// Target: BM_RenderPod <= 20 µs per pod.
+#include <benchmark/benchmark.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "mapper/domain_xml.h"
+#include "mapper/kubelet_inputs.h"
+#include "mapper/node_config.h"
+#include "mapper/planner.h"
+#include "mapper/pod_manifest.h"
+
+namespace vmmap {
+namespace {
+
+// examples/burstable-2vcpu.yaml: a burstable pod with a vCPU annotation and a
+// RuntimeClass overhead, as a pod author would write it.
+constexpr char kTypicalPod[] = R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: shop
+  uid: 6b1c5a0e-8f0a-4a39-9d53-1b2f0c7d9e11
+  labels:
+    app: web
+    tier: frontend
+  annotations:
+    vmmap.io/vcpus: "2"
+spec:
+  runtimeClassName: vmmap
+  overhead:
+    cpu: 100m
+    memory: 160Mi
+  containers:
+  - name: vm
+    image: file:///var/lib/vmmap/images/debian.qcow2
+    resources:
+      requests:
+        cpu: 500m
+        memory: 512Mi
+      limits:
+        cpu: 1500m
+        memory: 512Mi
+)";
+
+template <typename T>
+const T& OrDie(const absl::StatusOr<T>& value) {
+  if (!value.ok()) {
+    std::cerr << "render_bench: " << value.status() << "\n";
+    std::abort();
+  }
+  return *value;
+}
+
+void BM_RenderPod(benchmark::State& state) {
+  const NodeConfig node;
+  for (auto _ : state) {
+    absl::StatusOr<std::vector<PodManifest>> pods = ParsePodManifests(kTypicalPod);
+    for (const PodManifest& pod : OrDie(pods)) {
+      absl::StatusOr<DomainPlan> plan = PlanDomain(SandboxInputFor(pod, node.cgroup_driver), node);
+      absl::StatusOr<std::string> xml = RenderDomainXml(OrDie(plan).spec);
+      benchmark::DoNotOptimize(OrDie(xml).data());
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_ParseYaml(benchmark::State& state) {
+  for (auto _ : state) {
+    absl::StatusOr<std::vector<PodManifest>> pods = ParsePodManifests(kTypicalPod);
+    benchmark::DoNotOptimize(OrDie(pods).data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_Plan(benchmark::State& state) {
+  const NodeConfig node;
+  const PodManifest pod = OrDie(ParsePodManifests(kTypicalPod)).front();
+  for (auto _ : state) {
+    absl::StatusOr<DomainPlan> plan = PlanDomain(SandboxInputFor(pod, node.cgroup_driver), node);
+    benchmark::DoNotOptimize(OrDie(plan).spec.vcpus);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_RenderXml(benchmark::State& state) {
+  const NodeConfig node;
+  const PodManifest pod = OrDie(ParsePodManifests(kTypicalPod)).front();
+  const DomainSpec spec = OrDie(PlanDomain(SandboxInputFor(pod, node.cgroup_driver), node)).spec;
+  for (auto _ : state) {
+    absl::StatusOr<std::string> xml = RenderDomainXml(spec);
+    benchmark::DoNotOptimize(OrDie(xml).data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_YamlCppLoad(benchmark::State& state) {
+  const std::string text = kTypicalPod;
+  for (auto _ : state) {
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    benchmark::DoNotOptimize(docs.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK(BM_RenderPod)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ParseYaml)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Plan)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RenderXml)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_YamlCppLoad)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace vmmap
+
+BENCHMARK_MAIN();

@@ -1,0 +1,183 @@
+#include "server/cri/runtime_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/cri/grpc_status.h"
+
+namespace vmmap {
+namespace {
+
+namespace v1 = runtime::v1;
+
+constexpr char kRuntimeName[] = "vmmap";
+constexpr char kRuntimeApiVersion[] = "v1";
+constexpr char kKubeletApiVersion[] = "0.1.0";
+
+grpc::Status MissingId(const char* field) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, " is empty"));
+}
+
+grpc::Status NotYet(const char* method) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      absl::StrCat(method, " is not implemented by vmmap yet: the workload runs "
+                                           "inside a VM; use its serial console or network"));
+}
+
+}  // namespace
+
+grpc::Status RuntimeService::Version(grpc::ServerContext*, const v1::VersionRequest*,
+                                     v1::VersionResponse* response) {
+  response->set_version(kKubeletApiVersion);
+  response->set_runtime_name(kRuntimeName);
+  response->set_runtime_version(VMMAP_VERSION);
+  response->set_runtime_api_version(kRuntimeApiVersion);
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusRequest*,
+                                    v1::StatusResponse* response) {
+  const absl::Status ping = hypervisor_->Ping();
+  v1::RuntimeCondition* runtime_ready = response->mutable_status()->add_conditions();
+  runtime_ready->set_type("RuntimeReady");
+  runtime_ready->set_status(ping.ok());
+  if (!ping.ok()) {
+    runtime_ready->set_reason("HypervisorUnavailable");
+    runtime_ready->set_message(std::string(ping.message()));
+  }
+  v1::RuntimeCondition* network_ready = response->mutable_status()->add_conditions();
+  network_ready->set_type("NetworkReady");
+  network_ready->set_status(true);
+  network_ready->set_reason("NoPodNetwork");
+  network_ready->set_message("vmmap VMs run without a CNI pod network");
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPodSandboxRequest* request,
+                                           v1::RunPodSandboxResponse* response) {
+  if (!request->has_config() || request->config().metadata().name().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "config.metadata.name is empty");
+  }
+  absl::StatusOr<std::string> id = runtime_->RunPodSandbox(request->config(), request->runtime_handler());
+  if (!id.ok()) return ToGrpc(id.status());
+  response->set_pod_sandbox_id(*id);
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::StopPodSandbox(grpc::ServerContext*, const v1::StopPodSandboxRequest* request,
+                                            v1::StopPodSandboxResponse*) {
+  if (request->pod_sandbox_id().empty()) return MissingId("pod_sandbox_id");
+  absl::Status s = runtime_->StopPodSandbox(request->pod_sandbox_id());
+  // Stop is idempotent: a sandbox that is already gone is stopped.
+  return absl::IsNotFound(s) ? grpc::Status::OK : ToGrpc(s);
+}
+
+grpc::Status RuntimeService::RemovePodSandbox(grpc::ServerContext*,
+                                              const v1::RemovePodSandboxRequest* request,
+                                              v1::RemovePodSandboxResponse*) {
+  if (request->pod_sandbox_id().empty()) return MissingId("pod_sandbox_id");
+  return ToGrpc(runtime_->RemovePodSandbox(request->pod_sandbox_id()));
+}
+
+grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*,
+                                              const v1::PodSandboxStatusRequest* request,
+                                              v1::PodSandboxStatusResponse* response) {
+  if (request->pod_sandbox_id().empty()) return MissingId("pod_sandbox_id");
+  absl::StatusOr<v1::PodSandboxStatus> status = runtime_->PodSandboxStatus(request->pod_sandbox_id());
+  if (!status.ok()) return ToGrpc(status.status());
+  *response->mutable_status() = *std::move(status);
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*, const v1::ListPodSandboxRequest* request,
+                                            v1::ListPodSandboxResponse* response) {
+  absl::StatusOr<std::vector<v1::PodSandbox>> items = runtime_->ListPodSandbox(request->filter());
+  if (!items.ok()) return ToGrpc(items.status());
+  for (v1::PodSandbox& item : *items) *response->add_items() = std::move(item);
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*,
+                                             const v1::CreateContainerRequest* request,
+                                             v1::CreateContainerResponse* response) {
+  if (request->pod_sandbox_id().empty()) return MissingId("pod_sandbox_id");
+  if (request->config().image().image().empty()) return MissingId("config.image.image");
+  absl::StatusOr<std::string> id = runtime_->CreateContainer(request->pod_sandbox_id(), request->config());
+  if (!id.ok()) return ToGrpc(id.status());
+  response->set_container_id(*id);
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::StartContainerRequest* request,
+                                            v1::StartContainerResponse*) {
+  if (request->container_id().empty()) return MissingId("container_id");
+  return ToGrpc(runtime_->StartContainer(request->container_id()));
+}
+
+grpc::Status RuntimeService::StopContainer(grpc::ServerContext*, const v1::StopContainerRequest* request,
+                                           v1::StopContainerResponse*) {
+  if (request->container_id().empty()) return MissingId("container_id");
+  return ToGrpc(runtime_->StopContainer(request->container_id(), request->timeout()));
+}
+
+grpc::Status RuntimeService::RemoveContainer(grpc::ServerContext*, const v1::RemoveContainerRequest* request,
+                                             v1::RemoveContainerResponse*) {
+  if (request->container_id().empty()) return MissingId("container_id");
+  return ToGrpc(runtime_->RemoveContainer(request->container_id()));
+}
+
+grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*,
+                                             const v1::ContainerStatusRequest* request,
+                                             v1::ContainerStatusResponse* response) {
+  if (request->container_id().empty()) return MissingId("container_id");
+  absl::StatusOr<v1::ContainerStatus> status = runtime_->ContainerStatus(request->container_id());
+  if (!status.ok()) return ToGrpc(status.status());
+  *response->mutable_status() = *std::move(status);
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* request,
+                                            v1::ListContainersResponse* response) {
+  absl::StatusOr<std::vector<v1::Container>> items = runtime_->ListContainers(request->filter());
+  if (!items.ok()) return ToGrpc(items.status());
+  for (v1::Container& item : *items) *response->add_containers() = std::move(item);
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::UpdateContainerResources(
+    grpc::ServerContext*, const v1::UpdateContainerResourcesRequest* request,
+    v1::UpdateContainerResourcesResponse*) {
+  if (request->container_id().empty()) return MissingId("container_id");
+  if (!request->has_linux()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "linux resources are missing");
+  }
+  return ToGrpc(runtime_->UpdateContainerResources(request->container_id(), request->linux()));
+}
+
+grpc::Status RuntimeService::UpdateRuntimeConfig(grpc::ServerContext*,
+                                                 const v1::UpdateRuntimeConfigRequest*,
+                                                 v1::UpdateRuntimeConfigResponse*) {
+  // The pod CIDR is of no use while VMs have no pod network; accept it.
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::ReopenContainerLog(grpc::ServerContext*,
+                                                const v1::ReopenContainerLogRequest*,
+                                                v1::ReopenContainerLogResponse*) {
+  return NotYet("ReopenContainerLog");
+}
+grpc::Status RuntimeService::ExecSync(grpc::ServerContext*, const v1::ExecSyncRequest*,
+                                      v1::ExecSyncResponse*) {
+  return NotYet("ExecSync");
+}
+grpc::Status RuntimeService::Exec(grpc::ServerContext*, const v1::ExecRequest*, v1::ExecResponse*) {
+  return NotYet("Exec");
+}
+grpc::Status RuntimeService::Attach(grpc::ServerContext*, const v1::AttachRequest*,
+                                    v1::AttachResponse*) {
+  return NotYet("Attach");
+}
+grpc::Status RuntimeService::PortForward(grpc::ServerContext*, const v1::PortForwardRequest*,
+                                         v1::PortForwardResponse*) {
+  return NotYet("PortForward");
+}
+
+}  // namespace vmmap

@@ -1,0 +1,25 @@
+// Identifiers and clocks for CRI objects.
+#ifndef VMMAP_SERVER_RUNTIME_IDS_H_
+#define VMMAP_SERVER_RUNTIME_IDS_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "google/protobuf/map.h"
+
+namespace vmmap {
+
+// 64 lowercase hex digits from the OS's random source, like containerd's ids.
+std::string NewObjectId();
+
+// Wall-clock nanoseconds since the epoch (CRI timestamps).
+int64_t NowNanos();
+
+// Does every selector entry match a label? (CRI label selectors are equality only.)
+bool MatchesSelector(const google::protobuf::Map<std::string, std::string>& labels,
+                     const google::protobuf::Map<std::string, std::string>& selector);
+
+}  // namespace vmmap
+
+#endif  // VMMAP_SERVER_RUNTIME_IDS_H_

@@ -1,0 +1,181 @@
+#include "server/serve_command.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "server/cgroup_partition.h"
+#include "server/cri/image_service.h"
+#include "server/cri/runtime_service.h"
+#include "server/images/image_store.h"
+#include "server/node_flags.h"
+#include "server/runtime/pod_runtime.h"
+#include "server/state/state_store.h"
+#include "server/virt/libvirt_hypervisor.h"
+
+namespace vmmap {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kDefaultSocket[] = "/run/vmmap/vmmap.sock";
+constexpr char kDefaultStateDir[] = "/var/lib/vmmap";
+constexpr mode_t kSocketMode = 0660;  // kubelet runs as root; nobody else may drive VMs
+
+struct ServeOptions {
+  std::string socket = kDefaultSocket;
+  std::string state_dir = kDefaultStateDir;
+  std::string libvirt_uri;  // default: embedded QEMU driver under the state dir
+  std::string domain_type = "auto";
+  bool create_partition = true;
+  NodeConfig node;
+};
+
+void PrintUsage(std::ostream& out) {
+  out << "usage: vmmap serve [flags]\n"
+         "  --socket PATH         CRI socket [/run/vmmap/vmmap.sock], mode 0660\n"
+         "  --state-dir DIR       state, images, overlays, console logs [/var/lib/vmmap]\n"
+         "  --libvirt-uri URI     [qemu:///embed?root=STATE_DIR/libvirt]: no daemon needed;\n"
+         "                        qemu:///system uses a running libvirtd\n"
+         "  --domain-type auto|kvm|qemu   auto: kvm when /dev/kvm is usable [auto]\n"
+         "  --no-create-partition do not create the cgroupfs node partition\n"
+      << NodeFlagsHelp();
+}
+
+int Usage(const std::string& message) {
+  std::cerr << "vmmap serve: " << message << "\n";
+  PrintUsage(std::cerr);
+  return 2;
+}
+
+DomainType ResolveDomainType(const std::string& flag) {
+  if (flag == "kvm") return DomainType::kKvm;
+  if (flag == "qemu") return DomainType::kQemu;
+  const int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return DomainType::kQemu;
+  ::close(fd);
+  return DomainType::kKvm;
+}
+
+// Blocks SIGINT/SIGTERM in every thread; the main thread waits for them.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+}  // namespace
+
+int RunServeCommand(const std::vector<std::string>& args) {
+  ServeOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      PrintUsage(std::cout);
+      return 0;
+    }
+    if (arg == "--no-create-partition") {
+      options.create_partition = false;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) return Usage(absl::StrCat("unexpected argument ", arg));
+    std::string flag = arg;
+    std::string value;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      flag = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return Usage(absl::StrCat(flag, " needs a value"));
+    }
+    if (flag == "--socket") {
+      options.socket = value;
+    } else if (flag == "--state-dir") {
+      options.state_dir = value;
+    } else if (flag == "--libvirt-uri") {
+      options.libvirt_uri = value;
+    } else if (flag == "--domain-type") {
+      if (value != "auto" && value != "kvm" && value != "qemu") {
+        return Usage(absl::StrCat("--domain-type=\"", value, "\": expected auto, kvm or qemu"));
+      }
+      options.domain_type = value;
+    } else {
+      bool consumed = false;
+      absl::Status s = ParseNodeFlag(flag, value, options.node, &consumed);
+      if (!s.ok()) return Usage(std::string(s.message()));
+      if (!consumed) return Usage(absl::StrCat("unknown flag ", flag));
+    }
+  }
+  options.state_dir = fs::absolute(options.state_dir).string();
+  if (options.libvirt_uri.empty()) {
+    options.libvirt_uri = absl::StrCat("qemu:///embed?root=", options.state_dir, "/libvirt");
+  }
+  options.node.domain_type = ResolveDomainType(options.domain_type);
+
+  const sigset_t stop_signals = BlockStopSignals();
+  auto fail = [](const absl::Status& s) {
+    std::cerr << "vmmap serve: " << s.message() << "\n";
+    return 1;
+  };
+  std::error_code ec;
+  fs::create_directories(options.state_dir + "/containers", ec);
+  fs::create_directories(options.state_dir + "/images", ec);
+  if (ec) return fail(absl::UnavailableError(absl::StrCat(options.state_dir, ": ", ec.message())));
+  ::chmod(options.state_dir.c_str(), 0711);  // QEMU (maybe another uid) must reach its files
+
+  if (options.create_partition && options.node.cgroup_driver == CgroupDriver::kCgroupfs) {
+    if (absl::Status s = EnsureCgroupfsPartition(options.node.node_partition); !s.ok()) {
+      return fail(s);
+    }
+  }
+  absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(options.state_dir + "/state.db");
+  if (!store.ok()) return fail(store.status());
+  absl::StatusOr<std::unique_ptr<ImageStore>> images = ImageStore::Open(options.state_dir + "/images");
+  if (!images.ok()) return fail(images.status());
+  absl::StatusOr<std::unique_ptr<virt::LibvirtHypervisor>> hypervisor =
+      virt::LibvirtHypervisor::Open(options.libvirt_uri);
+  if (!hypervisor.ok()) return fail(hypervisor.status());
+
+  PodRuntime runtime(RuntimeOptions{options.state_dir, options.node}, hypervisor->get(),
+                     store->get(), images->get());
+  if (absl::Status s = runtime.Recover(); !s.ok()) return fail(s);
+
+  RuntimeService runtime_service(&runtime, hypervisor->get());
+  ImageService image_service(images->get(), &runtime);
+  fs::create_directories(fs::path(options.socket).parent_path(), ec);
+  fs::remove(options.socket, ec);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat("unix:", options.socket), grpc::InsecureServerCredentials());
+  builder.RegisterService(&runtime_service);
+  builder.RegisterService(&image_service);
+  // The socket is created with no permissions for others from its first
+  // instant, not chmod'ed after a window in which anyone could connect.
+  const mode_t old_umask = ::umask(0117);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ::umask(old_umask);
+  if (!server) return fail(absl::UnavailableError(absl::StrCat("cannot listen on ", options.socket)));
+  ::chmod(options.socket.c_str(), kSocketMode);
+  std::cerr << "vmmap serve: listening on " << options.socket << " (libvirt " << options.libvirt_uri
+            << ", domain type " << DomainTypeName(options.node.domain_type) << ", state "
+            << options.state_dir << ")" << std::endl;
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::cerr << "vmmap serve: signal " << signal_number << ", stopping (VMs keep running)" << std::endl;
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  fs::remove(options.socket, ec);
+  return 0;
+}
+
+}  // namespace vmmap

@@ -1,0 +1,197 @@
+#include "tests/e2e/harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "mapper/kubelet_math.h"
+
+namespace vmmap::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = runtime::v1;
+
+std::string SourceDir() { return VMMAP_SOURCE_DIR; }
+
+}  // namespace
+
+std::string Shell(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    ADD_FAILURE() << "popen failed: " << command;
+    return "";
+  }
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = pclose(pipe);
+  EXPECT_EQ(status, 0) << "command failed: " << command << "\n" << output;
+  return output;
+}
+
+int ShellStatus(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+const Fixtures& GetFixtures() {
+  static const Fixtures* fixtures = [] {
+    auto* f = new Fixtures;
+    f->work_dir = "/var/tmp/vmmap-e2e-" + std::to_string(getpid());
+    fs::create_directories(f->work_dir + "/guest");
+    fs::permissions(f->work_dir, fs::perms(0755));
+    const std::string src = SourceDir();
+    Shell(src + "/tests/e2e/guest/build-guest.sh " + f->work_dir + "/guest >/dev/null");
+    std::ofstream(f->work_dir + "/guest/cmdline") << "console=ttyS0\n";
+    f->bundle_tar = f->work_dir + "/guest-bundle.tar";
+    Shell("tar -C " + f->work_dir + "/guest -cf " + f->bundle_tar + " vmlinuz initrd.img cmdline");
+    Shell(src + "/tests/harness/build-shim.sh " + f->work_dir + " >/dev/null");
+    f->shim_so = f->work_dir + "/libvmmap-memlock-shim.so";
+    f->qemu_wrapper = f->work_dir + "/qemu-system-x86_64-shim";
+    Shell(src + "/tests/harness/qemu-shim-wrapper.sh " + f->shim_so + " " + f->qemu_wrapper);
+    return f;
+  }();
+  return *fixtures;
+}
+
+ServerProcess::ServerProcess(std::string state_dir, ServerOptions options)
+    : state_dir_(std::move(state_dir)), options_(std::move(options)) {
+  socket_ = state_dir_ + "/vmmap.sock";
+  log_path_ = state_dir_ + ".log";
+  fs::create_directories(state_dir_);
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) Terminate();
+}
+
+void ServerProcess::Start() {
+  std::vector<std::string> args = {VMMAP_BINARY, "serve", "--socket", socket_, "--state-dir",
+                                   state_dir_, "--domain-type", "qemu", "--emulator",
+                                   GetFixtures().qemu_wrapper};
+  if (!options_.libvirt_uri.empty()) {
+    args.push_back("--libvirt-uri");
+    args.push_back(options_.libvirt_uri);
+  }
+  args.insert(args.end(), options_.extra_flags.begin(), options_.extra_flags.end());
+  const std::string preload = options_.preload_shim ? "LD_PRELOAD=" + GetFixtures().shim_so : "";
+  pid_ = fork();
+  if (pid_ == 0) {
+    const int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    if (!preload.empty()) putenv(const_cast<char*>(preload.c_str()));
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  auto channel = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+  runtime_ = v1::RuntimeService::NewStub(channel);
+  images_ = v1::ImageService::NewStub(channel);
+  const bool up = WaitFor(
+      [&] {
+        v1::VersionResponse response;
+        auto ctx = Context(std::chrono::seconds(1));
+        return runtime_->Version(ctx.get(), v1::VersionRequest(), &response).ok();
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(up) << "vmmap serve did not answer; its log:\n" << log();
+}
+
+void ServerProcess::Kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void ServerProcess::Terminate() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::unique_ptr<grpc::ClientContext> Context(std::chrono::seconds timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+  return ctx;
+}
+
+v1::PodSandboxConfig SandboxConfig(const std::string& name, int64_t cpu_milli, int64_t memory_bytes,
+                                   int vcpus) {
+  v1::PodSandboxConfig config;
+  config.mutable_metadata()->set_name(name);
+  config.mutable_metadata()->set_namespace_("e2e");
+  config.mutable_metadata()->set_uid("uid-" + name);
+  (*config.mutable_labels())["app"] = name;
+  if (vcpus > 0) (*config.mutable_annotations())["vmmap.io/vcpus"] = std::to_string(vcpus);
+  config.set_log_directory("/var/log/pods/e2e_" + name);
+  v1::LinuxContainerResources* r = config.mutable_linux()->mutable_resources();
+  r->set_cpu_period(kDefaultQuotaPeriodUs);
+  r->set_cpu_quota(MilliCpuToQuota(cpu_milli, kDefaultQuotaPeriodUs));
+  r->set_cpu_shares(MilliCpuToShares(cpu_milli));
+  r->set_memory_limit_in_bytes(memory_bytes);
+  config.mutable_linux()->set_cgroup_parent("/kubepods/burstable/poduid-" + name);
+  return config;
+}
+
+v1::ContainerConfig ContainerConfig(const std::string& image, int64_t cpu_milli,
+                                    int64_t memory_bytes, const std::vector<std::string>& args) {
+  v1::ContainerConfig config;
+  config.mutable_metadata()->set_name("vm");
+  config.mutable_image()->set_image(image);
+  for (const std::string& a : args) config.add_args(a);
+  config.set_log_path("vm/0.log");
+  (*config.mutable_labels())["io.kubernetes.container.name"] = "vm";
+  v1::LinuxContainerResources* r = config.mutable_linux()->mutable_resources();
+  r->set_cpu_period(kDefaultQuotaPeriodUs);
+  r->set_cpu_quota(MilliCpuToQuota(cpu_milli, kDefaultQuotaPeriodUs));
+  r->set_cpu_shares(MilliCpuToShares(cpu_milli));
+  r->set_memory_limit_in_bytes(memory_bytes);
+  return config;
+}
+
+std::string DomainCgroup(const std::string& controller) {
+  const fs::path partition = fs::path("/sys/fs/cgroup") / controller / "vmmap.partition";
+  std::error_code ec;
+  std::string found;
+  for (const auto& entry : fs::directory_iterator(partition, ec)) {
+    if (entry.is_directory() && entry.path().filename().string().find("vmmap") != std::string::npos) {
+      found = entry.path().string();
+    }
+  }
+  return found;
+}
+
+int64_t ReadCgroupInt(const std::string& path) {
+  const std::string text = ReadFileOrEmpty(path);
+  if (text.empty()) {
+    ADD_FAILURE() << "cannot read " << path;
+    return -1;
+  }
+  return std::stoll(text);
+}
+
+}  // namespace vmmap::e2e

@@ -1,0 +1,93 @@
+// What the end-to-end tests need around the product: a guest image, the
+// sandbox's memlock shims (harness only: see tests/harness/), a `vmmap serve`
+// process they can kill -9, and a CRI client.
+#ifndef VMMAP_TESTS_E2E_HARNESS_H_
+#define VMMAP_TESTS_E2E_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime_v1.grpc.pb.h"
+
+namespace vmmap::e2e {
+
+// Runs `command` with /bin/sh; returns its stdout. Fails the test on non-zero exit.
+std::string Shell(const std::string& command);
+int ShellStatus(const std::string& command);
+std::string ReadFileOrEmpty(const std::string& path);
+
+// Polls `predicate` every 100 ms until it holds or `timeout` passes.
+template <typename Predicate>
+bool WaitFor(Predicate predicate, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  return predicate();
+}
+
+// Built once per test binary under a world-traversable work dir (QEMU may run
+// as libvirt-qemu, which cannot enter /root or /tmp/<0700 dirs>).
+struct Fixtures {
+  std::string work_dir;
+  std::string bundle_tar;    // vmlinuz + initrd.img + cmdline
+  std::string shim_so;       // memlock shim
+  std::string qemu_wrapper;  // <emulator> that preloads the shim into QEMU
+};
+const Fixtures& GetFixtures();
+
+struct ServerOptions {
+  std::string libvirt_uri;  // empty: the product's default (embedded driver)
+  bool preload_shim = true;
+  std::vector<std::string> extra_flags;
+};
+
+class ServerProcess {
+ public:
+  ServerProcess(std::string state_dir, ServerOptions options);
+  ~ServerProcess();
+  // Starts and waits until Version answers on the socket.
+  void Start();
+  void Kill9();
+  void Terminate();
+  bool running() const { return pid_ > 0; }
+  const std::string& socket() const { return socket_; }
+  const std::string& state_dir() const { return state_dir_; }
+  std::string log() const { return ReadFileOrEmpty(log_path_); }
+
+  runtime::v1::RuntimeService::Stub& runtime() { return *runtime_; }
+  runtime::v1::ImageService::Stub& images() { return *images_; }
+
+ private:
+  std::string state_dir_;
+  ServerOptions options_;
+  std::string socket_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  std::unique_ptr<runtime::v1::RuntimeService::Stub> runtime_;
+  std::unique_ptr<runtime::v1::ImageService::Stub> images_;
+};
+
+// A deadline-bound client context (kubelet's calls time out in seconds).
+std::unique_ptr<grpc::ClientContext> Context(std::chrono::seconds timeout = std::chrono::seconds(10));
+
+// Sandbox and container configs shaped like kubelet's.
+runtime::v1::PodSandboxConfig SandboxConfig(const std::string& name, int64_t cpu_milli,
+                                            int64_t memory_bytes, int vcpus);
+runtime::v1::ContainerConfig ContainerConfig(const std::string& image, int64_t cpu_milli,
+                                             int64_t memory_bytes,
+                                             const std::vector<std::string>& kernel_args);
+
+// The single domain cgroup under the node partition for `controller`, or "".
+std::string DomainCgroup(const std::string& controller);
+int64_t ReadCgroupInt(const std::string& path);
+
+}  // namespace vmmap::e2e
+
+#endif  // VMMAP_TESTS_E2E_HARNESS_H_
