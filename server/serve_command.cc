@@ -18,6 +18,7 @@
 #include "server/node_flags.h"
 #include "server/runtime/pod_runtime.h"
 #include "server/state/state_store.h"
+#include "server/stats/stats_collector.h"
 #include "server/virt/libvirt_hypervisor.h"
 
 namespace vmmap {
@@ -151,7 +152,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
                      store->get(), images->get());
   if (absl::Status s = runtime.Recover(); !s.ok()) return fail(s);
 
-  RuntimeService runtime_service(&runtime, hypervisor->get());
+  StatsCollector stats(hypervisor->get(), &runtime, images->get());
+  RuntimeService runtime_service(&runtime, &stats, hypervisor->get());
   ImageService image_service(images->get(), &runtime);
   fs::create_directories(fs::path(options.socket).parent_path(), ec);
   fs::remove(options.socket, ec);

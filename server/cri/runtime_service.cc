@@ -180,4 +180,43 @@ grpc::Status RuntimeService::PortForward(grpc::ServerContext*, const v1::PortFor
   return NotYet("PortForward");
 }
 
+grpc::Status RuntimeService::ContainerStats(grpc::ServerContext*,
+                                            const v1::ContainerStatsRequest* request,
+                                            v1::ContainerStatsResponse* response) {
+  if (request->container_id().empty()) return MissingId("container_id");
+  absl::StatusOr<v1::ContainerStats> stats = stats_->ContainerStats(request->container_id());
+  if (!stats.ok()) return ToGrpc(stats.status());
+  *response->mutable_stats() = *std::move(stats);
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::ListContainerStats(grpc::ServerContext*,
+                                                const v1::ListContainerStatsRequest* request,
+                                                v1::ListContainerStatsResponse* response) {
+  absl::StatusOr<std::vector<v1::ContainerStats>> stats = stats_->ListContainerStats(request->filter());
+  if (!stats.ok()) return ToGrpc(stats.status());
+  for (v1::ContainerStats& s : *stats) *response->add_stats() = std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::PodSandboxStats(grpc::ServerContext*,
+                                             const v1::PodSandboxStatsRequest* request,
+                                             v1::PodSandboxStatsResponse* response) {
+  if (request->pod_sandbox_id().empty()) return MissingId("pod_sandbox_id");
+  absl::StatusOr<v1::PodSandboxStats> stats = stats_->PodSandboxStats(request->pod_sandbox_id());
+  if (!stats.ok()) return ToGrpc(stats.status());
+  *response->mutable_stats() = *std::move(stats);
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::ListPodSandboxStats(grpc::ServerContext*,
+                                                 const v1::ListPodSandboxStatsRequest* request,
+                                                 v1::ListPodSandboxStatsResponse* response) {
+  absl::StatusOr<std::vector<v1::PodSandboxStats>> stats =
+      stats_->ListPodSandboxStats(request->filter());
+  if (!stats.ok()) return ToGrpc(stats.status());
+  for (v1::PodSandboxStats& s : *stats) *response->add_stats() = std::move(s);
+  return grpc::Status::OK;
+}
+
 }  // namespace vmmap

@@ -5,14 +5,15 @@
 
 #include "runtime_v1.grpc.pb.h"
 #include "server/runtime/pod_runtime.h"
+#include "server/stats/stats_collector.h"
 #include "server/virt/hypervisor.h"
 
 namespace vmmap {
 
 class RuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
-  RuntimeService(PodRuntime* runtime, virt::Hypervisor* hypervisor)
-      : runtime_(runtime), hypervisor_(hypervisor) {}
+  RuntimeService(PodRuntime* runtime, StatsCollector* stats, virt::Hypervisor* hypervisor)
+      : runtime_(runtime), stats_(stats), hypervisor_(hypervisor) {}
 
   grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
                        runtime::v1::VersionResponse*) override;
@@ -57,9 +58,19 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                       runtime::v1::AttachResponse*) override;
   grpc::Status PortForward(grpc::ServerContext*, const runtime::v1::PortForwardRequest*,
                            runtime::v1::PortForwardResponse*) override;
+  grpc::Status ContainerStats(grpc::ServerContext*, const runtime::v1::ContainerStatsRequest*,
+                              runtime::v1::ContainerStatsResponse*) override;
+  grpc::Status ListContainerStats(grpc::ServerContext*, const runtime::v1::ListContainerStatsRequest*,
+                                  runtime::v1::ListContainerStatsResponse*) override;
+  grpc::Status PodSandboxStats(grpc::ServerContext*, const runtime::v1::PodSandboxStatsRequest*,
+                               runtime::v1::PodSandboxStatsResponse*) override;
+  grpc::Status ListPodSandboxStats(grpc::ServerContext*,
+                                   const runtime::v1::ListPodSandboxStatsRequest*,
+                                   runtime::v1::ListPodSandboxStatsResponse*) override;
 
  private:
   PodRuntime* const runtime_;
+  StatsCollector* const stats_;
   virt::Hypervisor* const hypervisor_;
 };
 
