@@ -69,6 +69,7 @@ struct DomainSpec {
   CpuTune cputune;
   std::optional<int64_t> hard_limit_kib;
   bool memory_locked = false;
+  std::optional<int64_t> tcg_code_cache_mib;  // <features><tcg><tb-cache>
   std::string resource_partition;
   std::string emulator_path;
   std::optional<DirectKernelBoot> kernel_boot;

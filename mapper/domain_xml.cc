@@ -125,6 +125,11 @@ absl::StatusOr<std::string> RenderDomainXml(const DomainSpec& spec) {
     }
     if (!spec.memory_locked) domain.remove_child(Require(domain, "memoryBacking"));
     SetNumber(Require(domain, "vcpu"), spec.vcpus);
+    if (spec.tcg_code_cache_mib) {
+      pugi::xml_node cache = Require(domain, "features").append_child("tcg").append_child("tb-cache");
+      cache.append_attribute("unit") = "MiB";
+      SetNumber(cache, *spec.tcg_code_cache_mib);
+    }
     pugi::xml_node cputune = Require(domain, "cputune");
     FillCputune(cputune, spec.cputune);
     if (!cputune.first_child()) domain.remove_child(cputune);

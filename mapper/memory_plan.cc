@@ -12,9 +12,11 @@ constexpr int64_t kMaxGuestBytes = int64_t{16} << 40;
 
 }  // namespace
 
-int64_t VmmOverheadBytes(const OverheadModel& model, int64_t guest_bytes, int vcpus) {
-  return model.fixed_bytes + model.per_vcpu_bytes * vcpus + guest_bytes / model.guest_divisor +
-         model.devices_bytes;
+int64_t VmmOverheadBytes(const NodeConfig& node, int64_t guest_bytes, int vcpus) {
+  const OverheadModel& m = node.overhead;
+  const int64_t code_cache = node.domain_type == DomainType::kQemu ? node.tcg_code_cache_mib * kMiB : 0;
+  return m.fixed_bytes + m.per_vcpu_bytes * vcpus + guest_bytes / m.guest_divisor + m.devices_bytes +
+         code_cache;
 }
 
 absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxResources& limits,
@@ -38,7 +40,7 @@ absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxR
     return absl::InvalidArgumentError(absl::StrCat("memory limit ", FormatBytes(limits.memory_limit_bytes),
                                                    " is larger than vmmap's maximum guest of 16Ti"));
   }
-  const int64_t overhead = VmmOverheadBytes(node.overhead, guest, vcpus);
+  const int64_t overhead = VmmOverheadBytes(node, guest, vcpus);
   MemoryPlan plan;
   plan.guest_kib = guest / 1024;
   plan.overhead_kib = (overhead + 1023) / 1024;
@@ -48,7 +50,11 @@ absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxR
       "VMM overhead",
       absl::StrCat("guest ", FormatBytes(guest), ", ", vcpus, " vCPUs"),
       absl::StrCat("fixed ", m.fixed_bytes / kMiB, "Mi + ", m.per_vcpu_bytes / kMiB, "Mi × vCPUs + guest / ",
-                   m.guest_divisor, " + devices ", m.devices_bytes / kMiB, "Mi (docs/overhead-measurement.md)"),
+                   m.guest_divisor, " + devices ", m.devices_bytes / kMiB, "Mi",
+                   node.domain_type == DomainType::kQemu
+                       ? absl::StrCat(" + TCG code cache ", node.tcg_code_cache_mib, "Mi")
+                       : "",
+                   " (docs/overhead-measurement.md)"),
       FormatBytes(overhead));
   explanation.Add("memtune/hard_limit", "guest memory + VMM overhead",
                   "the cgroup limit covers all of QEMU, not just guest RAM",

@@ -22,8 +22,9 @@ struct MemoryPlan {
   int64_t hard_limit_kib = 0;
 };
 
-// The model's overhead in bytes for a guest of `guest_bytes` with `vcpus`.
-int64_t VmmOverheadBytes(const OverheadModel& model, int64_t guest_bytes, int vcpus);
+// The model's overhead in bytes for a guest of `guest_bytes` with `vcpus`,
+// including the TCG code cache on `qemu` domains.
+int64_t VmmOverheadBytes(const NodeConfig& node, int64_t guest_bytes, int vcpus);
 
 absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxResources& limits,
                                       int vcpus, const NodeConfig& node, Explanation& explanation);

@@ -19,13 +19,16 @@ inline constexpr int64_t kGiB = int64_t{1} << 30;
 
 // Memory QEMU needs beyond guest RAM, charged to the domain's cgroup:
 //   overhead = fixed + per_vcpu × vCPUs + guest_memory / guest_divisor + devices
-// The constants come from measuring QEMU's RSS on real guests
-// (docs/overhead-measurement.md); they are conservative upper bounds.
+//              (+ the TCG code cache on `qemu` domains)
+// With <memoryBacking><locked/> QEMU's mlockall makes every private writable
+// mapping resident, so the model covers what mlockall locks, not merely what
+// QEMU touched: measured on TCG guests here (docs/overhead-measurement.md):
+// 68 MiB base + 12.7 MiB per vCPU + the code cache, plus headroom.
 struct OverheadModel {
-  int64_t fixed_bytes = 96 * kMiB;     // QEMU binary, libraries, heap, QMP, TCG/KVM state
-  int64_t per_vcpu_bytes = 8 * kMiB;   // vCPU thread stacks and per-CPU state
-  int64_t guest_divisor = 64;          // page tables and RAM-block bookkeeping
-  int64_t devices_bytes = 32 * kMiB;   // virtio queues, balloon, serial, disk caches
+  int64_t fixed_bytes = 64 * kMiB;     // QEMU heap, arenas, ROMs, ACPI tables, kmem
+  int64_t per_vcpu_bytes = 16 * kMiB;  // vCPU thread stack (locked whole) and per-CPU state
+  int64_t guest_divisor = 512;         // host page tables: 2 MiB per GiB of guest
+  int64_t devices_bytes = 16 * kMiB;   // virtio disk and balloon queues, serial
 };
 
 struct NodeConfig {
@@ -44,6 +47,9 @@ struct NodeConfig {
   OverheadModel overhead;
   int balloon_stats_period_s = 10;
   std::string emulator_path;  // empty: libvirt's default emulator
+  // TCG's translated-code cache defaults to 1 GiB, all of it locked by
+  // mlockall; `qemu` domains bound it and the overhead model counts it.
+  int64_t tcg_code_cache_mib = 64;
 };
 
 }  // namespace vmmap

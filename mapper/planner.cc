@@ -38,6 +38,7 @@ absl::StatusOr<DomainPlan> PlanDomain(const PodSandboxInput& input, const NodeCo
   spec.memory_kib = memory->guest_kib;
   spec.hard_limit_kib = memory->hard_limit_kib;
   spec.memory_locked = true;
+  if (node.domain_type == DomainType::kQemu) spec.tcg_code_cache_mib = node.tcg_code_cache_mib;
 
   absl::StatusOr<std::string> partition = ResourcePartitionFor(input.cgroup_parent, node, why);
   if (!partition.ok()) return partition.status();

@@ -11,6 +11,7 @@
 #include "mapper/kubelet_inputs.h"
 #include "mapper/planner.h"
 #include "mapper/pod_manifest.h"
+#include "server/command_line.h"
 #include "server/node_flags.h"
 
 namespace vmmap {
@@ -58,39 +59,25 @@ absl::StatusOr<std::string> ReadInput(const std::string& path) {
 
 int RunRenderCommand(const std::vector<std::string>& args) {
   RenderOptions options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
+  absl::StatusOr<std::vector<CommandArg>> parsed = SplitCommandLine(args, {"--explain"});
+  if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+  for (const CommandArg& arg : *parsed) {
+    if (arg.flag == "--help") {
       PrintUsage(std::cout);
       return kExitOk;
-    }
-    if (arg == "--explain") {
+    } else if (arg.flag == "--explain") {
       options.explain = true;
-      continue;
-    }
-    if (arg.size() > 2 && arg.rfind("--", 0) == 0) {
-      std::string flag = arg;
-      std::string value;
-      if (size_t eq = arg.find('='); eq != std::string::npos) {
-        flag = arg.substr(0, eq);
-        value = arg.substr(eq + 1);
-      } else if (i + 1 < args.size()) {
-        value = args[++i];
-      } else {
-        return Usage(absl::StrCat(flag, " needs a value"));
-      }
-      if (flag == "--output") {
-        options.output_dir = value;
-        continue;
-      }
+    } else if (arg.flag == "--output") {
+      options.output_dir = arg.value;
+    } else if (arg.flag.empty()) {
+      if (!options.input.empty()) return Usage("more than one input file");
+      options.input = arg.value;
+    } else {
       bool consumed = false;
-      absl::Status s = ParseNodeFlag(flag, value, options.node, &consumed);
+      absl::Status s = ParseNodeFlag(arg.flag, arg.value, options.node, &consumed);
       if (!s.ok()) return Usage(std::string(s.message()));
-      if (!consumed) return Usage(absl::StrCat("unknown flag ", flag));
-      continue;
+      if (!consumed) return Usage(absl::StrCat("unknown flag ", arg.flag));
     }
-    if (!options.input.empty()) return Usage("more than one input file");
-    options.input = arg;
   }
   if (options.input.empty()) return Usage("no input file (use - for stdin)");
 

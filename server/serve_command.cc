@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "server/cgroup_partition.h"
+#include "server/command_line.h"
 #include "server/cri/image_service.h"
 #include "server/cri/runtime_service.h"
 #include "server/images/image_store.h"
@@ -65,6 +67,24 @@ DomainType ResolveDomainType(const std::string& flag) {
   return DomainType::kKvm;
 }
 
+// The embedded driver reads <root>/etc/qemu/qemu.conf. Its default sends
+// QEMU's console output through virtlogd, a daemon the embedded mode exists
+// to avoid; write serial logs directly instead, unless the operator already
+// configured the driver.
+absl::Status ConfigureEmbeddedDriver(const std::string& uri) {
+  const std::string prefix = "qemu:///embed?root=";
+  if (uri.rfind(prefix, 0) != 0) return absl::OkStatus();
+  const fs::path conf = fs::path(uri.substr(prefix.size())) / "etc" / "qemu" / "qemu.conf";
+  std::error_code ec;
+  if (fs::exists(conf, ec)) return absl::OkStatus();
+  fs::create_directories(conf.parent_path(), ec);
+  std::ofstream out(conf);
+  out << "# Written by vmmap serve: console logs without virtlogd.\n"
+         "stdio_handler = \"file\"\n";
+  if (!out.flush()) return absl::UnavailableError(absl::StrCat("cannot write ", conf.string()));
+  return absl::OkStatus();
+}
+
 // Blocks SIGINT/SIGTERM in every thread; the main thread waits for them.
 sigset_t BlockStopSignals() {
   sigset_t set;
@@ -79,43 +99,34 @@ sigset_t BlockStopSignals() {
 
 int RunServeCommand(const std::vector<std::string>& args) {
   ServeOptions options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
+  absl::StatusOr<std::vector<CommandArg>> parsed =
+      SplitCommandLine(args, {"--no-create-partition"});
+  if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+  for (const CommandArg& arg : *parsed) {
+    const std::string& value = arg.value;
+    if (arg.flag == "--help") {
       PrintUsage(std::cout);
       return 0;
-    }
-    if (arg == "--no-create-partition") {
+    } else if (arg.flag.empty()) {
+      return Usage(absl::StrCat("unexpected argument ", value));
+    } else if (arg.flag == "--no-create-partition") {
       options.create_partition = false;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) return Usage(absl::StrCat("unexpected argument ", arg));
-    std::string flag = arg;
-    std::string value;
-    if (size_t eq = arg.find('='); eq != std::string::npos) {
-      flag = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return Usage(absl::StrCat(flag, " needs a value"));
-    }
-    if (flag == "--socket") {
+    } else if (arg.flag == "--socket") {
       options.socket = value;
-    } else if (flag == "--state-dir") {
+    } else if (arg.flag == "--state-dir") {
       options.state_dir = value;
-    } else if (flag == "--libvirt-uri") {
+    } else if (arg.flag == "--libvirt-uri") {
       options.libvirt_uri = value;
-    } else if (flag == "--domain-type") {
+    } else if (arg.flag == "--domain-type") {
       if (value != "auto" && value != "kvm" && value != "qemu") {
         return Usage(absl::StrCat("--domain-type=\"", value, "\": expected auto, kvm or qemu"));
       }
       options.domain_type = value;
     } else {
       bool consumed = false;
-      absl::Status s = ParseNodeFlag(flag, value, options.node, &consumed);
+      absl::Status s = ParseNodeFlag(arg.flag, value, options.node, &consumed);
       if (!s.ok()) return Usage(std::string(s.message()));
-      if (!consumed) return Usage(absl::StrCat("unknown flag ", flag));
+      if (!consumed) return Usage(absl::StrCat("unknown flag ", arg.flag));
     }
   }
   options.state_dir = fs::absolute(options.state_dir).string();
@@ -140,6 +151,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
       return fail(s);
     }
   }
+  if (absl::Status s = ConfigureEmbeddedDriver(options.libvirt_uri); !s.ok()) return fail(s);
   absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(options.state_dir + "/state.db");
   if (!store.ok()) return fail(store.status());
   absl::StatusOr<std::unique_ptr<ImageStore>> images = ImageStore::Open(options.state_dir + "/images");

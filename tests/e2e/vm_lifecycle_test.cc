@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "mapper/memory_plan.h"
 #include "tests/e2e/harness.h"
 
 namespace vmmap::e2e {
@@ -135,8 +134,8 @@ TEST_P(VmLifecycleTest, BootsEnforcesUpdatesSurvivesKillAndCleansUp) {
   const std::string memory = DomainCgroup("memory");
   ASSERT_FALSE(memory.empty());
   const int64_t guest = 512 * kMiBytes;
-  const int64_t hard_limit_kib = guest / 1024 + (VmmOverheadBytes(OverheadModel(), guest, 2) + 1023) / 1024;
-  EXPECT_EQ(ReadCgroupInt(memory + "/memory.limit_in_bytes"), hard_limit_kib * 1024);
+  // hard_limit = 512Mi guest + 64Mi + 2 × 16Mi + 512Mi/512 + 16Mi + 64Mi TCG code cache.
+  EXPECT_EQ(ReadCgroupInt(memory + "/memory.limit_in_bytes"), guest + 177 * kMiBytes);
 
   // UpdateContainerResources: 1 CPU now; the VM keeps 2 vCPUs, split anew.
   v1::UpdateContainerResourcesRequest update;

@@ -178,12 +178,19 @@ TEST(CpusetTest, ParsesAndFormats) {
 TEST(MemoryTest, HardLimitIsGuestPlusModelOverhead) {
   NodeConfig node;
   DomainPlan plan = Plan(Pod(1000, 512 * kMiB), node);
-  const OverheadModel& m = node.overhead;
-  const int64_t overhead = m.fixed_bytes + m.per_vcpu_bytes * 1 + 512 * kMiB / m.guest_divisor +
-                           m.devices_bytes;
+  // 64Mi + 16Mi × 1 + 512Mi / 512 + 16Mi = 97Mi, on a kvm domain.
   EXPECT_EQ(plan.spec.memory_kib, 512 * 1024);
-  EXPECT_EQ(*plan.spec.hard_limit_kib, 512 * 1024 + overhead / 1024);
+  EXPECT_EQ(*plan.spec.hard_limit_kib, (512 + 97) * 1024);
   EXPECT_TRUE(plan.spec.memory_locked);
+  EXPECT_FALSE(plan.spec.tcg_code_cache_mib.has_value());
+}
+
+TEST(MemoryTest, TcgDomainsBoundAndCountTheCodeCache) {
+  NodeConfig node;
+  node.domain_type = DomainType::kQemu;
+  DomainPlan plan = Plan(Pod(1000, 512 * kMiB), node);
+  EXPECT_EQ(plan.spec.tcg_code_cache_mib, 64);
+  EXPECT_EQ(*plan.spec.hard_limit_kib, (512 + 97 + 64) * 1024);
 }
 
 TEST(MemoryTest, DefaultGuestWithoutLimitAndMinimum) {

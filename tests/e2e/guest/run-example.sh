@@ -35,7 +35,7 @@ sed -e "s|@NAME@|$NAME|; s|@EMULATOR@|$STATEDIR/qemu-system-x86_64-shim|" \
     -e "s|@KERNEL@|$STATEDIR/guest/vmlinuz|; s|@INITRD@|$STATEDIR/guest/initrd.img|" \
     -e "s|@CMDLINE@|${GUEST_CMDLINE:-}|; s|@SERIAL_LOG@|$LOG|" \
     "$HERE/example-domain.xml" > "$STATEDIR/$NAME.xml"
-if command -v virt-xml-validate >/dev/null; then virt-xml-validate "$STATEDIR/$NAME.xml" domain >/dev/null; fi
+if command -v virt-xml-validate >/dev/null; then virt-xml-validate "$STATEDIR/$NAME.xml" domain >/dev/null 2>&1 || virt-xml-validate "$STATEDIR/$NAME.xml" domain; fi
 $V destroy "$NAME" >/dev/null 2>&1 || true
 $V undefine "$NAME" >/dev/null 2>&1 || true
 rm -f "$LOG"

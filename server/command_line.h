@@ -1,0 +1,28 @@
+// Command-line splitting shared by vmmap's commands.
+#ifndef VMMAP_SERVER_COMMAND_LINE_H_
+#define VMMAP_SERVER_COMMAND_LINE_H_
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace vmmap {
+
+// One argument: a flag with its value, a switch (no value), or a positional
+// argument (empty `flag`).
+struct CommandArg {
+  std::string flag;
+  std::string value;
+};
+
+// Splits "--flag=value" and "--flag value"; flags in `switches` (and
+// --help / -h) take no value. InvalidArgument "FLAG needs a value" when the
+// value is missing.
+absl::StatusOr<std::vector<CommandArg>> SplitCommandLine(const std::vector<std::string>& args,
+                                                         const std::set<std::string>& switches);
+
+}  // namespace vmmap
+
+#endif  // VMMAP_SERVER_COMMAND_LINE_H_
