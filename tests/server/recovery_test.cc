@@ -1,0 +1,139 @@
+// Recovery after a crash, on libvirt's test driver: what a kill -9 at each
+// step of CreateContainer can leave behind is rolled back, and domains that
+// are not vmmap's are never touched.
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "mapper/domain_xml.h"
+#include "mapper/planner.h"
+#include "server/runtime/pod_runtime.h"
+#include "server/virt/libvirt_hypervisor.h"
+
+namespace vmmap {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/vmmap-recovery-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    fs::create_directories(dir_ + "/containers");
+    auto hypervisor = virt::LibvirtHypervisor::Open("test:///default");
+    ASSERT_TRUE(hypervisor.ok()) << hypervisor.status();
+    hypervisor_ = std::move(*hypervisor);
+    auto store = StateStore::Open(dir_ + "/state.db");
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(*store);
+    auto images = ImageStore::Open(dir_ + "/images");
+    ASSERT_TRUE(images.ok()) << images.status();
+    images_ = std::move(*images);
+    runtime_ = std::make_unique<PodRuntime>(RuntimeOptions{dir_, NodeConfig()}, hypervisor_.get(),
+                                            store_.get(), images_.get());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Defines a vmmap domain owned by `container_id`, as CreateContainer would.
+  std::string DefineOwned(const std::string& pod, const std::string& container_id) {
+    PodSandboxInput in;
+    in.identity = {pod, "ns", "uid-" + pod, 0};
+    absl::StatusOr<DomainPlan> plan = PlanDomain(in, NodeConfig());
+    EXPECT_TRUE(plan.ok());
+    plan->spec.owner.sandbox_id = "sandbox-" + pod;
+    plan->spec.owner.container_id = container_id;
+    absl::StatusOr<std::string> xml = RenderDomainXml(plan->spec);
+    EXPECT_TRUE(hypervisor_->DefineDomain(*xml).ok());
+    return plan->spec.name;
+  }
+
+  bool DomainExists(const std::string& name) { return hypervisor_->DomainState(name).ok(); }
+
+  std::string dir_;
+  std::unique_ptr<virt::LibvirtHypervisor> hypervisor_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<PodRuntime> runtime_;
+};
+
+TEST_F(RecoveryTest, RollsBackPendingRemovesOrphansKeepsCommittedAndForeign) {
+  ASSERT_TRUE(store_->PutSandbox({"sandbox-a", "", "", SandboxState::kReady, 1}).ok());
+  // Crash after define, before commit: a pending row, its domain and files.
+  const std::string pending_domain = DefineOwned("a", "pending-container");
+  ContainerRecord pending;
+  pending.id = "pending-container";
+  pending.sandbox_id = "sandbox-a";
+  pending.domain_name = pending_domain;
+  pending.pending = true;
+  ASSERT_TRUE(store_->PutContainer(pending).ok());
+  fs::create_directories(dir_ + "/containers/pending-container");
+  std::ofstream(dir_ + "/containers/pending-container/disk.qcow2") << "x";
+
+  // A vmmap domain whose row never made it (or was deleted): an orphan.
+  const std::string orphan_domain = DefineOwned("b", "unknown-container");
+  fs::create_directories(dir_ + "/containers/unknown-container");
+
+  // A committed container whose domain is defined: kept as it is.
+  ASSERT_TRUE(store_->PutSandbox({"sandbox-c", "", "", SandboxState::kReady, 2}).ok());
+  const std::string committed_domain = DefineOwned("c", "committed-container");
+  ContainerRecord committed;
+  committed.id = "committed-container";
+  committed.sandbox_id = "sandbox-c";
+  committed.domain_name = committed_domain;
+  ASSERT_TRUE(store_->PutContainer(committed).ok());
+  fs::create_directories(dir_ + "/containers/committed-container");
+
+  // A committed RUNNING container whose domain vanished while we were down.
+  ASSERT_TRUE(store_->PutSandbox({"sandbox-d", "", "", SandboxState::kReady, 3}).ok());
+  ContainerRecord vanished;
+  vanished.id = "vanished-container";
+  vanished.sandbox_id = "sandbox-d";
+  vanished.domain_name = "vmmap-ns-d-000000000000";
+  vanished.state = ContainerState::kRunning;
+  ASSERT_TRUE(store_->PutContainer(vanished).ok());
+
+  ASSERT_TRUE(runtime_->Recover().ok());
+
+  EXPECT_FALSE(DomainExists(pending_domain));
+  EXPECT_TRUE(absl::IsNotFound(store_->GetContainer("pending-container").status()));
+  EXPECT_FALSE(fs::exists(dir_ + "/containers/pending-container"));
+  EXPECT_FALSE(DomainExists(orphan_domain));
+  EXPECT_FALSE(fs::exists(dir_ + "/containers/unknown-container"));
+  EXPECT_TRUE(DomainExists(committed_domain));
+  EXPECT_TRUE(store_->GetContainer("committed-container").ok());
+  EXPECT_TRUE(fs::exists(dir_ + "/containers/committed-container"));
+  absl::StatusOr<ContainerRecord> gone = store_->GetContainer("vanished-container");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->state, ContainerState::kExited);
+  EXPECT_EQ(gone->reason, "DomainVanished");
+  // The test driver's own domain is not vmmap's and is never touched.
+  EXPECT_TRUE(DomainExists("test"));
+}
+
+TEST_F(RecoveryTest, UnknownIdsAndIdempotentRemoval) {
+  EXPECT_TRUE(absl::IsNotFound(runtime_->StartContainer("nope")));
+  EXPECT_TRUE(absl::IsNotFound(runtime_->StopContainer("nope", 1)));
+  EXPECT_TRUE(runtime_->RemoveContainer("nope").ok());
+  EXPECT_TRUE(runtime_->RemovePodSandbox("nope").ok());
+  EXPECT_TRUE(absl::IsNotFound(runtime_->PodSandboxStatus("nope").status()));
+}
+
+TEST_F(RecoveryTest, RunPodSandboxRejectsImpossiblePodsWithTheFieldNamed) {
+  runtime::v1::PodSandboxConfig config;
+  config.mutable_metadata()->set_name("p");
+  config.mutable_metadata()->set_namespace_("ns");
+  (*config.mutable_annotations())["vmmap.io/vcpus"] = "many";
+  absl::StatusOr<std::string> id = runtime_->RunPodSandbox(config, "");
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(id.status().message(), ::testing::HasSubstr("vmmap.io/vcpus"));
+  auto listed = runtime_->ListPodSandbox(runtime::v1::PodSandboxFilter());
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());  // nothing half-created
+}
+
+}  // namespace
+}  // namespace vmmap
