@@ -488,6 +488,8 @@ absl::Status PodRuntime::UpdateContainerResources(const std::string& id,
       return s;
     }
   }
+  fprintf(stderr, "vmmap: container %s: resources updated live: %d vCPUs, %s\n", id.c_str(), vcpus,
+          plan->explanation.ToText().c_str());
   record->resources = resources.SerializeAsString();
   return store_->PutContainer(*record);
 }

@@ -72,6 +72,15 @@ const Fixtures& GetFixtures() {
   return *fixtures;
 }
 
+void CleanUpFixtures() {
+  const std::string dir = "/var/tmp/vmmap-e2e-" + std::to_string(getpid());
+  if (!fs::exists(dir)) return;
+  // Only the daemons libvirtd.sh started (it records their pids) are stopped.
+  ShellStatus(SourceDir() + "/tests/harness/libvirtd.sh stop " + dir + "/libvirtd >/dev/null 2>&1");
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 ServerProcess::ServerProcess(std::string state_dir, ServerOptions options)
     : state_dir_(std::move(state_dir)), options_(std::move(options)) {
   socket_ = state_dir_ + "/vmmap.sock";
@@ -173,16 +182,16 @@ v1::ContainerConfig ContainerConfig(const std::string& image, int64_t cpu_milli,
   return config;
 }
 
-std::string DomainCgroup(const std::string& controller) {
+std::string DomainCgroup(const std::string& controller, const std::string& pod_name) {
   const fs::path partition = fs::path("/sys/fs/cgroup") / controller / "vmmap.partition";
+  const std::string marker = "-vmmap-e2e-" + pod_name + "-";
   std::error_code ec;
-  std::string found;
   for (const auto& entry : fs::directory_iterator(partition, ec)) {
-    if (entry.is_directory() && entry.path().filename().string().find("vmmap") != std::string::npos) {
-      found = entry.path().string();
+    if (entry.is_directory() && entry.path().filename().string().find(marker) != std::string::npos) {
+      return entry.path().string();
     }
   }
-  return found;
+  return "";
 }
 
 int64_t ReadCgroupInt(const std::string& path) {

@@ -41,6 +41,9 @@ struct Fixtures {
   std::string qemu_wrapper;  // <emulator> that preloads the shim into QEMU
 };
 const Fixtures& GetFixtures();
+// Stops the daemons the fixtures started and removes the work dir; for a
+// test binary's global tear-down.
+void CleanUpFixtures();
 
 struct ServerOptions {
   std::string libvirt_uri;  // empty: the product's default (embedded driver)
@@ -84,8 +87,9 @@ runtime::v1::ContainerConfig ContainerConfig(const std::string& image, int64_t c
                                              int64_t memory_bytes,
                                              const std::vector<std::string>& kernel_args);
 
-// The single domain cgroup under the node partition for `controller`, or "".
-std::string DomainCgroup(const std::string& controller);
+// The cgroup of pod `pod_name`'s domain (namespace e2e) under the node
+// partition for `controller`, or "". Other tests' domains may be there too.
+std::string DomainCgroup(const std::string& controller, const std::string& pod_name);
 int64_t ReadCgroupInt(const std::string& path);
 
 }  // namespace vmmap::e2e

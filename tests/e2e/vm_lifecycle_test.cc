@@ -125,13 +125,13 @@ TEST_P(VmLifecycleTest, BootsEnforcesUpdatesSurvivesKillAndCleansUp) {
   EXPECT_THAT(console, HasSubstr("VMMAP-NPROC=2"));
 
   // The cgroup files show the split: 2 × 70000 + 10000 = 150000 per 100000 µs.
-  const std::string cpu = DomainCgroup("cpu");
+  const std::string cpu = DomainCgroup("cpu", "lifecycle");
   ASSERT_FALSE(cpu.empty()) << "no domain cgroup under the vmmap partition";
   EXPECT_EQ(ReadCgroupInt(cpu + "/cpu.cfs_quota_us"), 150000);
   EXPECT_EQ(ReadCgroupInt(cpu + "/vcpu0/cpu.cfs_quota_us"), 70000);
   EXPECT_EQ(ReadCgroupInt(cpu + "/vcpu1/cpu.cfs_quota_us"), 70000);
   EXPECT_EQ(ReadCgroupInt(cpu + "/emulator/cpu.cfs_quota_us"), 10000);
-  const std::string memory = DomainCgroup("memory");
+  const std::string memory = DomainCgroup("memory", "lifecycle");
   ASSERT_FALSE(memory.empty());
   const int64_t guest = 512 * kMiBytes;
   // hard_limit = 512Mi guest + 64Mi + 2 × 16Mi + 512Mi/512 + 16Mi + 64Mi TCG code cache.
@@ -164,6 +164,23 @@ TEST_P(VmLifecycleTest, BootsEnforcesUpdatesSurvivesKillAndCleansUp) {
   EXPECT_TRUE(WaitFor([&] { return Console(server, pod.container_id).size() > console_size; },
                       std::chrono::seconds(20)))
       << "the guest stopped writing heartbeats after the server restart";
+
+  // The image is listed, and cannot be removed while the container uses it.
+  v1::ListImagesResponse images;
+  ASSERT_TRUE(server.images().ListImages(Context().get(), v1::ListImagesRequest(), &images).ok());
+  ASSERT_EQ(images.images_size(), 1);
+  EXPECT_EQ(images.images(0).id(), image);
+  v1::RemoveImageRequest remove_image;
+  remove_image.mutable_image()->set_image(image);
+  v1::RemoveImageResponse remove_image_response;
+  s = server.images().RemoveImage(Context().get(), remove_image, &remove_image_response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr(pod.container_id));
+  v1::ImageFsInfoResponse fs_info;
+  ASSERT_TRUE(server.images().ImageFsInfo(Context().get(), v1::ImageFsInfoRequest(), &fs_info).ok());
+  ASSERT_EQ(fs_info.image_filesystems_size(), 1);
+  EXPECT_GT(fs_info.image_filesystems(0).used_bytes().value(), 1u << 20);  // kernel + initrd
+  EXPECT_FALSE(fs_info.image_filesystems(0).fs_id().mountpoint().empty());
 
   // A second container in the pod is refused: one VM per pod.
   v1::CreateContainerRequest second;
@@ -203,14 +220,37 @@ TEST_P(VmLifecycleTest, BootsEnforcesUpdatesSurvivesKillAndCleansUp) {
   ASSERT_TRUE(server.runtime().ListContainers(Context().get(), v1::ListContainersRequest(), &listed).ok());
   EXPECT_EQ(listed.containers_size(), 0);
   EXPECT_TRUE(fs::is_empty(state_dir_ + "/containers"));
+  // With no user left, the image can go.
+  s = server.images().RemoveImage(Context().get(), remove_image, &remove_image_response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
   server.Terminate();
   const std::string uri = GetParam().system ? "qemu:///system"
                                             : "qemu:///embed?root=" + state_dir_ + "/libvirt";
-  EXPECT_EQ(Shell("virsh -q -c '" + uri + "' list --all --name | grep vmmap- || true"), "");
+  EXPECT_EQ(Shell("virsh -q -c '" + uri + "' list --all --name | grep vmmap-e2e-lifecycle- || true"), "");
 }
 
-TEST_P(VmLifecycleTest, UnknownIdsAreNotFoundAndExecIsUnimplemented) {
+TEST_P(VmLifecycleTest, ServiceBasicsAndErrors) {
   ServerProcess& server = *server_;
+  v1::VersionResponse version;
+  ASSERT_TRUE(server.runtime().Version(Context().get(), v1::VersionRequest(), &version).ok());
+  EXPECT_EQ(version.version(), "0.1.0");
+  EXPECT_EQ(version.runtime_name(), "vmmap");
+  EXPECT_FALSE(version.runtime_version().empty());
+  EXPECT_EQ(version.runtime_api_version(), "v1");
+  v1::StatusResponse status_all;
+  ASSERT_TRUE(server.runtime().Status(Context().get(), v1::StatusRequest(), &status_all).ok());
+  ASSERT_EQ(status_all.status().conditions_size(), 2);
+  EXPECT_EQ(status_all.status().conditions(0).type(), "RuntimeReady");
+  EXPECT_TRUE(status_all.status().conditions(0).status());
+  EXPECT_EQ(status_all.status().conditions(1).type(), "NetworkReady");
+
+  v1::PullImageRequest bad_pull;
+  bad_pull.mutable_image()->set_image("docker.io/library/nginx:latest");
+  v1::PullImageResponse bad_pull_response;
+  grpc::Status pull_status = server.images().PullImage(Context().get(), bad_pull, &bad_pull_response);
+  EXPECT_EQ(pull_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(pull_status.error_message(), HasSubstr("docker.io/library/nginx:latest"));
+
   v1::ContainerStatusRequest status;
   status.set_container_id("0123456789abcdef");
   v1::ContainerStatusResponse status_response;
@@ -271,6 +311,13 @@ TEST(MemlockTest, RefusalNamesTheLimitAndTheCapability) {
   v1::RemovePodSandboxResponse removed;
   EXPECT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok());
 }
+
+class FixturesCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override { CleanUpFixtures(); }
+};
+const ::testing::Environment* const kCleanup =
+    ::testing::AddGlobalTestEnvironment(new FixturesCleanup);
 
 }  // namespace
 }  // namespace vmmap::e2e
