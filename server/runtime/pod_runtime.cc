@@ -488,8 +488,13 @@ absl::Status PodRuntime::UpdateContainerResources(const std::string& id,
       return s;
     }
   }
-  fprintf(stderr, "vmmap: container %s: resources updated live: %d vCPUs, %s\n", id.c_str(), vcpus,
-          plan->explanation.ToText().c_str());
+  fprintf(stderr,
+          "vmmap: container %s: limits updated live: global_quota %lld, vCPU quota %lld x %d, "
+          "emulator_quota %lld (µs per %lld), hard_limit %lld KiB\n",
+          id.c_str(), static_cast<long long>(*update.global_quota),
+          static_cast<long long>(*update.quota), vcpus, static_cast<long long>(*update.emulator_quota),
+          static_cast<long long>(*update.global_period),
+          static_cast<long long>(plan->spec.hard_limit_kib.value_or(0)));
   record->resources = resources.SerializeAsString();
   return store_->PutContainer(*record);
 }
