@@ -76,6 +76,8 @@ struct Mode {
   bool system;  // libvirtd (qemu:///system) rather than the embedded driver
 };
 
+void PrintTo(const Mode& mode, std::ostream* os) { *os << mode.name; }
+
 class VmLifecycleTest : public ::testing::TestWithParam<Mode> {
  protected:
   void SetUp() override {
