@@ -71,6 +71,8 @@ class PodRuntime {
 
   // Pairs of (container record, sandbox config) for stats.
   absl::StatusOr<std::vector<ContainerRecord>> Containers() { return store_->ListContainers(); }
+  // Sandbox records, read-only, for stats.
+  absl::StatusOr<std::vector<SandboxRecord>> Sandboxes() { return store_->ListSandboxes(); }
 
  private:
   // Serialises changes to one object (sandbox or container id) without
