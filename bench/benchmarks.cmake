@@ -7,4 +7,4 @@ endif()
 
 add_executable(vmmap_render_bench ${CMAKE_CURRENT_LIST_DIR}/render_bench.cc)
 target_link_libraries(vmmap_render_bench PRIVATE vmmap_mapper benchmark::benchmark
-  PkgConfig::YAMLCPP)  # BM_YamlCppLoad: yaml-cpp alone
+  PkgConfig::LIBYAML)  # BM_LibyamlLoad: libyaml alone

@@ -8,7 +8,7 @@ packages=(
   g++ cmake make pkg-config
   # libraries
   libvirt-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libyaml-cpp-dev libpugixml-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev
+  libabsl-dev libyaml-dev libpugixml-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime: libvirt, QEMU, validation, the reference tool we benchmark against

@@ -84,7 +84,7 @@ run_behaviour() {
     "$vmmap" render "$work/malformed.yaml"
   printf 'kind: Pod\nmetadata:\n  name: [x\n' >"$work/unclosed.yaml"
   expect "unclosed flow sequence names a line" 1 stderr \
-    'line [0-9]+, column [0-9]+: malformed YAML: end of sequence flow not found' -- \
+    'line 4, column 1: malformed YAML: did not find expected .,. or .\]' -- \
     "$vmmap" render "$work/unclosed.yaml"
 
   # --- bad quantity: exit 1, names the field and the value ----------------
