@@ -182,6 +182,62 @@ v1::ContainerConfig ContainerConfig(const std::string& image, int64_t cpu_milli,
   return config;
 }
 
+std::string PullBundle(ServerProcess& server) {
+  v1::PullImageRequest pull;
+  pull.mutable_image()->set_image("file://" + GetFixtures().bundle_tar);
+  v1::PullImageResponse pulled;
+  grpc::Status s = server.images().PullImage(Context(std::chrono::seconds(60)).get(), pull, &pulled);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return pulled.image_ref();
+}
+
+Pod CreatePod(ServerProcess& server, const PodRequest& request) {
+  Pod pod;
+  pod.name = request.name;
+  v1::RunPodSandboxRequest run;
+  *run.mutable_config() =
+      SandboxConfig(request.name, request.cpu_milli, request.memory_bytes, request.vcpus);
+  for (const auto& [k, v] : request.annotations) {
+    (*run.mutable_config()->mutable_annotations())[k] = v;
+  }
+  v1::RunPodSandboxResponse ran;
+  grpc::Status s = server.runtime().RunPodSandbox(Context().get(), run, &ran);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  pod.sandbox_id = ran.pod_sandbox_id();
+
+  v1::CreateContainerRequest create;
+  create.set_pod_sandbox_id(pod.sandbox_id);
+  *create.mutable_config() =
+      ContainerConfig(request.image, request.cpu_milli, request.memory_bytes, request.kernel_args);
+  (*create.mutable_config()->mutable_labels())["pod"] = request.name;
+  *create.mutable_sandbox_config() = run.config();
+  v1::CreateContainerResponse created;
+  s = server.runtime().CreateContainer(Context(std::chrono::seconds(60)).get(), create, &created);
+  EXPECT_TRUE(s.ok()) << s.error_message() << "\n" << server.log();
+  pod.container_id = created.container_id();
+  return pod;
+}
+
+grpc::Status StartContainer(ServerProcess& server, const std::string& container_id) {
+  v1::StartContainerRequest start;
+  start.set_container_id(container_id);
+  v1::StartContainerResponse started;
+  return server.runtime().StartContainer(Context(std::chrono::seconds(60)).get(), start, &started);
+}
+
+void RemovePod(ServerProcess& server, const Pod& pod) {
+  v1::StopPodSandboxRequest stop;
+  stop.set_pod_sandbox_id(pod.sandbox_id);
+  v1::StopPodSandboxResponse stopped;
+  EXPECT_TRUE(
+      server.runtime().StopPodSandbox(Context(std::chrono::seconds(30)).get(), stop, &stopped).ok());
+  v1::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(pod.sandbox_id);
+  v1::RemovePodSandboxResponse removed;
+  EXPECT_TRUE(
+      server.runtime().RemovePodSandbox(Context(std::chrono::seconds(30)).get(), remove, &removed).ok());
+}
+
 std::string DomainCgroup(const std::string& controller, const std::string& pod_name) {
   const fs::path partition = fs::path("/sys/fs/cgroup") / controller / "vmmap.partition";
   const std::string marker = "-vmmap-e2e-" + pod_name + "-";

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,6 +87,32 @@ runtime::v1::PodSandboxConfig SandboxConfig(const std::string& name, int64_t cpu
 runtime::v1::ContainerConfig ContainerConfig(const std::string& image, int64_t cpu_milli,
                                              int64_t memory_bytes,
                                              const std::vector<std::string>& kernel_args);
+
+// Pulls the guest kernel bundle; returns its image id.
+std::string PullBundle(ServerProcess& server);
+
+struct PodRequest {
+  std::string name;
+  std::string image;
+  int64_t cpu_milli = 1000;
+  int64_t memory_bytes = 256 << 20;
+  int vcpus = 1;
+  std::vector<std::string> kernel_args;
+  std::map<std::string, std::string> annotations;
+};
+
+struct Pod {
+  std::string name;
+  std::string sandbox_id;
+  std::string container_id;
+};
+
+// RunPodSandbox + CreateContainer as kubelet sends them; the container is
+// labelled pod=<name>. Failures are test failures, with the server's log.
+Pod CreatePod(ServerProcess& server, const PodRequest& request);
+grpc::Status StartContainer(ServerProcess& server, const std::string& container_id);
+// StopPodSandbox + RemovePodSandbox.
+void RemovePod(ServerProcess& server, const Pod& pod);
 
 // The cgroup of pod `pod_name`'s domain (namespace e2e) under the node
 // partition for `controller`, or "". Other tests' domains may be there too.

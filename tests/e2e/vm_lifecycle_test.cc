@@ -16,46 +16,9 @@ using ::testing::HasSubstr;
 
 constexpr int64_t kMiBytes = 1 << 20;
 
-std::string PullBundle(ServerProcess& server) {
-  v1::PullImageRequest pull;
-  pull.mutable_image()->set_image("file://" + GetFixtures().bundle_tar);
-  v1::PullImageResponse pulled;
-  grpc::Status s = server.images().PullImage(Context(std::chrono::seconds(60)).get(), pull, &pulled);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return pulled.image_ref();
-}
-
-struct Pod {
-  std::string sandbox_id;
-  std::string container_id;
-};
-
-Pod CreatePod(ServerProcess& server, const std::string& name, const std::string& image,
-              int64_t cpu_milli, int64_t memory, int vcpus) {
-  Pod pod;
-  v1::RunPodSandboxRequest run;
-  *run.mutable_config() = SandboxConfig(name, cpu_milli, memory, vcpus);
-  v1::RunPodSandboxResponse ran;
-  grpc::Status s = server.runtime().RunPodSandbox(Context().get(), run, &ran);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  pod.sandbox_id = ran.pod_sandbox_id();
-
-  v1::CreateContainerRequest create;
-  create.set_pod_sandbox_id(pod.sandbox_id);
-  *create.mutable_config() = ContainerConfig(image, cpu_milli, memory, {});
-  *create.mutable_sandbox_config() = run.config();
-  v1::CreateContainerResponse created;
-  s = server.runtime().CreateContainer(Context().get(), create, &created);
-  EXPECT_TRUE(s.ok()) << s.error_message() << "\n" << server.log();
-  pod.container_id = created.container_id();
-  return pod;
-}
-
-grpc::Status Start(ServerProcess& server, const std::string& container_id) {
-  v1::StartContainerRequest start;
-  start.set_container_id(container_id);
-  v1::StartContainerResponse started;
-  return server.runtime().StartContainer(Context().get(), start, &started);
+Pod CreateVmPod(ServerProcess& server, const std::string& name, const std::string& image,
+                int64_t cpu_milli, int64_t memory, int vcpus) {
+  return CreatePod(server, PodRequest{name, image, cpu_milli, memory, vcpus, {}, {}});
 }
 
 v1::ContainerStatus Status(ServerProcess& server, const std::string& container_id) {
@@ -109,10 +72,10 @@ TEST_P(VmLifecycleTest, BootsEnforcesUpdatesSurvivesKillAndCleansUp) {
   ASSERT_THAT(image, HasSubstr("sha256:"));
 
   // A pod with cpu limit 1500m, memory limit 512Mi and 2 vCPUs boots.
-  const Pod pod = CreatePod(server, "lifecycle", image, 1500, 512 * kMiBytes, 2);
+  const Pod pod = CreateVmPod(server, "lifecycle", image, 1500, 512 * kMiBytes, 2);
   ASSERT_FALSE(pod.container_id.empty());
   const auto before_start = std::chrono::steady_clock::now();
-  grpc::Status started = Start(server, pod.container_id);
+  grpc::Status started = StartContainer(server, pod.container_id);
   ASSERT_TRUE(started.ok()) << started.error_message();
   // StartContainer must not wait for the guest to boot.
   EXPECT_LT(std::chrono::steady_clock::now() - before_start, std::chrono::seconds(3));
@@ -302,8 +265,8 @@ TEST(MemlockTest, RefusalNamesTheLimitAndTheCapability) {
   ServerProcess server(state_dir, options);
   server.Start();
   const std::string image = PullBundle(server);
-  const Pod pod = CreatePod(server, "memlock", image, 1000, 256 * kMiBytes, 1);
-  grpc::Status s = Start(server, pod.container_id);
+  const Pod pod = CreateVmPod(server, "memlock", image, 1000, 256 * kMiBytes, 1);
+  grpc::Status s = StartContainer(server, pod.container_id);
   if (s.ok()) GTEST_SKIP() << "this machine allows raising RLIMIT_MEMLOCK; nothing to refuse";
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("RLIMIT_MEMLOCK"));

@@ -24,59 +24,15 @@ using ::testing::HasSubstr;
 
 constexpr int64_t kMiB = 1 << 20;
 
-std::string PullBundle(ServerProcess& server) {
-  v1::PullImageRequest pull;
-  pull.mutable_image()->set_image("file://" + GetFixtures().bundle_tar);
-  v1::PullImageResponse pulled;
-  grpc::Status s = server.images().PullImage(Context(std::chrono::seconds(60)).get(), pull, &pulled);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return pulled.image_ref();
-}
-
-struct Pod {
-  std::string name;
-  std::string sandbox_id;
-  std::string container_id;
-};
-
+// Creates and starts a 1-vCPU pod running the test guest with `args` on its
+// kernel command line.
 Pod RunPod(ServerProcess& server, const std::string& name, const std::string& image,
            int64_t cpu_milli, int64_t memory, const std::vector<std::string>& args,
            const std::map<std::string, std::string>& annotations = {}) {
-  Pod pod;
-  pod.name = name;
-  v1::RunPodSandboxRequest run;
-  *run.mutable_config() = SandboxConfig(name, cpu_milli, memory, 1);
-  for (const auto& [k, v] : annotations) (*run.mutable_config()->mutable_annotations())[k] = v;
-  v1::RunPodSandboxResponse ran;
-  grpc::Status s = server.runtime().RunPodSandbox(Context().get(), run, &ran);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  pod.sandbox_id = ran.pod_sandbox_id();
-  v1::CreateContainerRequest create;
-  create.set_pod_sandbox_id(pod.sandbox_id);
-  *create.mutable_config() = ContainerConfig(image, cpu_milli, memory, args);
-  (*create.mutable_config()->mutable_labels())["pod"] = name;
-  *create.mutable_sandbox_config() = run.config();
-  v1::CreateContainerResponse created;
-  s = server.runtime().CreateContainer(Context(std::chrono::seconds(60)).get(), create, &created);
-  EXPECT_TRUE(s.ok()) << s.error_message() << "\n" << server.log();
-  pod.container_id = created.container_id();
-  v1::StartContainerRequest start;
-  start.set_container_id(pod.container_id);
-  v1::StartContainerResponse started;
-  s = server.runtime().StartContainer(Context(std::chrono::seconds(60)).get(), start, &started);
+  Pod pod = CreatePod(server, PodRequest{name, image, cpu_milli, memory, 1, args, annotations});
+  grpc::Status s = StartContainer(server, pod.container_id);
   EXPECT_TRUE(s.ok()) << s.error_message() << "\n" << server.log();
   return pod;
-}
-
-void RemovePod(ServerProcess& server, const Pod& pod) {
-  v1::StopPodSandboxRequest stop;
-  stop.set_pod_sandbox_id(pod.sandbox_id);
-  v1::StopPodSandboxResponse stopped;
-  EXPECT_TRUE(server.runtime().StopPodSandbox(Context(std::chrono::seconds(30)).get(), stop, &stopped).ok());
-  v1::RemovePodSandboxRequest remove;
-  remove.set_pod_sandbox_id(pod.sandbox_id);
-  v1::RemovePodSandboxResponse removed;
-  EXPECT_TRUE(server.runtime().RemovePodSandbox(Context(std::chrono::seconds(30)).get(), remove, &removed).ok());
 }
 
 // Removes its pods when it goes out of scope, also when an ASSERT returns
@@ -119,21 +75,6 @@ std::map<std::string, v1::ContainerStats> ListStats(ServerProcess& server,
   return out;
 }
 
-// The domain cgroup directory (controller `controller`) of the pod named
-// `pod_name`: libvirt's machine name contains the domain name, which contains
-// the pod name.
-std::string PodCgroup(const std::string& controller, const std::string& pod_name) {
-  const fs::path root = fs::path("/sys/fs/cgroup") / controller / "vmmap.partition";
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(root, ec)) {
-    const std::string dir = entry.path().filename().string();
-    if (entry.is_directory() && dir.find("-" + pod_name + "-") != std::string::npos) {
-      return entry.path().string();
-    }
-  }
-  return "";
-}
-
 // The domain cgroup's CPU counter in ns: cpuacct.usage where libvirt placed
 // the domain in the cpuacct hierarchy, otherwise the cgroup2 (unified) mount's
 // cpu.stat usage_usec of the same domain cgroup (this sandbox's libvirt leaves
@@ -145,13 +86,13 @@ struct CgroupCpu {
 };
 CgroupCpu ReadDomainCpu(const std::string& pod_name) {
   CgroupCpu out;
-  const std::string cpuacct = PodCgroup("cpuacct", pod_name);
+  const std::string cpuacct = DomainCgroup("cpuacct", pod_name);
   if (!cpuacct.empty()) {
     out.source = cpuacct + "/cpuacct.usage";
     out.nanos = ReadCgroupInt(out.source);
     return out;
   }
-  const std::string unified = PodCgroup("unified", pod_name);
+  const std::string unified = DomainCgroup("unified", pod_name);
   if (unified.empty()) return out;
   out.source = unified + "/cpu.stat";
   std::istringstream in(ReadFileOrEmpty(out.source));
@@ -292,7 +233,7 @@ TEST(StatsE2eTest, CpuMemoryAndAttributesOfRealGuests) {
   EXPECT_GE(ws_after, ws_before + 150 * kMiB);
   EXPECT_EQ(m.usage_bytes().value(), ws_after);
   EXPECT_EQ(m.rss_bytes().value(), ws_after);
-  const std::string memcg = PodCgroup("memory", alloc.name);
+  const std::string memcg = DomainCgroup("memory", alloc.name);
   ASSERT_FALSE(memcg.empty());
   ASSERT_TRUE(m.has_available_bytes());
   EXPECT_EQ(static_cast<int64_t>(m.available_bytes().value() + ws_after),
