@@ -4,7 +4,10 @@
 //   BM_ParseYaml   ParsePodManifests only
 //   BM_Plan        SandboxInputFor + PlanDomain only
 //   BM_RenderXml   RenderDomainXml only
-//   BM_LibyamlLoad yaml_parser_load alone: how much of BM_ParseYaml is libyaml
+//   BM_YamlTree    yaml::Tree::Build alone: the node tree ParsePodManifests reads
+//   BM_LibyamlEvents yaml_parser_parse alone: libyaml's share of BM_YamlTree,
+//                  the floor for any parser built on libyaml
+//   BM_LibyamlLoad yaml_parser_load alone (the document API, no longer used)
 // Target: BM_RenderPod <= 20 µs per pod.
 #include <benchmark/benchmark.h>
 #include <yaml.h>
@@ -18,6 +21,7 @@
 #include "mapper/node_config.h"
 #include "mapper/planner.h"
 #include "mapper/pod_manifest.h"
+#include "mapper/yaml_tree.h"
 
 namespace vmmap {
 namespace {
@@ -103,7 +107,39 @@ void BM_RenderXml(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-// Loads every document of the stream as ParsePodManifests does, then frees it.
+void BM_YamlTree(benchmark::State& state) {
+  for (auto _ : state) {
+    yaml::Tree tree;
+    const absl::Status status = tree.Build(kTypicalPod);
+    if (!status.ok()) std::abort();
+    benchmark::DoNotOptimize(tree.documents().data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Every event of the stream, each freed at once.
+void BM_LibyamlEvents(benchmark::State& state) {
+  const std::string text = kTypicalPod;
+  for (auto _ : state) {
+    yaml_parser_t parser;
+    if (yaml_parser_initialize(&parser) == 0) std::abort();
+    yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+    while (true) {
+      yaml_event_t event;
+      if (yaml_parser_parse(&parser, &event) == 0) std::abort();
+      const bool end = event.type == YAML_STREAM_END_EVENT;
+      benchmark::DoNotOptimize(event.start_mark.index);
+      yaml_event_delete(&event);
+      if (end) break;
+    }
+    yaml_parser_delete(&parser);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Loads every document of the stream, as ParsePodManifests did before yaml::Tree,
+// then frees it.
 void BM_LibyamlLoad(benchmark::State& state) {
   const std::string text = kTypicalPod;
   for (auto _ : state) {
@@ -128,6 +164,8 @@ BENCHMARK(BM_RenderPod)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ParseYaml)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Plan)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RenderXml)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_YamlTree)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LibyamlEvents)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LibyamlLoad)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

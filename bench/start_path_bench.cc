@@ -304,13 +304,10 @@ struct Pod {
   double run_ms = 0, create_ms = 0, start_ms = 0, total_ms = 0;
 };
 
-std::string PullBundle(ServerProcess& server) {
-  v1::PullImageRequest pull;
-  pull.mutable_image()->set_image("file://" + GetFixtures().bundle_tar);
-  v1::PullImageResponse pulled;
-  grpc::Status s = server.images().PullImage(Context(std::chrono::seconds(60)).get(), pull, &pulled);
-  if (!s.ok()) Die("PullImage: " + s.error_message());
-  return pulled.image_ref();
+std::string PullGuest(ServerProcess& server) {
+  const std::string image = e2e::PullBundle(server);
+  if (image.empty()) Die("PullImage of the guest bundle failed");
+  return image;
 }
 
 // RunPodSandbox + CreateContainer (+ StartContainer when `start`), timed.
@@ -480,7 +477,7 @@ void StartPathPhase(const Options& o) {
   const std::string state_dir = work + "/sp";
   g.server = StartServer(state_dir);
   ServerProcess& server = *g.server;
-  const std::string image = PullBundle(server);
+  const std::string image = PullGuest(server);
   const std::string vmmap_root = state_dir + "/libvirt";
 
   // Two more embed roots with vmmap's own driver config (console logs to files,
@@ -622,7 +619,7 @@ void RssPhase(const Options& o) {
   const std::string state_dir = g.work_dir + "/rss";
   g.server = StartServer(state_dir);
   ServerProcess& server = *g.server;
-  const std::string image = PullBundle(server);
+  const std::string image = PullGuest(server);
   const pid_t pid = FindServePid(server.socket());
   if (pid <= 0) Die("cannot find the vmmap-serve process");
   auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(500)); };

@@ -1,6 +1,6 @@
 #include "mapper/domain_xml.h"
 
-#include <sstream>
+#include <string>
 
 #include <pugixml.hpp>
 
@@ -79,6 +79,18 @@ void FillBoot(pugi::xml_node os, pugi::xml_node devices, pugi::xml_node before,
   }
 }
 
+// Collects pugixml's output in a string, without an ostringstream's setup.
+class StringWriter : public pugi::xml_writer {
+ public:
+  explicit StringWriter(std::string& out) : out_(out) {}
+  void write(const void* data, size_t size) override {
+    out_.append(static_cast<const char*>(data), size);
+  }
+
+ private:
+  std::string& out_;
+};
+
 void FillConsole(pugi::xml_node devices, const std::string& log_path) {
   if (log_path.empty()) return;  // the template's pty console
   pugi::xml_node serial = Require(devices, "serial");
@@ -97,9 +109,10 @@ void FillConsole(pugi::xml_node devices, const std::string& log_path) {
 std::string RenderOwnerMetadata(const PodOwner& owner) {
   pugi::xml_document doc;
   FillOwner(doc, owner);
-  std::ostringstream out;
-  doc.save(out, "", pugi::format_raw | pugi::format_no_declaration);
-  return out.str();
+  std::string out;
+  StringWriter writer(out);
+  doc.save(writer, "", pugi::format_raw | pugi::format_no_declaration);
+  return out;
 }
 
 absl::StatusOr<std::string> RenderDomainXml(const DomainSpec& spec) {
@@ -159,9 +172,10 @@ absl::StatusOr<std::string> RenderDomainXml(const DomainSpec& spec) {
     if (n.type() == pugi::node_comment) doc.remove_child(n);
     n = next;
   }
-  std::ostringstream out;
-  doc.save(out, "  ", pugi::format_indent | pugi::format_no_declaration);
-  return out.str();
+  std::string out;
+  StringWriter writer(out);
+  doc.save(writer, "  ", pugi::format_indent | pugi::format_no_declaration);
+  return out;
 }
 
 }  // namespace vmmap

@@ -19,6 +19,7 @@ absl::StatusOr<DomainPlan> PlanDomain(const PodSandboxInput& input, const NodeCo
   DomainPlan plan;
   DomainSpec& spec = plan.spec;
   Explanation& why = plan.explanation;
+  why.steps.reserve(16);  // a plan explains a dozen or so steps; spare their moves
   const LinuxResources& limits = EffectiveLimits(input);
 
   spec.type = node.domain_type;

@@ -106,17 +106,18 @@ absl::StatusOr<Quantity> Quantity::Parse(absl::string_view text, absl::string_vi
 absl::StatusOr<int64_t> Quantity::Scaled(int decimal_shift) const {
   if (negative_ && digits_ != 0) return Invalid(field_, text_, "must not be negative");
   if (digits_ == 0) return 0;
-  const absl::Status too_large = Invalid(field_, text_, "too large");
+  // Built only on failure: a Status with a message costs an allocation.
+  const auto too_large = [this] { return Invalid(field_, text_, "too large"); };
   u128 value = digits_;
   int exp10 = exp10_ + decimal_shift;
   // Multiply first (binary, then positive decimal) while it stays exact, so that
   // the single division below rounds once.
   for (int k = 0; k < exp2_; ++k) {
-    if (value > kInt64Max * 1000) return too_large;
+    if (value > kInt64Max * 1000) return too_large();
     value <<= 1;
   }
   for (; exp10 > 0; --exp10) {
-    if (value > kInt64Max) return too_large;
+    if (value > kInt64Max) return too_large();
     value *= 10;
   }
   if (exp10 < 0) {
@@ -127,7 +128,7 @@ absl::StatusOr<int64_t> Quantity::Scaled(int decimal_shift) const {
     }
     value = value / divisor + (value % divisor != 0 ? 1 : 0);
   }
-  if (value > kInt64Max) return too_large;
+  if (value > kInt64Max) return too_large();
   return static_cast<int64_t>(value);
 }
 
