@@ -538,13 +538,14 @@ absl::Status PodRuntime::Recover() {
     fs::remove_all(ContainerDir(r.id), ignored);
     if (absl::Status s = store_->DeleteContainer(r.id); !s.ok()) return s;
   }
-  // Container directories no row knows.
+  // Container directories no row knows (collected first: no removal while iterating).
   std::error_code ec;
+  std::vector<fs::path> orphaned_dirs;
   for (const auto& entry : fs::directory_iterator(options_.state_dir + "/containers", ec)) {
-    const std::string id = entry.path().filename().string();
-    auto it = by_id.find(id);
-    if (it == by_id.end() || it->second->pending) fs::remove_all(entry.path(), ec);
+    auto it = by_id.find(entry.path().filename().string());
+    if (it == by_id.end() || it->second->pending) orphaned_dirs.push_back(entry.path());
   }
+  for (const fs::path& dir : orphaned_dirs) fs::remove_all(dir, ec);
   // Committed rows: learn what happened to their domains while we were away.
   absl::StatusOr<std::vector<ContainerRecord>> remaining = store_->ListContainers();
   if (!remaining.ok()) return remaining.status();

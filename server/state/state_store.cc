@@ -1,6 +1,7 @@
 #include "server/state/state_store.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
 
@@ -116,6 +117,9 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::string& 
     sqlite3_close(db);
     return absl::UnavailableError(absl::StrCat("state store ", path, ": ", message));
   }
+  // Pod specs may carry secrets in annotations: the database is root's alone
+  // (SQLite gives its -wal and -shm files the same mode).
+  ::chmod(path.c_str(), 0600);
   std::unique_ptr<StateStore> store(new StateStore(db));
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                              "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000"}) {

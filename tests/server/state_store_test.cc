@@ -50,6 +50,14 @@ TEST_F(StateStoreTest, RowsSurviveReopenAndSandboxDeletionCascades) {
   EXPECT_TRUE(absl::IsNotFound((*store)->GetSandbox("s1").status()));
 }
 
+TEST_F(StateStoreTest, DatabaseIsNotWorldReadable) {
+  auto store = StateStore::Open(dir_ + "/state.db");
+  ASSERT_TRUE(store.ok());
+  const auto perms = std::filesystem::status(dir_ + "/state.db").permissions();
+  EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+            std::filesystem::perms::none);
+}
+
 TEST_F(StateStoreTest, UnknownIdsAreNotFoundAndPutReplaces) {
   auto store = StateStore::Open(dir_ + "/state.db");
   ASSERT_TRUE(store.ok());
