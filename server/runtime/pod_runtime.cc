@@ -372,10 +372,22 @@ ContainerRecord PodRuntime::Refresh(ContainerRecord record,
   return updated;
 }
 
+ContainerRecord PodRuntime::RefreshUnlessBusy(ContainerRecord record,
+                                              const absl::StatusOr<virt::DomainStatus>& status) {
+  // A Start/Stop/Remove in progress owns the row and will write it; reading
+  // calls never wait for it (StopContainer may take its whole timeout).
+  absl::Mutex* mu = LockFor(record.id);
+  if (!mu->TryLock()) return record;
+  absl::StatusOr<ContainerRecord> current = store_->GetContainer(record.id);
+  ContainerRecord refreshed = current.ok() ? Refresh(*current, status) : record;
+  mu->Unlock();
+  return refreshed;
+}
+
 absl::StatusOr<v1::ContainerStatus> PodRuntime::ContainerStatus(const std::string& id) {
   absl::StatusOr<ContainerRecord> record = store_->GetContainer(id);
   if (!record.ok()) return record.status();
-  ContainerRecord r = Refresh(*record, hypervisor_->DomainState(record->domain_name));
+  ContainerRecord r = RefreshUnlessBusy(*record, hypervisor_->DomainState(record->domain_name));
   v1::ContainerConfig config;
   config.ParseFromString(r.config);
   v1::ContainerStatus status;
@@ -415,9 +427,9 @@ absl::StatusOr<std::vector<v1::Container>> PodRuntime::ListContainers(
     ContainerRecord r = stored;
     if (listed.ok()) {
       auto it = domains.find(r.domain_name);
-      r = Refresh(r, it == domains.end()
-                         ? absl::StatusOr<virt::DomainStatus>(absl::NotFoundError("gone"))
-                         : absl::StatusOr<virt::DomainStatus>(it->second));
+      r = RefreshUnlessBusy(r, it == domains.end()
+                                    ? absl::StatusOr<virt::DomainStatus>(absl::NotFoundError("gone"))
+                                    : absl::StatusOr<virt::DomainStatus>(it->second));
     }
     if (filter.has_state() && static_cast<int>(filter.state().state()) != static_cast<int>(r.state)) {
       continue;

@@ -82,6 +82,10 @@ class PodRuntime {
   // Brings a RUNNING/CREATED row in line with its domain's real state and
   // persists the change. `status` is the domain's state if already known.
   ContainerRecord Refresh(ContainerRecord record, const absl::StatusOr<virt::DomainStatus>& status);
+  // Refresh for read-only calls: re-reads the row under its lock, or returns
+  // `record` unchanged if a state change holds the lock.
+  ContainerRecord RefreshUnlessBusy(ContainerRecord record,
+                                    const absl::StatusOr<virt::DomainStatus>& status);
   absl::Status DestroyAndUndefine(const std::string& domain_name);
   absl::Status RemoveContainerLocked(const ContainerRecord& record);
   std::string ContainerDir(const std::string& id) const;
