@@ -17,6 +17,7 @@
 #include "server/cri/image_service.h"
 #include "server/cri/runtime_service.h"
 #include "server/images/image_store.h"
+#include "server/logs/console_log_forwarder.h"
 #include "server/node_flags.h"
 #include "server/runtime/pod_runtime.h"
 #include "server/state/state_store.h"
@@ -67,14 +68,15 @@ DomainType ResolveDomainType(const std::string& flag) {
   return DomainType::kKvm;
 }
 
-// The embedded driver reads <root>/etc/qemu/qemu.conf. Its default sends
+// The embedded driver reads <root>/etc/qemu.conf (its config base dir is
+// <root>/etc, as /etc/libvirt is libvirtd's). Its default sends
 // QEMU's console output through virtlogd, a daemon the embedded mode exists
 // to avoid; write serial logs directly instead, unless the operator already
 // configured the driver.
 absl::Status ConfigureEmbeddedDriver(const std::string& uri) {
   const std::string prefix = "qemu:///embed?root=";
   if (uri.rfind(prefix, 0) != 0) return absl::OkStatus();
-  const fs::path conf = fs::path(uri.substr(prefix.size())) / "etc" / "qemu" / "qemu.conf";
+  const fs::path conf = fs::path(uri.substr(prefix.size())) / "etc" / "qemu.conf";
   std::error_code ec;
   if (fs::exists(conf, ec)) return absl::OkStatus();
   fs::create_directories(conf.parent_path(), ec);
@@ -165,7 +167,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
   if (absl::Status s = runtime.Recover(); !s.ok()) return fail(s);
 
   StatsCollector stats(hypervisor->get(), &runtime, images->get());
-  RuntimeService runtime_service(&runtime, &stats, hypervisor->get());
+  // Serial consoles to CRI log files (kubectl logs), after Recover() settled the rows.
+  ConsoleLogForwarder console_logs(store->get(), std::chrono::seconds(1));
+  console_logs.Start();
+  RuntimeService runtime_service(&runtime, &stats, &console_logs, hypervisor->get());
   ImageService image_service(images->get(), &runtime);
   fs::create_directories(fs::path(options.socket).parent_path(), ec);
   fs::remove(options.socket, ec);
@@ -188,6 +193,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   sigwait(&stop_signals, &signal_number);
   std::cerr << "vmmap serve: signal " << signal_number << ", stopping (VMs keep running)" << std::endl;
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  console_logs.Stop();
   fs::remove(options.socket, ec);
   return 0;
 }

@@ -115,7 +115,10 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
 grpc::Status RuntimeService::StopContainer(grpc::ServerContext*, const v1::StopContainerRequest* request,
                                            v1::StopContainerResponse*) {
   if (request->container_id().empty()) return MissingId("container_id");
-  return ToGrpc(runtime_->StopContainer(request->container_id(), request->timeout()));
+  absl::Status stopped = runtime_->StopContainer(request->container_id(), request->timeout());
+  // The guest's last words reach the CRI log before StopContainer returns.
+  if (stopped.ok()) logs_->SyncContainer(request->container_id()).IgnoreError();
+  return ToGrpc(stopped);
 }
 
 grpc::Status RuntimeService::RemoveContainer(grpc::ServerContext*, const v1::RemoveContainerRequest* request,
@@ -160,9 +163,10 @@ grpc::Status RuntimeService::UpdateRuntimeConfig(grpc::ServerContext*,
 }
 
 grpc::Status RuntimeService::ReopenContainerLog(grpc::ServerContext*,
-                                                const v1::ReopenContainerLogRequest*,
+                                                const v1::ReopenContainerLogRequest* request,
                                                 v1::ReopenContainerLogResponse*) {
-  return NotYet("ReopenContainerLog");
+  if (request->container_id().empty()) return MissingId("container_id");
+  return ToGrpc(logs_->Reopen(request->container_id()));
 }
 grpc::Status RuntimeService::ExecSync(grpc::ServerContext*, const v1::ExecSyncRequest*,
                                       v1::ExecSyncResponse*) {

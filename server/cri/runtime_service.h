@@ -4,6 +4,7 @@
 #define VMMAP_SERVER_CRI_RUNTIME_SERVICE_H_
 
 #include "runtime_v1.grpc.pb.h"
+#include "server/logs/console_log_forwarder.h"
 #include "server/runtime/pod_runtime.h"
 #include "server/stats/stats_collector.h"
 #include "server/virt/hypervisor.h"
@@ -12,8 +13,9 @@ namespace vmmap {
 
 class RuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
-  RuntimeService(PodRuntime* runtime, StatsCollector* stats, virt::Hypervisor* hypervisor)
-      : runtime_(runtime), stats_(stats), hypervisor_(hypervisor) {}
+  RuntimeService(PodRuntime* runtime, StatsCollector* stats, ConsoleLogForwarder* logs,
+                 virt::Hypervisor* hypervisor)
+      : runtime_(runtime), stats_(stats), logs_(logs), hypervisor_(hypervisor) {}
 
   grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
                        runtime::v1::VersionResponse*) override;
@@ -71,6 +73,7 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
  private:
   PodRuntime* const runtime_;
   StatsCollector* const stats_;
+  ConsoleLogForwarder* const logs_;
   virt::Hypervisor* const hypervisor_;
 };
 

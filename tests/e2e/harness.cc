@@ -156,7 +156,7 @@ v1::PodSandboxConfig SandboxConfig(const std::string& name, int64_t cpu_milli, i
   config.mutable_metadata()->set_uid("uid-" + name);
   (*config.mutable_labels())["app"] = name;
   if (vcpus > 0) (*config.mutable_annotations())["vmmap.io/vcpus"] = std::to_string(vcpus);
-  config.set_log_directory("/var/log/pods/e2e_" + name);
+  config.set_log_directory(GetFixtures().work_dir + "/pod-logs/e2e_" + name);
   v1::LinuxContainerResources* r = config.mutable_linux()->mutable_resources();
   r->set_cpu_period(kDefaultQuotaPeriodUs);
   r->set_cpu_quota(MilliCpuToQuota(cpu_milli, kDefaultQuotaPeriodUs));
