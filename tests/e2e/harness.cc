@@ -81,6 +81,16 @@ void CleanUpFixtures() {
   fs::remove_all(dir, ec);
 }
 
+namespace {
+// Every test binary that links the harness cleans up after itself.
+class FixturesCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override { CleanUpFixtures(); }
+};
+const ::testing::Environment* const kFixturesCleanup =
+    ::testing::AddGlobalTestEnvironment(new FixturesCleanup);
+}  // namespace
+
 ServerProcess::ServerProcess(std::string state_dir, ServerOptions options)
     : state_dir_(std::move(state_dir)), options_(std::move(options)) {
   socket_ = state_dir_ + "/vmmap.sock";

@@ -309,12 +309,5 @@ TEST(MemlockTest, RefusalNamesTheLimitAndTheCapability) {
   EXPECT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok());
 }
 
-class FixturesCleanup : public ::testing::Environment {
- public:
-  void TearDown() override { CleanUpFixtures(); }
-};
-const ::testing::Environment* const kCleanup =
-    ::testing::AddGlobalTestEnvironment(new FixturesCleanup);
-
 }  // namespace
 }  // namespace vmmap::e2e
