@@ -61,8 +61,9 @@ absl::Status PlanPinning(const LinuxResources& limits, int vcpus, CpuTune& cputu
   return absl::OkStatus();
 }
 
-}  // namespace
-
+// The quota split: fills the period/quota/global/emulator fields of
+// `cputune` for `vcpus` vCPUs under `ceiling_quota_us`. Unless
+// `emulator_explicit`, the emulator's share is capped at half the ceiling.
 void SplitQuota(int vcpus, int64_t period_us, int64_t ceiling_quota_us, int64_t emulator_quota_us,
                 bool emulator_explicit, CpuTune& cputune, Explanation& explanation) {
   cputune.global_period_us = period_us;
@@ -105,6 +106,8 @@ void SplitQuota(int vcpus, int64_t period_us, int64_t ceiling_quota_us, int64_t 
                                emulator, " = ", vcpus * vcpu_quota + emulator, " ≤ ",
                                ceiling_quota_us, ")"));
 }
+
+}  // namespace
 
 absl::StatusOr<CpuPlan> PlanCpu(const PodSandboxInput& input, const LinuxResources& limits,
                                 const NodeConfig& node, Explanation& explanation) {

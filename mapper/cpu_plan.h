@@ -26,12 +26,6 @@ struct CpuPlan {
 absl::StatusOr<CpuPlan> PlanCpu(const PodSandboxInput& input, const LinuxResources& limits,
                                 const NodeConfig& node, Explanation& explanation);
 
-// The quota split alone, for live updates: fills period/quota/global/emulator
-// fields of `cputune` for `vcpus` vCPUs under ceiling `ceiling_quota_us`.
-// `emulator_milli` is the emulator's requested share.
-void SplitQuota(int vcpus, int64_t period_us, int64_t ceiling_quota_us, int64_t emulator_quota_us,
-                bool emulator_explicit, CpuTune& cputune, Explanation& explanation);
-
 }  // namespace vmmap
 
 #endif  // VMMAP_MAPPER_CPU_PLAN_H_

@@ -69,7 +69,7 @@ class PodRuntime {
   // The image a container uses, if any: RemoveImage refuses while in use.
   std::optional<std::string> ImageUser(const std::string& image_id);
 
-  // Pairs of (container record, sandbox config) for stats.
+  // All container records, read-only, for stats and logs.
   absl::StatusOr<std::vector<ContainerRecord>> Containers() { return store_->ListContainers(); }
   // Sandbox records, read-only, for stats.
   absl::StatusOr<std::vector<SandboxRecord>> Sandboxes() { return store_->ListSandboxes(); }
