@@ -279,23 +279,6 @@ long StatusKb(pid_t pid, const std::string& field) {
   return -1;
 }
 
-// `vmmap serve` execs vmmap-serve in place; find it by its unique socket path.
-pid_t FindServePid(const std::string& socket) {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    std::string cmdline = ReadFileOrEmpty(entry.path().string() + "/cmdline");
-    const std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find(" " + socket + " ") == std::string::npos) continue;
-    std::error_code ec2;
-    const std::string exe = fs::read_symlink(entry.path() / "exe", ec2).filename().string();
-    if (exe == "vmmap-serve") return std::stoi(name);
-  }
-  return -1;
-}
-
 // ------------------------------------------------------------------ CRI helpers
 
 struct Pod {
@@ -485,8 +468,8 @@ void StartPathPhase(const Options& o) {
   const std::string capi_root = work + "/lvc";
   const std::string virsh_root = work + "/lvv";
   for (const std::string& root : {capi_root, virsh_root}) {
-    fs::create_directories(root + "/etc/qemu");
-    fs::copy_file(vmmap_root + "/etc/qemu/qemu.conf", root + "/etc/qemu/qemu.conf",
+    fs::create_directories(root + "/etc");
+    fs::copy_file(vmmap_root + "/etc/qemu.conf", root + "/etc/qemu.conf",
                   fs::copy_options::overwrite_existing);
     g.embed_roots.push_back(root);
   }
@@ -620,8 +603,9 @@ void RssPhase(const Options& o) {
   g.server = StartServer(state_dir);
   ServerProcess& server = *g.server;
   const std::string image = PullGuest(server);
-  const pid_t pid = FindServePid(server.socket());
-  if (pid <= 0) Die("cannot find the vmmap-serve process");
+  // `vmmap serve` execs vmmap-serve in place: the child's pid is the server's.
+  const pid_t pid = server.pid();
+  if (pid <= 0) Die("the vmmap-serve process is not running");
   auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(500)); };
   settle();
   const long idle = StatusKb(pid, "VmRSS");

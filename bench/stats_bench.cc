@@ -45,6 +45,7 @@
 #include "server/state/state_store.h"
 #include "server/stats/stats_collector.h"
 #include "server/virt/libvirt_hypervisor.h"
+#include "tests/e2e/harness.h"
 
 namespace {
 
@@ -137,7 +138,8 @@ class Bench {
  public:
   Bench(int pods, int duration, int requests)
       : pods_(pods), duration_(duration), requests_(requests) {
-    work_ = "/var/tmp/vmmap-stats-bench-" + std::to_string(getpid());
+    // Under the harness's work dir: CleanUpFixtures() removes it with the rest.
+    work_ = vmmap::e2e::GetFixtures().work_dir + "/stats-bench";
   }
   ~Bench() { Cleanup(); }
 
@@ -147,69 +149,34 @@ class Bench {
   void Cleanup();
 
  private:
-  void StartServer();
   void CreatePods();
   std::vector<std::string> DomainNames();
 
   const int pods_, duration_, requests_;
-  std::string work_, libvirtd_dir_, state_dir_, socket_, bundle_;
-  pid_t server_pid_ = -1;
-  bool libvirtd_started_ = false;
+  std::string work_, state_dir_;
+  std::unique_ptr<vmmap::e2e::ServerProcess> server_;
   bool cleaned_ = false;
   virConnectPtr conn_ = nullptr;
-  std::unique_ptr<v1::RuntimeService::Stub> runtime_;
-  std::unique_ptr<v1::ImageService::Stub> images_;
   std::vector<Pod> pods_list_;
 };
 
 void Bench::Setup() {
-  fs::create_directories(work_ + "/guest");
-  fs::permissions(work_, fs::perms(0755));
-  libvirtd_dir_ = work_ + "/libvirtd";
+  // The e2e harness builds the guest bundle and the memlock shims, starts
+  // libvirtd (qemu:///system) and runs `vmmap serve`, as the tests do.
   state_dir_ = work_ + "/state";
-  socket_ = work_ + "/vmmap.sock";
-  if (Run(kSource + "/tests/e2e/guest/build-guest.sh " + work_ + "/guest >/dev/null") != 0) {
-    Die("building the test guest failed");
-  }
-  std::ofstream(work_ + "/guest/cmdline") << "console=ttyS0\n";
-  bundle_ = work_ + "/guest-bundle.tar";
-  Run("tar -C " + work_ + "/guest -cf " + bundle_ + " vmlinuz initrd.img cmdline");
-  if (Run(kSource + "/tests/harness/libvirtd.sh start " + libvirtd_dir_ + " >/dev/null") != 0) {
+  fs::create_directories(work_);
+  const std::string libvirtd = vmmap::e2e::GetFixtures().work_dir + "/libvirtd";
+  if (Run(kSource + "/tests/harness/libvirtd.sh start " + libvirtd + " >/dev/null") != 0) {
     Die("starting libvirtd failed");
   }
-  libvirtd_started_ = true;
   conn_ = virConnectOpen("qemu:///system");
   if (conn_ == nullptr) Die("cannot connect to qemu:///system");
-  StartServer();
+  vmmap::e2e::ServerOptions options;
+  options.libvirt_uri = "qemu:///system";
+  server_ = std::make_unique<vmmap::e2e::ServerProcess>(state_dir_, options);
+  server_->Start();
+  if (!server_->running()) Die("vmmap serve did not start; see " + state_dir_ + ".log");
   CreatePods();
-}
-
-void Bench::StartServer() {
-  std::vector<std::string> args = {VMMAP_BINARY, "serve", "--socket", socket_, "--state-dir",
-                                   state_dir_, "--domain-type", "qemu", "--emulator",
-                                   libvirtd_dir_ + "/qemu-system-x86_64-shim", "--libvirt-uri",
-                                   "qemu:///system"};
-  const std::string log = work_ + "/serve.log";
-  server_pid_ = fork();
-  if (server_pid_ == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  auto channel = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
-  runtime_ = v1::RuntimeService::NewStub(channel);
-  images_ = v1::ImageService::NewStub(channel);
-  for (int i = 0; i < 300; ++i) {
-    v1::VersionResponse r;
-    if (runtime_->Version(Ctx(1).get(), v1::VersionRequest(), &r).ok()) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  Die("vmmap serve did not answer; see " + log);
 }
 
 // Boots the pods a few at a time (2 cores) and pauses each once its guest is
@@ -217,9 +184,9 @@ void Bench::StartServer() {
 // spinning TCG guests.
 void Bench::CreatePods() {
   v1::PullImageRequest pull;
-  pull.mutable_image()->set_image("file://" + bundle_);
+  pull.mutable_image()->set_image("file://" + vmmap::e2e::GetFixtures().bundle_tar);
   v1::PullImageResponse pulled;
-  grpc::Status s = images_->PullImage(Ctx(120).get(), pull, &pulled);
+  grpc::Status s = server_->images().PullImage(Ctx(120).get(), pull, &pulled);
   if (!s.ok()) Die("PullImage: " + s.error_message());
   const std::string image = pulled.image_ref();
   const auto t0 = Clock::now();
@@ -243,7 +210,7 @@ void Bench::CreatePods() {
       r->set_cpu_shares(1024);
       r->set_memory_limit_in_bytes(128ll << 20);
       v1::RunPodSandboxResponse ran;
-      s = runtime_->RunPodSandbox(Ctx().get(), run, &ran);
+      s = server_->runtime().RunPodSandbox(Ctx().get(), run, &ran);
       if (!s.ok()) Die("RunPodSandbox: " + s.error_message());
       Pod pod;
       pod.sandbox_id = ran.pod_sandbox_id();
@@ -257,13 +224,13 @@ void Bench::CreatePods() {
       *create.mutable_sandbox_config() = config;
       v1::CreateContainerResponse created;
       pods_list_.push_back(pod);  // so cleanup finds it even if the next steps fail
-      s = runtime_->CreateContainer(Ctx().get(), create, &created);
+      s = server_->runtime().CreateContainer(Ctx().get(), create, &created);
       if (!s.ok()) Die("CreateContainer: " + s.error_message());
       pods_list_.back().container_id = created.container_id();
       v1::StartContainerRequest start;
       start.set_container_id(created.container_id());
       v1::StartContainerResponse started;
-      s = runtime_->StartContainer(Ctx().get(), start, &started);
+      s = server_->runtime().StartContainer(Ctx().get(), start, &started);
       if (!s.ok()) Die("StartContainer: " + s.error_message());
       pods_list_.back().started = Clock::now();
       booting.push_back(pods_list_.size() - 1);
@@ -384,11 +351,11 @@ void Bench::Phase1() {
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
     v1::ListContainerStatsResponse r;
     auto t = Clock::now();
-    grpc::Status s = runtime_->ListContainerStats(Ctx().get(), v1::ListContainerStatsRequest(), &r);
+    grpc::Status s = server_->runtime().ListContainerStats(Ctx().get(), v1::ListContainerStatsRequest(), &r);
     grpc_fresh.push_back(Ms(Clock::now() - t));
     if (!s.ok() || r.stats_size() != pods_) Die("gRPC ListContainerStats: " + s.error_message());
     t = Clock::now();
-    s = runtime_->ListContainerStats(Ctx().get(), v1::ListContainerStatsRequest(), &r);
+    s = server_->runtime().ListContainerStats(Ctx().get(), v1::ListContainerStatsRequest(), &r);
     grpc_cached.push_back(Ms(Clock::now() - t));
   }
 
@@ -433,19 +400,19 @@ void Bench::Phase2() {
               duration_);
   const pid_t libvirtd = PidOf("libvirtd");
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let phase 1 settle
-  const double server0 = CpuSeconds(server_pid_);
+  const double server0 = CpuSeconds(server_->pid());
   const double libvirtd0 = libvirtd > 0 ? CpuSeconds(libvirtd) : 0;
   const auto t0 = Clock::now();
   int requests = 0;
   auto list_containers = [&] {
     v1::ListContainerStatsResponse r;
-    grpc::Status s = runtime_->ListContainerStats(Ctx().get(), v1::ListContainerStatsRequest(), &r);
+    grpc::Status s = server_->runtime().ListContainerStats(Ctx().get(), v1::ListContainerStatsRequest(), &r);
     if (!s.ok()) Die("ListContainerStats: " + s.error_message());
     ++requests;
   };
   auto list_pods = [&] {
     v1::ListPodSandboxStatsResponse r;
-    grpc::Status s = runtime_->ListPodSandboxStats(Ctx().get(), v1::ListPodSandboxStatsRequest(), &r);
+    grpc::Status s = server_->runtime().ListPodSandboxStats(Ctx().get(), v1::ListPodSandboxStatsRequest(), &r);
     if (!s.ok()) Die("ListPodSandboxStats: " + s.error_message());
     ++requests;
   };
@@ -460,7 +427,7 @@ void Bench::Phase2() {
   }
   std::this_thread::sleep_until(t0 + std::chrono::seconds(duration_));
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double server = CpuSeconds(server_pid_) - server0;
+  const double server = CpuSeconds(server_->pid()) - server0;
   const double lv = libvirtd > 0 ? CpuSeconds(libvirtd) - libvirtd0 : 0;
   std::printf("%d requests in %.1f s\n", requests, wall);
   std::printf("vmmap serve CPU: %.2f s = %.3f %% of one core\n", server, 100.0 * server / wall);
@@ -475,23 +442,19 @@ void Bench::Cleanup() {
   if (cleaned_) return;
   cleaned_ = true;
   std::printf("\ncleanup: removing %zu pods\n", pods_list_.size());
-  if (runtime_ && server_pid_ > 0) {
+  if (server_ && server_->running()) {
     for (const Pod& pod : pods_list_) {
       v1::StopPodSandboxRequest stop;
       stop.set_pod_sandbox_id(pod.sandbox_id);
       v1::StopPodSandboxResponse stopped;
-      runtime_->StopPodSandbox(Ctx().get(), stop, &stopped);
+      server_->runtime().StopPodSandbox(Ctx().get(), stop, &stopped);
       v1::RemovePodSandboxRequest remove;
       remove.set_pod_sandbox_id(pod.sandbox_id);
       v1::RemovePodSandboxResponse removed;
-      runtime_->RemovePodSandbox(Ctx().get(), remove, &removed);
+      server_->runtime().RemovePodSandbox(Ctx().get(), remove, &removed);
     }
   }
-  if (server_pid_ > 0) {
-    kill(server_pid_, SIGTERM);
-    waitpid(server_pid_, nullptr, 0);
-    server_pid_ = -1;
-  }
+  server_.reset();  // SIGTERM, wait
   // Safety net: any domain of ours the server did not remove.
   if (conn_ != nullptr) {
     int left = 0;
@@ -508,11 +471,7 @@ void Bench::Cleanup() {
     virConnectClose(conn_);
     conn_ = nullptr;
   }
-  if (libvirtd_started_) {
-    Run(kSource + "/tests/harness/libvirtd.sh stop " + libvirtd_dir_ + " >/dev/null");
-  }
-  std::error_code ec;
-  fs::remove_all(work_, ec);
+  vmmap::e2e::CleanUpFixtures();  // our libvirtd, the guest, the work dir
 }
 
 Bench* g_bench = nullptr;

@@ -61,6 +61,7 @@ class ServerProcess {
   void Kill9();
   void Terminate();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   const std::string& socket() const { return socket_; }
   const std::string& state_dir() const { return state_dir_; }
   std::string log() const { return ReadFileOrEmpty(log_path_); }

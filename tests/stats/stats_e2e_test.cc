@@ -238,7 +238,9 @@ TEST(StatsE2eTest, CpuMemoryAndAttributesOfRealGuests) {
   ASSERT_TRUE(m.has_available_bytes());
   EXPECT_EQ(static_cast<int64_t>(m.available_bytes().value() + ws_after),
             ReadCgroupInt(memcg + "/memory.limit_in_bytes"));
-  if (m.has_page_faults()) EXPECT_GT(m.page_faults().value(), 0u);
+  if (m.has_page_faults()) {
+    EXPECT_GT(m.page_faults().value(), 0u);
+  }
 
   // A stopped guest still has an entry (no figures); the list does not fail.
   v1::StopContainerRequest stop;
