@@ -92,7 +92,8 @@ void SplitQuota(int vcpus, int64_t period_us, int64_t ceiling_quota_us, int64_t 
   cputune.quota_us = vcpu_quota;
   cputune.emulator_period_us = period_us;
   cputune.emulator_quota_us = emulator;
-  explanation.Add("cputune/emulator_quota",
+  // mapper/startup_limits.h: the server applies it once QEMU runs.
+  explanation.Add("cputune/emulator_quota (applied live after start)",
                   emulator_explicit ? absl::StrCat("annotation ", kEmulatorCpuAnnotation)
                                     : "spec.overhead CPU, else the node default emulator CPU",
                   emulator_explicit ? "as requested" : "at most half of the ceiling",

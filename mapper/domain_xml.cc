@@ -10,14 +10,47 @@
 namespace vmmap {
 namespace {
 
-// The child `name` of `parent`, which the template must have.
-pugi::xml_node Require(pugi::xml_node parent, const char* name) {
-  pugi::xml_node node = parent.child(name);
-  if (!node) {
-    // A template edit broke an assumption of this file; fail loudly in tests.
-    throw std::logic_error(absl::StrCat("xml_templates/domain.xml lacks <", name, ">"));
-  }
-  return node;
+// The template's elements this file fills, each looked up once. A template
+// edit that drops one is reported as Internal (a broken invariant of the
+// build, caught by every golden test), never thrown.
+struct Skeleton {
+  pugi::xml_node domain, name, uuid, metadata, memory, current_memory, memtune, hard_limit,
+      memory_backing, vcpu, features, cputune, resource, partition, os, devices, emulator, serial,
+      console, balloon_stats;
+};
+
+absl::StatusOr<Skeleton> FindSkeleton(pugi::xml_document& doc) {
+  absl::Status missing;
+  auto require = [&missing](pugi::xml_node parent, const char* name) {
+    pugi::xml_node node = parent.child(name);
+    if (!node && missing.ok()) {
+      missing = absl::InternalError(absl::StrCat("xml_templates/domain.xml lacks <", name, ">"));
+    }
+    return node;
+  };
+  Skeleton k;
+  k.domain = require(doc, "domain");
+  k.name = require(k.domain, "name");
+  k.uuid = require(k.domain, "uuid");
+  k.metadata = require(k.domain, "metadata");
+  k.memory = require(k.domain, "memory");
+  k.current_memory = require(k.domain, "currentMemory");
+  k.memtune = require(k.domain, "memtune");
+  k.hard_limit = require(k.memtune, "hard_limit");
+  k.memory_backing = require(k.domain, "memoryBacking");
+  k.vcpu = require(k.domain, "vcpu");
+  k.features = require(k.domain, "features");
+  k.cputune = require(k.domain, "cputune");
+  k.resource = require(k.domain, "resource");
+  k.partition = require(k.resource, "partition");
+  k.os = require(k.domain, "os");
+  k.devices = require(k.domain, "devices");
+  k.emulator = require(k.devices, "emulator");
+  k.serial = require(k.devices, "serial");
+  k.console = require(k.devices, "console");
+  k.balloon_stats = require(require(k.devices, "memballoon"), "stats");
+  if (!missing.ok()) return missing;
+  return k;
 }
 
 void SetText(pugi::xml_node node, const std::string& text) { node.text().set(text.c_str()); }
@@ -91,17 +124,14 @@ class StringWriter : public pugi::xml_writer {
   std::string& out_;
 };
 
-void FillConsole(pugi::xml_node devices, const std::string& log_path) {
+void FillConsole(Skeleton& k, const std::string& log_path) {
   if (log_path.empty()) return;  // the template's pty console
-  pugi::xml_node serial = Require(devices, "serial");
-  serial.attribute("type") = "file";
-  pugi::xml_node source = serial.prepend_child("source");
-  source.append_attribute("path") = log_path.c_str();
-  source.append_attribute("append") = "on";
-  Require(devices, "console").attribute("type") = "file";
-  pugi::xml_node console_source = Require(devices, "console").prepend_child("source");
-  console_source.append_attribute("path") = log_path.c_str();
-  console_source.append_attribute("append") = "on";
+  for (pugi::xml_node device : {k.serial, k.console}) {
+    device.attribute("type") = "file";
+    pugi::xml_node source = device.prepend_child("source");
+    source.append_attribute("path") = log_path.c_str();
+    source.append_attribute("append") = "on";
+  }
 }
 
 }  // namespace
@@ -122,50 +152,42 @@ absl::StatusOr<std::string> RenderDomainXml(const DomainSpec& spec) {
   if (!parsed) {
     return absl::InternalError(absl::StrCat("xml_templates/domain.xml: ", parsed.description()));
   }
-  try {
-    pugi::xml_node domain = Require(doc, "domain");
-    domain.attribute("type") = DomainTypeName(spec.type);
-    SetText(Require(domain, "name"), spec.name);
-    SetText(Require(domain, "uuid"), spec.uuid);
-    FillOwner(Require(domain, "metadata"), spec.owner);
-    SetNumber(Require(domain, "memory"), spec.memory_kib);
-    SetNumber(Require(domain, "currentMemory"), spec.memory_kib);
-    pugi::xml_node memtune = Require(domain, "memtune");
-    if (spec.hard_limit_kib) {
-      SetNumber(Require(memtune, "hard_limit"), *spec.hard_limit_kib);
-    } else {
-      domain.remove_child(memtune);
-    }
-    if (!spec.memory_locked) domain.remove_child(Require(domain, "memoryBacking"));
-    SetNumber(Require(domain, "vcpu"), spec.vcpus);
-    if (spec.tcg_code_cache_mib) {
-      pugi::xml_node cache = Require(domain, "features").append_child("tcg").append_child("tb-cache");
-      cache.append_attribute("unit") = "MiB";
-      SetNumber(cache, *spec.tcg_code_cache_mib);
-    }
-    pugi::xml_node cputune = Require(domain, "cputune");
-    FillCputune(cputune, spec.cputune);
-    if (!cputune.first_child()) domain.remove_child(cputune);
-    pugi::xml_node resource = Require(domain, "resource");
-    if (spec.resource_partition.empty()) {
-      domain.remove_child(resource);
-    } else {
-      SetText(Require(resource, "partition"), spec.resource_partition);
-    }
-    pugi::xml_node devices = Require(domain, "devices");
-    pugi::xml_node emulator = Require(devices, "emulator");
-    if (spec.emulator_path.empty()) {
-      devices.remove_child(emulator);
-    } else {
-      SetText(emulator, spec.emulator_path);
-    }
-    FillBoot(Require(domain, "os"), devices, Require(devices, "serial"), spec);
-    FillConsole(devices, spec.console_log_path);
-    Require(Require(devices, "memballoon"), "stats").attribute("period") =
-        spec.balloon_stats_period_s;
-  } catch (const std::logic_error& e) {
-    return absl::InternalError(e.what());
+  absl::StatusOr<Skeleton> skeleton_nodes = FindSkeleton(doc);
+  if (!skeleton_nodes.ok()) return skeleton_nodes.status();
+  Skeleton& k = *skeleton_nodes;
+  k.domain.attribute("type") = DomainTypeName(spec.type);
+  SetText(k.name, spec.name);
+  SetText(k.uuid, spec.uuid);
+  FillOwner(k.metadata, spec.owner);
+  SetNumber(k.memory, spec.memory_kib);
+  SetNumber(k.current_memory, spec.memory_kib);
+  if (spec.hard_limit_kib) {
+    SetNumber(k.hard_limit, *spec.hard_limit_kib);
+  } else {
+    k.domain.remove_child(k.memtune);
   }
+  if (!spec.memory_locked) k.domain.remove_child(k.memory_backing);
+  SetNumber(k.vcpu, spec.vcpus);
+  if (spec.tcg_code_cache_mib) {
+    pugi::xml_node cache = k.features.append_child("tcg").append_child("tb-cache");
+    cache.append_attribute("unit") = "MiB";
+    SetNumber(cache, *spec.tcg_code_cache_mib);
+  }
+  FillCputune(k.cputune, spec.cputune);
+  if (!k.cputune.first_child()) k.domain.remove_child(k.cputune);
+  if (spec.resource_partition.empty()) {
+    k.domain.remove_child(k.resource);
+  } else {
+    SetText(k.partition, spec.resource_partition);
+  }
+  if (spec.emulator_path.empty()) {
+    k.devices.remove_child(k.emulator);
+  } else {
+    SetText(k.emulator, spec.emulator_path);
+  }
+  FillBoot(k.os, k.devices, k.serial, spec);
+  FillConsole(k, spec.console_log_path);
+  k.balloon_stats.attribute("period") = spec.balloon_stats_period_s;
   // Drop the template's comment; the output is for libvirt and for people.
   for (pugi::xml_node n = doc.first_child(); n;) {
     pugi::xml_node next = n.next_sibling();
