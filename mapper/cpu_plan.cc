@@ -11,7 +11,8 @@
 namespace vmmap {
 namespace {
 
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// Without (a + b − 1): a is a pod-controlled quota and may be near INT64_MAX.
+int64_t CeilDiv(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 
 absl::StatusOr<int> PlanVcpus(const PodSandboxInput& input, const LinuxResources& limits,
                               int64_t period_us, const NodeConfig& node, Explanation& explanation) {
@@ -123,7 +124,7 @@ absl::StatusOr<CpuPlan> PlanCpu(const PodSandboxInput& input, const LinuxResourc
   plan.vcpus = *vcpus;
 
   // Shares: the pod's plus the overhead's, in the host's unit.
-  const int64_t shares = limits.cpu_shares + input.overhead.cpu_shares;
+  const int64_t shares = SaturatingAdd(limits.cpu_shares, input.overhead.cpu_shares);
   if (shares > 0) {
     const int64_t v1 = std::clamp(shares, kMinShares, kMaxShares);
     if (node.cgroup_version == 2) {
@@ -150,10 +151,10 @@ absl::StatusOr<CpuPlan> PlanCpu(const PodSandboxInput& input, const LinuxResourc
         explicit_request ? **emulator_milli : node.default_emulator_milli, period_us);
     int64_t ceiling = limits.cpu_quota_us;
     if (input.overhead.HasCpuLimit()) {
-      const int64_t overhead_quota =
-          input.overhead.cpu_quota_us * period_us /
-          (input.overhead.cpu_period_us > 0 ? input.overhead.cpu_period_us : kDefaultQuotaPeriodUs);
-      ceiling += overhead_quota;
+      const int64_t overhead_quota = SaturatingMulDiv(
+          input.overhead.cpu_quota_us, period_us,
+          input.overhead.cpu_period_us > 0 ? input.overhead.cpu_period_us : kDefaultQuotaPeriodUs);
+      ceiling = SaturatingAdd(ceiling, overhead_quota);
       // The declared overhead is the VMM's CPU budget: it is what the
       // emulator threads get, unless the pod asks otherwise.
       if (!explicit_request) emulator_quota = overhead_quota;
@@ -164,7 +165,7 @@ absl::StatusOr<CpuPlan> PlanCpu(const PodSandboxInput& input, const LinuxResourc
                       "emulator threads",
                       absl::StrCat(ceiling, " µs"));
     }
-    if (explicit_request && emulator_quota + plan.vcpus * kMinQuotaUs > ceiling) {
+    if (explicit_request && SaturatingAdd(emulator_quota, plan.vcpus * kMinQuotaUs) > ceiling) {
       return absl::InvalidArgumentError(absl::StrCat(
           "annotation ", kEmulatorCpuAnnotation, "=", **emulator_milli, "m leaves less than ",
           kMinQuotaUs, " µs per period for each of ", plan.vcpus, " vCPUs under the CPU limit ",

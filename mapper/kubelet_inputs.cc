@@ -24,12 +24,15 @@ struct Totals {
 };
 
 void AddContainer(const ContainerSpec& c, Totals& t) {
-  t.cpu_request += EffectiveRequest(c.cpu_request_milli, c.cpu_limit_milli).value_or(0);
-  t.memory_request += EffectiveRequest(c.memory_request_bytes, c.memory_limit_bytes).value_or(0);
-  t.cpu_limit = (t.cpu_limit && c.cpu_limit_milli) ? std::optional(*t.cpu_limit + *c.cpu_limit_milli)
-                                                   : std::nullopt;
+  t.cpu_request = SaturatingAdd(
+      t.cpu_request, EffectiveRequest(c.cpu_request_milli, c.cpu_limit_milli).value_or(0));
+  t.memory_request = SaturatingAdd(
+      t.memory_request, EffectiveRequest(c.memory_request_bytes, c.memory_limit_bytes).value_or(0));
+  t.cpu_limit = (t.cpu_limit && c.cpu_limit_milli)
+                    ? std::optional(SaturatingAdd(*t.cpu_limit, *c.cpu_limit_milli))
+                    : std::nullopt;
   t.memory_limit = (t.memory_limit && c.memory_limit_bytes)
-                       ? std::optional(*t.memory_limit + *c.memory_limit_bytes)
+                       ? std::optional(SaturatingAdd(*t.memory_limit, *c.memory_limit_bytes))
                        : std::nullopt;
 }
 

@@ -20,6 +20,17 @@ inline constexpr int64_t kMaxQuotaUs = 17592186044415;
 inline constexpr int64_t kMinWeight = 1;
 inline constexpr int64_t kMaxWeight = 10000;
 
+// Every function saturates at INT64_MAX instead of overflowing (found by
+// tests/fuzz/manifest_fuzz): kubelet's int64 arithmetic would wrap, but its
+// API server never lets such a pod through; `vmmap render` and CRI callers
+// are not behind one.
+
+// a + b, saturated at the int64 range.
+int64_t SaturatingAdd(int64_t a, int64_t b);
+
+// a × b / c (integer division), saturated at INT64_MAX; 0 unless a, b, c > 0.
+int64_t SaturatingMulDiv(int64_t a, int64_t b, int64_t c);
+
 // shares = max(2, milli × 1024 / 1000), integer division.
 int64_t MilliCpuToShares(int64_t milli_cpu);
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "mapper/kubelet_inputs.h"
 #include "mapper/kubelet_math.h"
 #include "mapper/pod_manifest.h"
@@ -110,6 +112,26 @@ spec:
   EXPECT_EQ(o.cpu_shares, 256);
   EXPECT_EQ(o.memory_limit_bytes, 160 << 20);
   EXPECT_EQ(ComputeQosClass(pod), QosClass::kBestEffort);
+}
+
+}  // namespace
+}  // namespace vmmap
+
+namespace vmmap {
+namespace {
+
+// Found by tests/fuzz/manifest_fuzz: a CPU limit of 143474512Mi cores
+// overflowed milli × 1024. Results saturate; the planner then clamps or refuses.
+TEST(KubeletMathTest, HugeValuesSaturateInsteadOfWrapping) {
+  const int64_t huge = std::numeric_limits<int64_t>::max() - 1;  // millicores
+  EXPECT_EQ(MilliCpuToShares(huge), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(MilliCpuToQuota(huge, kDefaultQuotaPeriodUs), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(QuotaToMilliCpu(std::numeric_limits<int64_t>::max(), 1000),
+            std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(QuotaToMilliCpu(150001, 100000), 1501);  // still rounds up
+  EXPECT_EQ(QuotaToMilliCpu(150000, 100000), 1500);
+  EXPECT_EQ(SaturatingAdd(std::numeric_limits<int64_t>::max(), 1), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(SaturatingAdd(std::numeric_limits<int64_t>::min(), -1), std::numeric_limits<int64_t>::min());
 }
 
 }  // namespace
