@@ -1,30 +1,29 @@
 #include "server/cgroup_partition.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "server/base/files.h"
 
 namespace vmmap {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string s = buffer.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-bool WriteFile(const fs::path& path, const std::string& value) {
-  std::ofstream out(path);
-  out << value;
-  return static_cast<bool>(out.flush());
+// A fresh cpuset cgroup has no CPUs or memory nodes: copy the parent's.
+absl::Status InheritCpuset(const fs::path& parent, const fs::path& dir) {
+  for (const char* knob : {"cpuset.cpus", "cpuset.mems"}) {
+    absl::StatusOr<std::string> value = ReadFile((parent / knob).string());
+    if (!value.ok()) return value.status();
+    if (absl::Status s = WriteExistingFile((dir / knob).string(),
+                                           absl::StripTrailingAsciiWhitespace(*value));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -42,20 +41,24 @@ std::string LibvirtPartitionDir(const std::string& partition) {
 absl::Status EnsureCgroupfsPartition(const std::string& partition, const std::string& cgroup_root) {
   const std::string relative = LibvirtPartitionDir(partition);
   std::error_code ec;
-  for (const fs::directory_entry& mount : fs::directory_iterator(cgroup_root, ec)) {
-    if (!mount.is_directory() || mount.is_symlink()) continue;  // cpu -> cpu,cpuacct links
+  fs::directory_iterator mounts(cgroup_root, ec);
+  // increment(ec), never operator++: a walk must not throw.
+  for (; !ec && mounts != fs::directory_iterator(); mounts.increment(ec)) {
+    const fs::directory_entry& mount = *mounts;
+    std::error_code type_ec;
+    if (!mount.is_directory(type_ec) || mount.is_symlink(type_ec)) continue;  // cpu -> cpu,cpuacct
     fs::path parent = mount.path();
     for (absl::string_view part : absl::StrSplit(relative, '/')) {
       fs::path dir = parent / std::string(part);
-      if (!fs::exists(dir)) {
-        if (!fs::create_directory(dir, ec)) {
+      std::error_code dir_ec;
+      if (!fs::exists(dir, dir_ec)) {
+        if (!fs::create_directory(dir, dir_ec)) {
           return absl::PermissionDeniedError(absl::StrCat(
               "cannot create cgroup ", dir.string(), " for libvirt partition ", partition, ": ",
-              ec.message()));
+              dir_ec.message()));
         }
-        if (fs::exists(dir / "cpuset.cpus")) {
-          WriteFile(dir / "cpuset.cpus", ReadFile(parent / "cpuset.cpus"));
-          WriteFile(dir / "cpuset.mems", ReadFile(parent / "cpuset.mems"));
+        if (fs::exists(dir / "cpuset.cpus", dir_ec)) {
+          if (absl::Status s = InheritCpuset(parent, dir); !s.ok()) return s;
         }
       }
       parent = dir;

@@ -6,19 +6,20 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "cli/command_line.h"
+#include "cli/node_flags.h"
+#include "server/base/files.h"
+#include "server/base/log.h"
 #include "server/cgroup_partition.h"
-#include "server/command_line.h"
 #include "server/cri/image_service.h"
 #include "server/cri/runtime_service.h"
 #include "server/images/image_store.h"
 #include "server/logs/console_log_forwarder.h"
-#include "server/node_flags.h"
 #include "server/runtime/pod_runtime.h"
 #include "server/state/state_store.h"
 #include "server/stats/stats_collector.h"
@@ -39,6 +40,7 @@ struct ServeOptions {
   std::string libvirt_uri;  // default: embedded QEMU driver under the state dir
   std::string domain_type = "auto";
   bool create_partition = true;
+  LogLevel log_level = LogLevel::kInfo;
   NodeConfig node;
 };
 
@@ -50,6 +52,7 @@ void PrintUsage(std::ostream& out) {
          "                        qemu:///system uses a running libvirtd\n"
          "  --domain-type auto|kvm|qemu   auto: kvm when /dev/kvm is usable [auto]\n"
          "  --no-create-partition do not create the cgroupfs node partition\n"
+         "  --log-level debug|info|warning|error   [info]; debug logs every CRI call\n"
       << NodeFlagsHelp();
 }
 
@@ -79,12 +82,11 @@ absl::Status ConfigureEmbeddedDriver(const std::string& uri) {
   const fs::path conf = fs::path(uri.substr(prefix.size())) / "etc" / "qemu.conf";
   std::error_code ec;
   if (fs::exists(conf, ec)) return absl::OkStatus();
-  fs::create_directories(conf.parent_path(), ec);
-  std::ofstream out(conf);
-  out << "# Written by vmmap serve: console logs without virtlogd.\n"
-         "stdio_handler = \"file\"\n";
-  if (!out.flush()) return absl::UnavailableError(absl::StrCat("cannot write ", conf.string()));
-  return absl::OkStatus();
+  if (absl::Status s = MakeDirectories(conf.parent_path().string(), 0755); !s.ok()) return s;
+  return WriteFileAtomically(conf.string(),
+                             "# Written by vmmap serve: console logs without virtlogd.\n"
+                             "stdio_handler = \"file\"\n",
+                             0644);
 }
 
 // Blocks SIGINT/SIGTERM in every thread; the main thread waits for them.
@@ -124,6 +126,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
         return Usage(absl::StrCat("--domain-type=\"", value, "\": expected auto, kvm or qemu"));
       }
       options.domain_type = value;
+    } else if (arg.flag == "--log-level") {
+      absl::StatusOr<LogLevel> level = ParseLogLevel(value);
+      if (!level.ok()) return Usage(std::string(level.status().message()));
+      options.log_level = *level;
     } else {
       bool consumed = false;
       absl::Status s = ParseNodeFlag(arg.flag, value, options.node, &consumed);
@@ -131,21 +137,24 @@ int RunServeCommand(const std::vector<std::string>& args) {
       if (!consumed) return Usage(absl::StrCat("unknown flag ", arg.flag));
     }
   }
-  options.state_dir = fs::absolute(options.state_dir).string();
+  std::error_code absolute_ec;
+  options.state_dir = fs::absolute(options.state_dir, absolute_ec).string();
+  if (absolute_ec) return Usage(absl::StrCat("--state-dir ", options.state_dir, ": ", absolute_ec.message()));
   if (options.libvirt_uri.empty()) {
     options.libvirt_uri = absl::StrCat("qemu:///embed?root=", options.state_dir, "/libvirt");
   }
   options.node.domain_type = ResolveDomainType(options.domain_type);
 
+  SetLogLevel(options.log_level);
+
   const sigset_t stop_signals = BlockStopSignals();
   auto fail = [](const absl::Status& s) {
-    std::cerr << "vmmap serve: " << s.message() << "\n";
+    VMMAP_LOG(kError, "vmmap serve: ", s.message());
     return 1;
   };
-  std::error_code ec;
-  fs::create_directories(options.state_dir + "/containers", ec);
-  fs::create_directories(options.state_dir + "/images", ec);
-  if (ec) return fail(absl::UnavailableError(absl::StrCat(options.state_dir, ": ", ec.message())));
+  for (const char* sub : {"/containers", "/images"}) {
+    if (absl::Status s = MakeDirectories(options.state_dir + sub, 0711); !s.ok()) return fail(s);
+  }
   ::chmod(options.state_dir.c_str(), 0711);  // QEMU (maybe another uid) must reach its files
 
   if (options.create_partition && options.node.cgroup_driver == CgroupDriver::kCgroupfs) {
@@ -172,7 +181,11 @@ int RunServeCommand(const std::vector<std::string>& args) {
   console_logs.Start();
   RuntimeService runtime_service(&runtime, &stats, &console_logs, hypervisor->get());
   ImageService image_service(images->get(), &runtime);
-  fs::create_directories(fs::path(options.socket).parent_path(), ec);
+  std::error_code ec;
+  if (absl::Status s = MakeDirectories(fs::path(options.socket).parent_path().string(), 0755);
+      !s.ok()) {
+    return fail(s);
+  }
   fs::remove(options.socket, ec);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix:", options.socket), grpc::InsecureServerCredentials());
@@ -185,13 +198,13 @@ int RunServeCommand(const std::vector<std::string>& args) {
   ::umask(old_umask);
   if (!server) return fail(absl::UnavailableError(absl::StrCat("cannot listen on ", options.socket)));
   ::chmod(options.socket.c_str(), kSocketMode);
-  std::cerr << "vmmap serve: listening on " << options.socket << " (libvirt " << options.libvirt_uri
-            << ", domain type " << DomainTypeName(options.node.domain_type) << ", state "
-            << options.state_dir << ")" << std::endl;
+  VMMAP_LOG(kInfo, "vmmap serve: listening on ", options.socket, " (libvirt ",
+            options.libvirt_uri, ", domain type ", DomainTypeName(options.node.domain_type),
+            ", state ", options.state_dir, ")");
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::cerr << "vmmap serve: signal " << signal_number << ", stopping (VMs keep running)" << std::endl;
+  VMMAP_LOG(kInfo, "vmmap serve: signal ", signal_number, ", stopping (VMs keep running)");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   console_logs.Stop();
   fs::remove(options.socket, ec);

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "mapper/domain_xml.h"
 #include "mapper/planner.h"
+#include "server/base/log.h"
 #include "server/cri/cri_input.h"
 #include "server/runtime/ids.h"
 
@@ -257,7 +258,7 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
     return roll_back(s);
   }
   for (const std::string& warning : plan->explanation.warnings) {
-    fprintf(stderr, "vmmap: container %s: %s\n", record.id.c_str(), warning.c_str());
+    VMMAP_LOG(kWarning, "container ", record.id, ": ", warning);
   }
   return record.id;
 }
@@ -500,13 +501,10 @@ absl::Status PodRuntime::UpdateContainerResources(const std::string& id,
       return s;
     }
   }
-  fprintf(stderr,
-          "vmmap: container %s: limits updated live: global_quota %lld, vCPU quota %lld x %d, "
-          "emulator_quota %lld (µs per %lld), hard_limit %lld KiB\n",
-          id.c_str(), static_cast<long long>(*update.global_quota),
-          static_cast<long long>(*update.quota), vcpus, static_cast<long long>(*update.emulator_quota),
-          static_cast<long long>(*update.global_period),
-          static_cast<long long>(plan->spec.hard_limit_kib.value_or(0)));
+  VMMAP_LOG(kInfo, "container ", id, ": limits updated live: global_quota ", *update.global_quota,
+            ", vCPU quota ", *update.quota, " x ", vcpus, ", emulator_quota ",
+            *update.emulator_quota, " (µs per ", *update.global_period, "), hard_limit ",
+            plan->spec.hard_limit_kib.value_or(0), " KiB");
   record->resources = resources.SerializeAsString();
   return store_->PutContainer(*record);
 }
@@ -538,14 +536,14 @@ absl::Status PodRuntime::Recover() {
     if (!owner) continue;  // not ours: never touched
     auto it = by_id.find(owner->container_id);
     if (it == by_id.end() || it->second->pending) {
-      fprintf(stderr, "vmmap: recovery: removing orphaned domain %s\n", d.name.c_str());
+      VMMAP_LOG(kInfo, "recovery: removing orphaned domain ", d.name);
       if (absl::Status s = DestroyAndUndefine(d.name); !s.ok()) return s;
     }
   }
   // Pending rows: roll back whatever part was created.
   for (const ContainerRecord& r : *records) {
     if (!r.pending) continue;
-    fprintf(stderr, "vmmap: recovery: rolling back half-created container %s\n", r.id.c_str());
+    VMMAP_LOG(kInfo, "recovery: rolling back half-created container ", r.id);
     std::error_code ignored;
     fs::remove_all(ContainerDir(r.id), ignored);
     if (absl::Status s = store_->DeleteContainer(r.id); !s.ok()) return s;

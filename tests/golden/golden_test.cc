@@ -29,7 +29,7 @@
 #include "mapper/node_config.h"
 #include "mapper/planner.h"
 #include "mapper/pod_manifest.h"
-#include "server/node_flags.h"
+#include "cli/node_flags.h"
 
 #ifndef VMMAP_GOLDEN_DIR
 #error "VMMAP_GOLDEN_DIR must name tests/golden"

@@ -1,4 +1,4 @@
-#include "server/command_line.h"
+#include "cli/command_line.h"
 
 #include "absl/strings/str_cat.h"
 

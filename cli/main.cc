@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "server/render_command.h"
+#include "cli/render_command.h"
 
 namespace {
 

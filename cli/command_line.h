@@ -1,6 +1,6 @@
 // Command-line splitting shared by vmmap's commands.
-#ifndef VMMAP_SERVER_COMMAND_LINE_H_
-#define VMMAP_SERVER_COMMAND_LINE_H_
+#ifndef VMMAP_CLI_COMMAND_LINE_H_
+#define VMMAP_CLI_COMMAND_LINE_H_
 
 #include <set>
 #include <string>
@@ -25,4 +25,4 @@ absl::StatusOr<std::vector<CommandArg>> SplitCommandLine(const std::vector<std::
 
 }  // namespace vmmap
 
-#endif  // VMMAP_SERVER_COMMAND_LINE_H_
+#endif  // VMMAP_CLI_COMMAND_LINE_H_

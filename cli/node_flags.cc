@@ -1,4 +1,4 @@
-#include "server/node_flags.h"
+#include "cli/node_flags.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"

@@ -1,6 +1,6 @@
 // Node facts as command-line flags, shared by `render` and `serve`.
-#ifndef VMMAP_SERVER_NODE_FLAGS_H_
-#define VMMAP_SERVER_NODE_FLAGS_H_
+#ifndef VMMAP_CLI_NODE_FLAGS_H_
+#define VMMAP_CLI_NODE_FLAGS_H_
 
 #include <string>
 
@@ -19,4 +19,4 @@ const char* NodeFlagsHelp();
 
 }  // namespace vmmap
 
-#endif  // VMMAP_SERVER_NODE_FLAGS_H_
+#endif  // VMMAP_CLI_NODE_FLAGS_H_

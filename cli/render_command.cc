@@ -1,4 +1,4 @@
-#include "server/render_command.h"
+#include "cli/render_command.h"
 
 #include <fstream>
 #include <iostream>
@@ -11,8 +11,8 @@
 #include "mapper/kubelet_inputs.h"
 #include "mapper/planner.h"
 #include "mapper/pod_manifest.h"
-#include "server/command_line.h"
-#include "server/node_flags.h"
+#include "cli/command_line.h"
+#include "cli/node_flags.h"
 
 namespace vmmap {
 namespace {

@@ -1,6 +1,6 @@
 // `vmmap render`: Pod manifests to domain XML, offline.
-#ifndef VMMAP_SERVER_RENDER_COMMAND_H_
-#define VMMAP_SERVER_RENDER_COMMAND_H_
+#ifndef VMMAP_CLI_RENDER_COMMAND_H_
+#define VMMAP_CLI_RENDER_COMMAND_H_
 
 #include <string>
 #include <vector>
@@ -12,4 +12,4 @@ int RunRenderCommand(const std::vector<std::string>& args);
 
 }  // namespace vmmap
 
-#endif  // VMMAP_SERVER_RENDER_COMMAND_H_
+#endif  // VMMAP_CLI_RENDER_COMMAND_H_

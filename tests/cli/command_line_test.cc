@@ -1,8 +1,6 @@
-#include "server/command_line.h"
+#include "cli/command_line.h"
 
 #include <gtest/gtest.h>
-
-#include "server/cgroup_partition.h"
 
 namespace vmmap {
 namespace {
@@ -19,13 +17,6 @@ TEST(CommandLineTest, SplitsFlagsSwitchesAndPositionals) {
   EXPECT_EQ((*args)[3].value, "file");
   EXPECT_EQ((*args)[4].flag, "--help");
   EXPECT_EQ(SplitCommandLine({"--socket"}, {}).status().message(), "--socket needs a value");
-}
-
-TEST(CgroupPartitionTest, LibvirtEscapesComponentsWithoutADot) {
-  EXPECT_EQ(LibvirtPartitionDir("/vmmap"), "vmmap.partition");
-  EXPECT_EQ(LibvirtPartitionDir("/kubepods/burstable/pod1"),
-            "kubepods.partition/burstable.partition/pod1.partition");
-  EXPECT_EQ(LibvirtPartitionDir("/a.slice/b"), "a.slice/b.partition");
 }
 
 }  // namespace
