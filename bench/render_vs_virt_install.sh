@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times the whole `vmmap render pod.yaml` process against
 # `virt-install --print-xml` for the same resources (2 vCPUs, 512 MiB), in one
-# run, and prints both mean times per run and the ratio (target: vmmap >= 50x
+# run, and prints both mean times per run and the ratio (target: vmmap >= 100x
 # faster).
 #
 #   bench/render_vs_virt_install.sh BUILD_DIR [RUNS]     (RUNS defaults to 50)
@@ -84,9 +84,9 @@ fi
 awk -v a="$vmmap_s" -v b="$virt_s" -v m="$method" 'BEGIN {
   ratio = b / a
   verdict = "NOT met"
-  if (ratio >= 50) verdict = "met"
+  if (ratio >= 100) verdict = "met"
   printf "method:                    %s\n", m
   printf "vmmap render pod.yaml:     %10.3f ms per run\n", a * 1000
   printf "virt-install --print-xml:  %10.3f ms per run\n", b * 1000
-  printf "ratio:                     vmmap is %.1fx faster (target >= 50x: %s)\n", ratio, verdict
+  printf "ratio:                     vmmap is %.1fx faster (target >= 100x: %s)\n", ratio, verdict
 }'
