@@ -18,6 +18,7 @@
 #include "server/cgroup_partition.h"
 #include "server/cri/image_service.h"
 #include "server/cri/runtime_service.h"
+#include "server/images/image_flags.h"
 #include "server/images/image_store.h"
 #include "server/logs/console_log_forwarder.h"
 #include "server/runtime/pod_runtime.h"
@@ -42,6 +43,7 @@ struct ServeOptions {
   bool create_partition = true;
   LogLevel log_level = LogLevel::kInfo;
   NodeConfig node;
+  ImageStoreOptions images;
 };
 
 void PrintUsage(std::ostream& out) {
@@ -53,7 +55,7 @@ void PrintUsage(std::ostream& out) {
          "  --domain-type auto|kvm|qemu   auto: kvm when /dev/kvm is usable [auto]\n"
          "  --no-create-partition do not create the cgroupfs node partition\n"
          "  --log-level debug|info|warning|error   [info]; debug logs every CRI call\n"
-      << NodeFlagsHelp();
+      << NodeFlagsHelp() << ImageFlagsHelp();
 }
 
 int Usage(const std::string& message) {
@@ -133,6 +135,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
     } else {
       bool consumed = false;
       absl::Status s = ParseNodeFlag(arg.flag, value, options.node, &consumed);
+      if (s.ok() && !consumed) s = ParseImageFlag(arg.flag, value, options.images, &consumed);
       if (!s.ok()) return Usage(std::string(s.message()));
       if (!consumed) return Usage(absl::StrCat("unknown flag ", arg.flag));
     }
@@ -165,7 +168,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   if (absl::Status s = ConfigureEmbeddedDriver(options.libvirt_uri); !s.ok()) return fail(s);
   absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(options.state_dir + "/state.db");
   if (!store.ok()) return fail(store.status());
-  absl::StatusOr<std::unique_ptr<ImageStore>> images = ImageStore::Open(options.state_dir + "/images");
+  absl::StatusOr<std::unique_ptr<ImageStore>> images = ImageStore::Open(options.state_dir + "/images", options.images);
   if (!images.ok()) return fail(images.status());
   absl::StatusOr<std::unique_ptr<virt::LibvirtHypervisor>> hypervisor =
       virt::LibvirtHypervisor::Open(options.libvirt_uri);

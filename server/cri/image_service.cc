@@ -1,5 +1,6 @@
 #include "server/cri/image_service.h"
 
+#include "absl/strings/escaping.h"
 #include "server/cri/grpc_status.h"
 #include "server/runtime/ids.h"
 
@@ -11,8 +12,29 @@ namespace v1 = runtime::v1;
 void ToCri(const ImageRecord& record, v1::Image* image) {
   image->set_id(record.id);
   for (const std::string& tag : record.tags) image->add_repo_tags(tag);
+  for (const std::string& digest : record.repo_digests) image->add_repo_digests(digest);
   image->set_size(record.size_bytes);
   image->mutable_spec()->set_image(record.id);
+}
+
+// The CRI AuthConfig as registry credentials: username/password, or `auth`
+// (base64 "user:password", as in a docker config.json), or a registry token.
+absl::StatusOr<RegistryAuth> ToRegistryAuth(const v1::AuthConfig& config) {
+  RegistryAuth auth;
+  auth.username = config.username();
+  auth.password = config.password();
+  auth.registry_token = config.registry_token();
+  if (auth.username.empty() && !config.auth().empty()) {
+    std::string decoded;
+    if (!absl::Base64Unescape(config.auth(), &decoded) ||
+        decoded.find(':') == std::string::npos) {
+      return absl::InvalidArgumentError(
+          "auth.auth is not base64 of \"username:password\"");
+    }
+    auth.username = decoded.substr(0, decoded.find(':'));
+    auth.password = decoded.substr(decoded.find(':') + 1);
+  }
+  return auth;
 }
 
 }  // namespace
@@ -44,7 +66,9 @@ grpc::Status ImageService::PullImage(grpc::ServerContext*, const v1::PullImageRe
   if (request->image().image().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "image.image is empty");
   }
-  absl::StatusOr<ImageRecord> record = images_->Pull(request->image().image());
+  absl::StatusOr<RegistryAuth> auth = ToRegistryAuth(request->auth());
+  if (!auth.ok()) return ToGrpc(auth.status());
+  absl::StatusOr<ImageRecord> record = images_->Pull(request->image().image(), *auth);
   if (!record.ok()) return ToGrpc(record.status());
   response->set_image_ref(record->id);
   return grpc::Status::OK;

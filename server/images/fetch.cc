@@ -1,8 +1,9 @@
 #include "server/images/fetch.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/images/fs_util.h"
+#include "server/images/http_get.h"
 
 namespace vmmap::images_internal {
 namespace {
@@ -57,14 +59,52 @@ class Progress {
   uint64_t next_unknown_ = 0;
 };
 
-absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
-                                      const std::string& path, int out_fd) {
-  UniqueFd in(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!in.valid()) {
-    int err = errno;
-    absl::Status s = ErrnoStatus(err, absl::StrCat("pull ", reference));
-    return s;
+// The resolved path of an open fd (what the kernel actually opened).
+absl::StatusOr<std::string> FdPath(int fd) {
+  char buf[PATH_MAX + 1];
+  std::string link = absl::StrCat("/proc/self/fd/", fd);
+  ssize_t n = readlink(link.c_str(), buf, PATH_MAX);
+  if (n < 0) return ErrnoStatus(errno, absl::StrCat("readlink ", link));
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+absl::Status CheckImportRoot(const std::string& reference, int fd,
+                             const std::string& import_root) {
+  if (import_root.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "pull ", reference,
+        ": file:// imports are disabled on this node (vmmap serve "
+        "--image-import-root DIR allows files below DIR)"));
   }
+  char root_buf[PATH_MAX];
+  if (realpath(import_root.c_str(), root_buf) == nullptr) {
+    return ErrnoStatus(errno, absl::StrCat("image import root ", import_root));
+  }
+  std::string root = root_buf;
+  absl::StatusOr<std::string> opened = FdPath(fd);
+  if (!opened.ok()) return opened.status();
+  bool below = root == "/" ? absl::StartsWith(*opened, "/")
+                           : absl::StartsWith(*opened, root + "/");
+  if (!below) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "pull ", reference, ": ", *opened,
+        " is not below the image import root ", root));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
+                                      const std::string& path,
+                                      const FetchLimits& limits, int out_fd) {
+  if (limits.file_import_root.empty()) {
+    return CheckImportRoot(reference, -1, limits.file_import_root);
+  }
+  // O_NONBLOCK: opening a FIFO must not hang the pull.
+  UniqueFd in(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!in.valid()) return ErrnoStatus(errno, absl::StrCat("pull ", reference));
+  absl::Status allowed =
+      CheckImportRoot(reference, in.get(), limits.file_import_root);
+  if (!allowed.ok()) return allowed;
   struct stat st;
   if (fstat(in.get(), &st) != 0) {
     return ErrnoStatus(errno, absl::StrCat("stat ", path));
@@ -72,6 +112,9 @@ absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(
         absl::StrCat("pull ", reference, ": not a regular file"));
+  }
+  if (static_cast<uint64_t>(st.st_size) > limits.max_bytes) {
+    return TooLargeError(reference, limits.max_bytes);
   }
   Progress progress(reference);
   progress.SetTotal(static_cast<uint64_t>(st.st_size));
@@ -85,6 +128,10 @@ absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
       return ErrnoStatus(errno, absl::StrCat("read ", path));
     }
     if (n == 0) break;
+    if (result.size + static_cast<uint64_t>(n) > limits.max_bytes) {
+      return TooLargeError(reference, limits.max_bytes);  // the file grew
+    }
+    if (absl::Now() > limits.deadline) return TooSlowError(reference);
     sha.Update(buf.data(), static_cast<size_t>(n));
     absl::Status s = WriteAll(out_fd, buf.data(), static_cast<size_t>(n),
                               "pulled image");
@@ -96,114 +143,32 @@ absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
   return result;
 }
 
-struct CurlSink {
-  CURL* curl = nullptr;
-  int fd = -1;
-  Sha256* sha = nullptr;
-  Progress* progress = nullptr;
-  bool total_known = false;
-  uint64_t size = 0;
-  absl::Status write_status;
-};
-
-size_t CurlWrite(char* data, size_t size, size_t nmemb, void* user) {
-  auto* sink = static_cast<CurlSink*>(user);
-  size_t len = size * nmemb;
-  if (!sink->total_known) {
-    sink->total_known = true;
-    curl_off_t total = -1;
-    if (curl_easy_getinfo(sink->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
-                          &total) == CURLE_OK &&
-        total > 0) {
-      sink->progress->SetTotal(static_cast<uint64_t>(total));
-    }
-  }
-  sink->sha->Update(data, len);
-  absl::Status s = WriteAll(sink->fd, data, len, "pulled image");
-  if (!s.ok()) {
-    sink->write_status = s;
-    return 0;  // makes curl fail with CURLE_WRITE_ERROR
-  }
-  sink->size += len;
-  sink->progress->Add(len);
-  return len;
-}
-
-absl::Status HttpStatusError(const std::string& reference, long code) {
-  std::string msg = absl::StrCat("pull ", reference, ": HTTP ", code);
-  if (code == 404 || code == 410) return absl::NotFoundError(msg);
-  if (code == 401 || code == 403) return absl::PermissionDeniedError(msg);
-  if (code >= 500 || code == 408 || code == 429) {
-    return absl::UnavailableError(msg);
-  }
-  return absl::InvalidArgumentError(msg);
-}
-
 absl::StatusOr<FetchResult> FetchHttp(const std::string& reference,
-                                      int out_fd) {
-  static std::once_flag once;
-  static CURLcode init_code = CURLE_OK;
-  std::call_once(once, [] { init_code = curl_global_init(CURL_GLOBAL_ALL); });
-  if (init_code != CURLE_OK) {
-    return absl::InternalError(absl::StrCat("curl_global_init: ",
-                                            curl_easy_strerror(init_code)));
-  }
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(),
-                                              curl_easy_cleanup);
-  if (!curl) return absl::InternalError("curl_easy_init failed");
+                                      const FetchLimits& limits, int out_fd) {
   Sha256 sha;
   Progress progress(reference);
-  CurlSink sink;
-  sink.curl = curl.get();
-  sink.fd = out_fd;
-  sink.sha = &sha;
-  sink.progress = &progress;
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, reference.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-  curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "vmmap-image-store");
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, CurlWrite);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-  CURLcode code = curl_easy_perform(c);
-  if (code != CURLE_OK) {
-    std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(code);
-    std::string msg = absl::StrCat("pull ", reference, ": ", detail);
-    switch (code) {
-      case CURLE_HTTP_RETURNED_ERROR: {
-        long http = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
-        return HttpStatusError(reference, http);
-      }
-      case CURLE_WRITE_ERROR:
-        if (!sink.write_status.ok()) return sink.write_status;
-        return absl::InternalError(msg);
-      case CURLE_UNSUPPORTED_PROTOCOL:
-      case CURLE_URL_MALFORMAT:
-      case CURLE_TOO_MANY_REDIRECTS:
-        return absl::InvalidArgumentError(msg);
-      case CURLE_PEER_FAILED_VERIFICATION:
-        return absl::PermissionDeniedError(msg);
-      default:
-        // Resolution, connection, TLS handshake, timeouts, resets, partial
-        // transfers: all worth a retry.
-        return absl::UnavailableError(msg);
-    }
-  }
-  long http = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
-  if (http >= 400) return HttpStatusError(reference, http);
   FetchResult result;
-  result.size = sink.size;
+  HttpRequest request;
+  request.url = reference;
+  request.deadline = limits.deadline;
+  request.max_bytes = limits.max_bytes;
+  request.what = absl::StrCat("pull ", reference);
+  absl::StatusOr<HttpResponse> response = HttpGet(
+      request,
+      [&](absl::string_view piece, uint64_t content_length) -> absl::Status {
+        progress.SetTotal(content_length);
+        sha.Update(piece.data(), piece.size());
+        absl::Status s =
+            WriteAll(out_fd, piece.data(), piece.size(), "pulled image");
+        if (!s.ok()) return s;
+        result.size += piece.size();
+        progress.Add(piece.size());
+        return absl::OkStatus();
+      });
+  if (!response.ok()) return response.status();
+  if (response->code < 200 || response->code >= 300) {
+    return HttpCodeStatus(response->code, request.what);
+  }
   result.sha256_hex = sha.HexDigest();
   return result;
 }
@@ -257,12 +222,26 @@ absl::StatusOr<ParsedReference> ParseReference(const std::string& reference) {
   return parsed;
 }
 
+absl::Status TooLargeError(const std::string& reference, uint64_t max_bytes) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "pull ", reference, ": the image is larger than the limit of ",
+      max_bytes, " bytes (vmmap serve --max-image-size)"));
+}
+
+absl::Status TooSlowError(const std::string& reference) {
+  return absl::DeadlineExceededError(absl::StrCat(
+      "pull ", reference,
+      ": did not finish within the pull time limit (vmmap serve "
+      "--pull-timeout)"));
+}
+
 absl::StatusOr<FetchResult> Fetch(const std::string& reference,
-                                  const ParsedReference& parsed, int out_fd) {
+                                  const ParsedReference& parsed,
+                                  const FetchLimits& limits, int out_fd) {
   if (parsed.scheme == Scheme::kFile) {
-    return FetchFile(reference, parsed.path, out_fd);
+    return FetchFile(reference, parsed.path, limits, out_fd);
   }
-  return FetchHttp(reference, out_fd);
+  return FetchHttp(reference, limits, out_fd);
 }
 
 }  // namespace vmmap::images_internal

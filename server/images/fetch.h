@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace vmmap::images_internal {
 
@@ -28,10 +29,23 @@ struct FetchResult {
   uint64_t size = 0;
 };
 
+struct FetchLimits {
+  uint64_t max_bytes = 0;        // ResourceExhausted beyond this
+  absl::Time deadline;           // DeadlineExceeded after this
+  std::string file_import_root;  // file:// only below it; empty: refused
+};
+
 // Appends the referenced bytes to `out_fd` (a fresh temp file), hashing them
 // as they are written. Progress goes to stderr for transfers over 64 MiB.
+// A file:// path is opened first and then checked (through /proc/self/fd)
+// to lie below the import root, so no symlink swap can escape it.
 absl::StatusOr<FetchResult> Fetch(const std::string& reference,
-                                  const ParsedReference& parsed, int out_fd);
+                                  const ParsedReference& parsed,
+                                  const FetchLimits& limits, int out_fd);
+
+// The errors every transfer uses when it crosses a limit.
+absl::Status TooLargeError(const std::string& reference, uint64_t max_bytes);
+absl::Status TooSlowError(const std::string& reference);
 
 }  // namespace vmmap::images_internal
 

@@ -8,81 +8,39 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "server/images/disk_inspect.h"
 #include "server/images/fetch.h"
 #include "server/images/fs_util.h"
+#include "server/images/reference.h"
+#include "server/images/registry_pull.h"
+#include "server/images/subprocess.h"
 #include "server/images/tar_bundle.h"
 
 namespace vmmap {
 
+using images_internal::DiskFormat;
 using images_internal::ErrnoStatus;
+using images_internal::IndexEntry;
 using images_internal::UniqueFd;
 
 namespace {
 
 constexpr char kIndexName[] = "index";
 constexpr char kIndexTmpPrefix[] = ".index.tmp.";
-constexpr char kIndexHeader[] = "vmmap-image-index 1";
 constexpr char kIdPrefix[] = "sha256:";
-
-bool IsHex(absl::string_view s) {
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-// Index lines are space separated: tags are percent-encoded so that they hold
-// no spaces, newlines or other bytes outside printable ASCII.
-std::string EscapeTag(absl::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c <= 0x20 || c >= 0x7f || c == '%') {
-      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
-}
-
-bool UnescapeTag(absl::string_view s, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out->push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return false;
-    int v = 0;
-    for (int k = 1; k <= 2; ++k) {
-      char c = s[i + k];
-      v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else return false;
-    }
-    out->push_back(static_cast<char>(v));
-    i += 2;
-  }
-  return true;
-}
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -141,66 +99,22 @@ std::string UnescapeMount(absl::string_view s) {
   return out;
 }
 
-std::string FindInPath(const std::string& program) {
-  const char* path = getenv("PATH");
-  for (absl::string_view dir :
-       absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':')) {
-    if (dir.empty()) continue;
-    std::string candidate = absl::StrCat(dir, "/", program);
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return absl::StrCat("/usr/bin/", program);
+std::chrono::milliseconds Millis(std::chrono::seconds s) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(s);
 }
 
-// Runs argv[0] (an absolute path) with stdin/stdout on /dev/null, returning
-// its stderr; Internal if it cannot run or exits non-zero.
-absl::Status RunCapturingStderr(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!devnull.valid()) return ErrnoStatus(errno, "open /dev/null");
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
-  UniqueFd rd(pipefd[0]), wr(pipefd[1]);
-  pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus(errno, "fork");
-  if (pid == 0) {
-    // Only async-signal-safe calls from here on.
-    if (dup2(devnull.get(), 0) < 0 || dup2(devnull.get(), 1) < 0 ||
-        dup2(wr.get(), 2) < 0) {
-      _exit(126);
-    }
-    execv(argv[0], argv.data());
-    static const char kMsg[] = "exec failed\n";
-    ssize_t ignored = write(2, kMsg, sizeof kMsg - 1);
-    (void)ignored;
-    _exit(127);
+absl::Status Rename(const std::string& from, const std::string& to) {
+  if (rename(from.c_str(), to.c_str()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("rename ", from, " to ", to));
   }
-  wr.Reset();
-  std::string err;
-  char buf[4096];
-  while (true) {
-    ssize_t n = read(rd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (n == 0) break;
-    if (err.size() < 65536) err.append(buf, static_cast<size_t>(n));
+  return absl::OkStatus();
+}
+
+absl::Status Chmod(const std::string& path, mode_t mode) {
+  if (chmod(path.c_str(), mode) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("chmod ", path));
   }
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0) {
-    if (errno != EINTR) return ErrnoStatus(errno, "waitpid");
-  }
-  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return absl::OkStatus();
-  std::string how = WIFEXITED(wstatus)
-                        ? absl::StrCat("exited with status ",
-                                       WEXITSTATUS(wstatus))
-                        : absl::StrCat("killed by signal ", WTERMSIG(wstatus));
-  return absl::InternalError(
-      absl::StrCat(args[0], " ", how, ": ",
-                   absl::StripTrailingAsciiWhitespace(err)));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -210,7 +124,12 @@ const char* ImageKindName(ImageKind kind) {
 }
 
 absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(
-    std::string root) {
+    std::string root, ImageStoreOptions options) {
+  if (options.max_concurrent_pulls < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_concurrent_pulls must be at least 1, not ",
+        options.max_concurrent_pulls));
+  }
   if (root.empty() || root[0] != '/' ||
       root.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -222,6 +141,9 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(
     absl::Status s = images_internal::MkdirAll(dir, 0755);
     if (!s.ok()) return s;
   }
+  // Pulls in progress are nobody else's business.
+  absl::Status s = Chmod(absl::StrCat(root, "/tmp"), 0700);
+  if (!s.ok()) return s;
   std::string lock_path = absl::StrCat(root, "/lock");
   int lock_fd = open(lock_path.c_str(),
                      O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -236,8 +158,9 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(
     }
     return ErrnoStatus(err, absl::StrCat("flock ", lock_path));
   }
-  std::unique_ptr<ImageStore> store(new ImageStore(std::move(root), lock_fd));
-  absl::Status s = store->Load();
+  std::unique_ptr<ImageStore> store(
+      new ImageStore(std::move(root), std::move(options), lock_fd));
+  s = store->Load();
   if (!s.ok()) return s;
   return store;
 }
@@ -251,8 +174,8 @@ std::string ImageStore::ImageDir(const std::string& hex) const {
 }
 
 absl::Status ImageStore::Load() {
-  // Crash leftovers: partial downloads, staged images, deleted images not yet
-  // removed, and index temp files.
+  // Crash leftovers: pulls in progress, deleted images not yet removed, and
+  // index temp files.
   std::string tmp = absl::StrCat(root_, "/tmp");
   for (const std::string& name : ListDir(tmp)) {
     absl::Status s = images_internal::RemoveTree(absl::StrCat(tmp, "/", name));
@@ -267,51 +190,24 @@ absl::Status ImageStore::Load() {
     }
   }
 
-  Index index;
+  images_internal::IndexMap index;
   std::string index_path = absl::StrCat(root_, "/", kIndexName);
   absl::StatusOr<std::string> text = ReadSmallFile(index_path, 64 << 20);
   if (!text.ok() && !absl::IsNotFound(text.status())) return text.status();
   if (text.ok()) {
-    auto corrupt = [&](size_t line_no, absl::string_view why) {
-      return absl::DataLossError(absl::StrCat("image index ", index_path,
-                                              " line ", line_no, ": ", why));
-    };
-    std::vector<absl::string_view> lines =
-        absl::StrSplit(*text, '\n', absl::SkipEmpty());
-    if (lines.empty() || lines[0] != kIndexHeader) {
-      return corrupt(1, "unknown header");
-    }
-    for (size_t i = 1; i < lines.size(); ++i) {
-      std::vector<absl::string_view> f = absl::StrSplit(lines[i], ' ');
-      if (f.size() == 4 && f[0] == "image") {
-        if (f[1].size() != 64 || !IsHex(f[1])) return corrupt(i + 1, "bad id");
-        Entry e;
-        if (f[2] == "disk") e.kind = ImageKind::kQcow2Disk;
-        else if (f[2] == "bundle") e.kind = ImageKind::kKernelBundle;
-        else return corrupt(i + 1, "bad kind");
-        if (!absl::SimpleAtoi(f[3], &e.size_bytes)) {
-          return corrupt(i + 1, "bad size");
-        }
-        index[std::string(f[1])] = std::move(e);
-      } else if (f.size() == 3 && f[0] == "tag") {
-        auto it = index.find(std::string(f[1]));
-        std::string tag;
-        if (it == index.end()) return corrupt(i + 1, "tag of unknown image");
-        if (!UnescapeTag(f[2], &tag)) return corrupt(i + 1, "bad tag");
-        AddTag(index, it->first, tag);
-      } else {
-        return corrupt(i + 1, "unknown record");
-      }
-    }
+    absl::StatusOr<images_internal::IndexMap> parsed =
+        images_internal::ParseIndex(*text, index_path);
+    if (!parsed.ok()) return parsed.status();
+    index = std::move(*parsed);
   }
 
   // Reconcile with the files on disk.
   bool dirty = false;
   for (auto it = index.begin(); it != index.end();) {
     std::string dir = ImageDir(it->first);
-    Entry& e = it->second;
-    bool ok = Exists(absl::StrCat(dir, "/image"));
-    if (ok && e.kind == ImageKind::kKernelBundle) {
+    IndexEntry& e = it->second;
+    bool ok;
+    if (e.is_bundle) {
       ok = Exists(absl::StrCat(dir, "/vmlinuz"));
       e.has_initrd = Exists(absl::StrCat(dir, "/initrd.img"));
       absl::StatusOr<std::string> cmdline =
@@ -319,6 +215,8 @@ absl::Status ImageStore::Load() {
       if (cmdline.ok()) {
         e.cmdline = std::string(absl::StripTrailingAsciiWhitespace(*cmdline));
       }
+    } else {
+      ok = Exists(absl::StrCat(dir, "/image"));
     }
     if (!ok) {
       fprintf(stderr,
@@ -348,40 +246,22 @@ absl::Status ImageStore::Load() {
 }
 
 absl::Status ImageStore::PersistLocked() const {
-  std::string out = absl::StrCat(kIndexHeader, "\n");
-  for (const auto& [hex, e] : index_) {
-    absl::StrAppend(&out, "image ", hex, " ", ImageKindName(e.kind), " ",
-                    e.size_bytes, "\n");
-    for (const std::string& tag : e.tags) {
-      absl::StrAppend(&out, "tag ", hex, " ", EscapeTag(tag), "\n");
-    }
-  }
-  return images_internal::AtomicWriteFile(root_, kIndexName, kIndexTmpPrefix,
-                                          out);
-}
-
-void ImageStore::AddTag(Index& index, const std::string& hex,
-                        const std::string& tag) {
-  for (auto& [other, e] : index) {
-    if (other == hex) continue;
-    e.tags.erase(std::remove(e.tags.begin(), e.tags.end(), tag), e.tags.end());
-  }
-  std::vector<std::string>& tags = index[hex].tags;
-  if (std::find(tags.begin(), tags.end(), tag) == tags.end()) {
-    tags.push_back(tag);
-  }
+  return images_internal::AtomicWriteFile(
+      root_, kIndexName, kIndexTmpPrefix, images_internal::SerializeIndex(index_));
 }
 
 ImageRecord ImageStore::MakeRecord(const std::string& hex,
-                                   const Entry& e) const {
+                                   const IndexEntry& e) const {
   ImageRecord r;
   r.id = absl::StrCat(kIdPrefix, hex);
   r.tags = e.tags;
-  r.kind = e.kind;
+  r.repo_digests = e.repo_digests;
+  r.kind = e.is_bundle ? ImageKind::kKernelBundle : ImageKind::kDisk;
   r.size_bytes = e.size_bytes;
   std::string dir = ImageDir(hex);
-  if (e.kind == ImageKind::kQcow2Disk) {
+  if (!e.is_bundle) {
     r.disk_path = absl::StrCat(dir, "/image");
+    r.disk_format = images_internal::DiskFormatName(e.disk_format);
   } else {
     r.kernel_path = absl::StrCat(dir, "/vmlinuz");
     if (e.has_initrd) r.initrd_path = absl::StrCat(dir, "/initrd.img");
@@ -390,36 +270,13 @@ ImageRecord ImageStore::MakeRecord(const std::string& hex,
   return r;
 }
 
-absl::StatusOr<std::string> ImageStore::ResolveLocked(
-    const std::string& reference) const {
-  for (const auto& [hex, e] : index_) {
-    if (std::find(e.tags.begin(), e.tags.end(), reference) != e.tags.end()) {
-      return hex;
-    }
-  }
-  absl::string_view digest = reference;
-  absl::ConsumePrefix(&digest, kIdPrefix);
-  if (digest.size() >= 12 && digest.size() <= 64 && IsHex(digest)) {
-    auto it = index_.lower_bound(std::string(digest));
-    if (it != index_.end() && absl::StartsWith(it->first, digest)) {
-      auto next = std::next(it);
-      if (next != index_.end() && absl::StartsWith(next->first, digest)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("image reference ", reference, " is ambiguous"));
-      }
-      return it->first;
-    }
-  }
-  return absl::NotFoundError(
-      absl::StrCat("image ", absl::CHexEscape(reference), " not found"));
-}
-
 absl::StatusOr<ImageRecord> ImageStore::Find(
     const std::string& reference) const {
   absl::ReaderMutexLock lock(&mu_);
-  absl::StatusOr<std::string> hex = ResolveLocked(reference);
-  if (!hex.ok()) return hex.status();
-  return MakeRecord(*hex, index_.at(*hex));
+  absl::StatusOr<images_internal::Resolved> r =
+      images_internal::ResolveReference(index_, reference);
+  if (!r.ok()) return r.status();
+  return MakeRecord(r->hex, index_.at(r->hex));
 }
 
 std::vector<ImageRecord> ImageStore::List() const {
@@ -430,27 +287,125 @@ std::vector<ImageRecord> ImageStore::List() const {
   return out;
 }
 
-absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& reference) {
+absl::Status ImageStore::AcquirePullSlot(absl::Time deadline) {
+  absl::MutexLock lock(&pulls_mu_);
+  auto free_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pulls_mu_) {
+    return active_pulls_ < options_.max_concurrent_pulls;
+  };
+  if (!pulls_mu_.AwaitWithDeadline(absl::Condition(&free_slot), deadline)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "no pull slot became free within the pull time limit (",
+        options_.max_concurrent_pulls,
+        " pulls at once: vmmap serve --max-concurrent-pulls; --pull-timeout)"));
+  }
+  ++active_pulls_;
+  return absl::OkStatus();
+}
+
+void ImageStore::ReleasePullSlot() {
+  absl::MutexLock lock(&pulls_mu_);
+  --active_pulls_;
+}
+
+bool ImageStore::PlainHttp(const std::string& domain) const {
+  if (images_internal::IsLoopbackRegistry(domain)) return true;
+  std::string host = domain.substr(0, domain.rfind(':'));
+  for (const std::string& insecure : options_.insecure_registries) {
+    if (insecure == domain || insecure == host) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& reference,
+                                             const RegistryAuth& auth) {
+  // Callers asking for the same reference with the same credentials share
+  // one download: the first runs it, the others wait for its result.
+  const std::string key =
+      absl::StrCat(reference, "\n", auth.username, "\n", auth.password, "\n",
+                   auth.registry_token);
+  std::shared_ptr<Flight> flight;
+  bool leader = false;
+  {
+    absl::MutexLock lock(&pulls_mu_);
+    auto it = flights_.find(key);
+    if (it == flights_.end()) {
+      flight = std::make_shared<Flight>();
+      flights_[key] = flight;
+      leader = true;
+    } else {
+      flight = it->second;
+    }
+  }
+  if (!leader) {
+    absl::MutexLock lock(&pulls_mu_);
+    pulls_mu_.Await(absl::Condition(
+        +[](Flight* f) { return f->done; }, flight.get()));
+    return flight->result;
+  }
+  absl::StatusOr<ImageRecord> result = PullOnce(reference, auth);
+  absl::MutexLock lock(&pulls_mu_);
+  flight->result = result;
+  flight->done = true;
+  flights_.erase(key);
+  return result;
+}
+
+absl::StatusOr<ImageRecord> ImageStore::PullOnce(const std::string& reference,
+                                                 const RegistryAuth& auth) {
+  const bool is_url = images_internal::IsUrlReference(reference);
+  if (is_url) {
+    absl::StatusOr<images_internal::ParsedReference> parsed =
+        images_internal::ParseReference(reference);
+    if (!parsed.ok()) return parsed.status();
+  } else {
+    absl::StatusOr<images_internal::ImageReference> parsed =
+        images_internal::ParseImageReference(reference);
+    if (!parsed.ok()) return parsed.status();
+  }
+  const absl::Time deadline =
+      absl::Now() + absl::FromChrono(options_.pull_timeout);
+  absl::Status slot = AcquirePullSlot(deadline);
+  if (!slot.ok()) return slot;
+  struct SlotRelease {
+    ImageStore* store;
+    ~SlotRelease() { store->ReleasePullSlot(); }
+  } slot_release{this};
+
+  // Everything this pull writes lives in `work` until Commit moves the
+  // finished image out of it; `work` is removed whatever happens.
+  std::string work = absl::StrCat(root_, "/tmp/pull-XXXXXX");
+  if (mkdtemp(work.data()) == nullptr) {
+    return ErrnoStatus(errno, absl::StrCat("create ", work));
+  }
+  struct Cleanup {
+    const std::string& dir;
+    ~Cleanup() { images_internal::RemoveTree(dir).IgnoreError(); }
+  } cleanup{work};
+
+  absl::StatusOr<Staged> staged =
+      is_url ? PullUrl(reference, work, deadline)
+             : PullRegistry(reference, auth, work, deadline);
+  if (!staged.ok()) return staged.status();
+  return Commit(*staged);
+}
+
+absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
+    const std::string& reference, const std::string& work,
+    absl::Time deadline) {
   absl::StatusOr<images_internal::ParsedReference> parsed =
       images_internal::ParseReference(reference);
   if (!parsed.ok()) return parsed.status();
-
-  std::string tmp_dir = absl::StrCat(root_, "/tmp");
-  std::string download = absl::StrCat(tmp_dir, "/pull-XXXXXX");
-  UniqueFd fd(mkostemp(download.data(), O_CLOEXEC));
+  std::string download = absl::StrCat(work, "/download");
+  UniqueFd fd(open(download.c_str(),
+                   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("create ", download));
-  std::string stage;  // staging directory, once created
-  struct Cleanup {
-    const std::string& file;
-    const std::string& dir;
-    ~Cleanup() {
-      if (!file.empty()) unlink(file.c_str());
-      if (!dir.empty()) images_internal::RemoveTree(dir).IgnoreError();
-    }
-  } cleanup{download, stage};
 
+  images_internal::FetchLimits limits;
+  limits.max_bytes = options_.max_image_bytes;
+  limits.deadline = deadline;
+  limits.file_import_root = options_.file_import_root;
   absl::StatusOr<images_internal::FetchResult> fetched =
-      images_internal::Fetch(reference, *parsed, fd.get());
+      images_internal::Fetch(reference, *parsed, limits, fd.get());
   if (!fetched.ok()) return fetched.status();
 
   // Verify what actually reached the disk: flush, drop the cached pages so
@@ -468,107 +423,172 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& reference) {
         "pull ", reference, ": stored bytes do not match what was received ("
         "sha256 ", fetched->sha256_hex, " received, ", *verify, " stored)"));
   }
-  const std::string& hex = fetched->sha256_hex;
+
+  Staged staged;
+  staged.hex = fetched->sha256_hex;
+  staged.tag = reference;
+  staged.entry.size_bytes = fetched->size;
+  staged.dir = absl::StrCat(work, "/image");
+  if (mkdir(staged.dir.c_str(), 0755) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("mkdir ", staged.dir));
+  }
+  absl::Status s = Chmod(staged.dir, 0755);
+  if (!s.ok()) return s;
 
   unsigned char head[512] = {0};
   absl::StatusOr<size_t> head_len =
       images_internal::PreadFull(fd.get(), head, sizeof head, 0, download);
   if (!head_len.ok()) return head_len.status();
-  ImageKind kind;
   if (*head_len >= 4 && memcmp(head, "QFI\xfb", 4) == 0) {
-    kind = ImageKind::kQcow2Disk;
+    absl::StatusOr<images_internal::DiskInfo> disk = images_internal::InspectDisk(
+        download, reference, Millis(options_.qemu_img_timeout));
+    if (!disk.ok()) return disk.status();
+    staged.entry.disk_format = disk->format;
   } else if (images_internal::LooksLikeTar(head, *head_len)) {
-    kind = ImageKind::kKernelBundle;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "image ", reference, " (sha256:", hex,
-        ") is neither a qcow2 disk (magic \"QFI\\xfb\") nor a kernel bundle "
-        "(a POSIX tar holding vmlinuz, optionally initrd.img and cmdline)"));
-  }
-
-  // Fast path: these bytes are already in the store.
-  {
-    absl::MutexLock lock(&mu_);
-    if (index_.count(hex) != 0) {
-      Index before = index_;
-      AddTag(index_, hex, reference);
-      absl::Status s = PersistLocked();
-      if (!s.ok()) {
-        index_ = std::move(before);
-        return s;
-      }
-      return MakeRecord(hex, index_.at(hex));
+    staged.entry.is_bundle = true;
+    UniqueFd dir_fd(open(staged.dir.c_str(),
+                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir_fd.valid()) {
+      return ErrnoStatus(errno, absl::StrCat("open ", staged.dir));
     }
-  }
-
-  std::string stage_tmpl = absl::StrCat(tmp_dir, "/stage-XXXXXX");
-  if (mkdtemp(stage_tmpl.data()) == nullptr) {
-    return ErrnoStatus(errno, absl::StrCat("create ", stage_tmpl));
-  }
-  stage = stage_tmpl;
-  if (chmod(stage.c_str(), 0755) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("chmod ", stage));
-  }
-  Entry entry;
-  entry.kind = kind;
-  entry.size_bytes = fetched->size;
-  if (kind == ImageKind::kKernelBundle) {
-    UniqueFd dir_fd(
-        open(stage.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir_fd.valid()) return ErrnoStatus(errno, absl::StrCat("open ", stage));
     absl::StatusOr<images_internal::BundleContents> contents =
         images_internal::ExtractBundle(fd.get(), dir_fd.get(), reference);
     if (!contents.ok()) return contents.status();
-    entry.has_initrd = contents->has_initrd;
-    entry.cmdline = contents->cmdline;
+    staged.entry.has_initrd = contents->has_initrd;
+    staged.entry.cmdline = contents->cmdline;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", reference, " (sha256:", staged.hex,
+        ") is neither a qcow2 disk (magic \"QFI\\xfb\") nor a kernel bundle "
+        "(a POSIX tar holding vmlinuz, optionally initrd.img and cmdline)"));
   }
   if (fchmod(fd.get(), 0644) != 0) {
     return ErrnoStatus(errno, absl::StrCat("chmod ", download));
   }
   fd.Reset();
-  std::string staged_image = absl::StrCat(stage, "/image");
-  if (rename(download.c_str(), staged_image.c_str()) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("rename ", download));
-  }
-  download.clear();
-  absl::Status s = images_internal::FsyncPath(stage);
+  s = Rename(download, absl::StrCat(staged.dir, "/image"));
   if (!s.ok()) return s;
+  return staged;
+}
 
-  absl::MutexLock lock(&mu_);
-  Index before = index_;
-  if (index_.count(hex) == 0) {
-    // Not pulled concurrently by someone else: commit the staged directory.
-    std::string final_dir = ImageDir(hex);
-    s = images_internal::RemoveTree(final_dir);  // an unindexed leftover
+absl::StatusOr<ImageStore::Staged> ImageStore::PullRegistry(
+    const std::string& reference, const RegistryAuth& auth,
+    const std::string& work, absl::Time deadline) {
+  absl::StatusOr<images_internal::ImageReference> ref =
+      images_internal::ParseImageReference(reference);
+  if (!ref.ok()) return ref.status();
+  images_internal::RegistryPullRequest request;
+  request.ref = *ref;
+  request.auth = auth;
+  request.plain_http = PlainHttp(ref->domain);
+  request.deadline = deadline;
+  request.max_bytes = options_.max_image_bytes;
+  request.work_dir = work;
+  absl::StatusOr<images_internal::RegistryPullResult> pulled =
+      images_internal::PullFromRegistry(request);
+  if (!pulled.ok()) return pulled.status();
+
+  Staged staged;
+  staged.hex = pulled->config_digest.substr(7);
+  staged.tag = ref->TagRef();
+  staged.repo_digest = absl::StrCat(ref->Name(), "@", pulled->manifest_digest);
+  staged.entry.size_bytes = pulled->size;
+  staged.dir = absl::StrCat(work, "/image");
+  if (mkdir(staged.dir.c_str(), 0755) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("mkdir ", staged.dir));
+  }
+  absl::Status s = Chmod(staged.dir, 0755);
+  if (!s.ok()) return s;
+  const images_internal::VmImageFiles& files = pulled->files;
+  // Files are moved under fixed names: no name from the image is a path.
+  auto place = [&](const std::string& from, const char* name) {
+    std::string to = absl::StrCat(staged.dir, "/", name);
+    absl::Status moved = Rename(from, to);
+    if (!moved.ok()) return moved;
+    moved = Chmod(to, 0644);
+    if (!moved.ok()) return moved;
+    return images_internal::FsyncPath(to);
+  };
+  if (files.is_disk) {
+    absl::StatusOr<images_internal::DiskInfo> disk = images_internal::InspectDisk(
+        files.disk, absl::StrCat(ref->Canonical(), " (/", files.disk_name, ")"),
+        Millis(options_.qemu_img_timeout));
+    if (!disk.ok()) return disk.status();
+    staged.entry.disk_format = disk->format;
+    s = place(files.disk, "image");
     if (!s.ok()) return s;
-    if (rename(stage.c_str(), final_dir.c_str()) != 0) {
-      return ErrnoStatus(errno, absl::StrCat("rename ", stage, " to ",
-                                             final_dir));
+  } else {
+    staged.entry.is_bundle = true;
+    s = place(files.kernel, "vmlinuz");
+    if (!s.ok()) return s;
+    if (!files.initrd.empty()) {
+      staged.entry.has_initrd = true;
+      s = place(files.initrd, "initrd.img");
+      if (!s.ok()) return s;
     }
-    stage.clear();
+    staged.entry.cmdline = files.cmdline;
+    if (!files.cmdline.empty()) {
+      s = images_internal::AtomicWriteFile(staged.dir, "cmdline", ".cmdline.",
+                                           files.cmdline + "\n");
+      if (!s.ok()) return s;
+      s = Chmod(absl::StrCat(staged.dir, "/cmdline"), 0644);
+      if (!s.ok()) return s;
+    }
+  }
+  s = images_internal::FsyncPath(staged.dir);
+  if (!s.ok()) return s;
+  return staged;
+}
+
+absl::StatusOr<ImageRecord> ImageStore::Commit(Staged& staged) {
+  absl::MutexLock lock(&mu_);
+  images_internal::IndexMap before = index_;
+  if (index_.count(staged.hex) == 0) {
+    // Not pulled concurrently by someone else: commit the staged directory.
+    std::string final_dir = ImageDir(staged.hex);
+    absl::Status s = images_internal::RemoveTree(final_dir);  // unindexed
+    if (!s.ok()) return s;
+    s = Rename(staged.dir, final_dir);
+    if (!s.ok()) return s;
     s = images_internal::FsyncPath(absl::StrCat(root_, "/sha256"));
     if (!s.ok()) return s;
-    index_[hex] = std::move(entry);
+    index_[staged.hex] = staged.entry;
   }
-  AddTag(index_, hex, reference);
-  s = PersistLocked();
+  if (!staged.tag.empty()) images_internal::AddTag(index_, staged.hex, staged.tag);
+  if (!staged.repo_digest.empty()) {
+    images_internal::AddRepoDigest(index_, staged.hex, staged.repo_digest);
+  }
+  absl::Status s = PersistLocked();
   if (!s.ok()) {
     // The directory, if just committed, is unindexed and removed by the next
-    // Open or replaced by the next pull of the same bytes.
+    // Open or replaced by the next pull of the same image.
     index_ = std::move(before);
     return s;
   }
-  return MakeRecord(hex, index_.at(hex));
+  return MakeRecord(staged.hex, index_.at(staged.hex));
 }
 
 absl::Status ImageStore::Remove(const std::string& reference,
                                 const InUseFn& in_use) {
   std::string hex;
   {
-    absl::ReaderMutexLock lock(&mu_);
-    absl::StatusOr<std::string> resolved = ResolveLocked(reference);
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<images_internal::Resolved> resolved =
+        images_internal::ResolveReference(index_, reference);
     if (!resolved.ok()) return resolved.status();
-    hex = *resolved;
+    hex = resolved->hex;
+    IndexEntry& e = index_.at(hex);
+    if (!resolved->matched_ref.empty() && !resolved->is_digest_ref &&
+        e.tags.size() > 1) {
+      // One tag of several: the image stays for the others.
+      IndexEntry saved = e;
+      e.tags.erase(std::remove(e.tags.begin(), e.tags.end(),
+                               resolved->matched_ref),
+                   e.tags.end());
+      absl::Status s = PersistLocked();
+      if (!s.ok()) index_[hex] = std::move(saved);
+      return s;
+    }
   }
   std::string id = absl::StrCat(kIdPrefix, hex);
   if (in_use) {
@@ -585,7 +605,7 @@ absl::Status ImageStore::Remove(const std::string& reference,
     if (it == index_.end()) {
       return absl::NotFoundError(absl::StrCat("image ", id, " not found"));
     }
-    Entry saved = it->second;
+    IndexEntry saved = it->second;
     index_.erase(it);
     absl::Status s = PersistLocked();
     if (!s.ok()) {
@@ -612,10 +632,10 @@ absl::Status ImageStore::CreateOverlay(const ImageRecord& image,
                                        const std::string& overlay_path) const {
   absl::StatusOr<ImageRecord> current = Find(image.id);
   if (!current.ok()) return current.status();
-  if (current->kind != ImageKind::kQcow2Disk) {
+  if (current->kind != ImageKind::kDisk) {
     return absl::FailedPreconditionError(absl::StrCat(
         "image ", current->id,
-        " is a kernel bundle; only qcow2 disk images take overlays"));
+        " is a kernel image; only disk images take overlays"));
   }
   if (overlay_path.empty() || overlay_path[0] != '/' ||
       overlay_path.find('\0') != std::string::npos) {
@@ -626,9 +646,12 @@ absl::Status ImageStore::CreateOverlay(const ImageRecord& image,
     return absl::AlreadyExistsError(
         absl::StrCat("overlay ", overlay_path, " already exists"));
   }
-  return RunCapturingStderr({FindInPath("qemu-img"), "create", "-q", "-f",
-                             "qcow2", "-F", "qcow2", "-b", current->disk_path,
-                             overlay_path});
+  absl::StatusOr<images_internal::ProgramOutput> created =
+      images_internal::RunProgram(
+          {"qemu-img", "create", "-q", "-f", "qcow2", "-F",
+           current->disk_format, "-b", current->disk_path, overlay_path},
+          Millis(options_.qemu_img_timeout), 64 << 10);
+  return created.status();
 }
 
 absl::StatusOr<FsUsage> ImageStore::Usage() const {

@@ -6,12 +6,18 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace vmmap::images_internal {
 
 // True if `block` (the file's first bytes) carries the ustar magic at offset
 // 257: "ustar\0" (POSIX) or "ustar " (GNU).
 bool LooksLikeTar(const unsigned char* block, size_t len);
+
+// A kernel command line from an image: one line (tabs allowed), trailing
+// whitespace removed; InvalidArgument "<what>: ..." otherwise.
+absl::StatusOr<std::string> CheckCmdline(absl::string_view text,
+                                         const std::string& what);
 
 struct BundleContents {
   bool has_initrd = false;

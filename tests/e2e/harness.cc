@@ -105,7 +105,9 @@ ServerProcess::~ServerProcess() {
 void ServerProcess::Start() {
   std::vector<std::string> args = {VMMAP_BINARY, "serve", "--socket", socket_, "--state-dir",
                                    state_dir_, "--domain-type", "qemu", "--emulator",
-                                   GetFixtures().qemu_wrapper};
+                                   GetFixtures().qemu_wrapper,
+                                   // file:// pulls of the fixtures (PullBundle)
+                                   "--image-import-root", GetFixtures().work_dir};
   if (!options_.libvirt_uri.empty()) {
     args.push_back("--libvirt-uri");
     args.push_back(options_.libvirt_uri);

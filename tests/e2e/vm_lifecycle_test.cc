@@ -242,11 +242,12 @@ TEST_P(VmLifecycleTest, ServiceBasicsAndErrors) {
   EXPECT_EQ(status_all.status().conditions(1).type(), "NetworkReady");
 
   v1::PullImageRequest bad_pull;
-  bad_pull.mutable_image()->set_image("docker.io/library/nginx:latest");
+  // Not a valid reference (uppercase path): refused before any network access.
+  bad_pull.mutable_image()->set_image("docker.io/library/Nginx:latest");
   v1::PullImageResponse bad_pull_response;
   grpc::Status pull_status = server.images().PullImage(Context().get(), bad_pull, &bad_pull_response);
   EXPECT_EQ(pull_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(pull_status.error_message(), HasSubstr("docker.io/library/nginx:latest"));
+  EXPECT_THAT(pull_status.error_message(), HasSubstr("docker.io/library/Nginx:latest"));
 
   v1::ContainerStatusRequest status;
   status.set_container_id("0123456789abcdef");

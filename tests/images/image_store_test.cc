@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/images/test_util.h"
 
 namespace vmmap {
 namespace {
@@ -35,6 +36,11 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
+using images_test::DirEntries;
+using images_test::ReadFile;
+using images_test::Sh;
+using images_test::UnusedPort;
+using images_test::WriteFile;
 
 // ---------------------------------------------------------------- helpers
 
@@ -59,36 +65,10 @@ class TempDir {
   std::string path_;
 };
 
-// Runs a shell command (test-controlled strings only); returns exit status
-// and fills `out` with stdout.
-int Sh(const std::string& cmd, std::string* out = nullptr) {
-  FILE* f = popen(cmd.c_str(), "r");
-  if (f == nullptr) return -1;
-  std::string buf;
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf.append(chunk, n);
-  int status = pclose(f);
-  if (out != nullptr) *out = buf;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::string Sha256sum(const std::string& path) {
   std::string out;
   if (Sh("sha256sum '" + path + "'", &out) != 0) return "";
   return out.substr(0, 64);
-}
-
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << content;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 bool Exists(const std::string& path) {
@@ -142,18 +122,8 @@ class TarBuilder {
 class HttpServer {
  public:
   HttpServer() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        listen(fd_, 8) != 0) {
-      abort();
-    }
-    socklen_t len = sizeof addr;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    fd_ = images_test::ListenLoopback(&port_);
+    if (fd_ < 0) abort();
     thread_ = std::thread([this] { Serve(); });
   }
   ~HttpServer() {
@@ -225,28 +195,6 @@ class HttpServer {
   std::thread thread_;
 };
 
-// A port on 127.0.0.1 that nothing listens on (bound, then closed).
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-std::vector<std::string> DirEntries(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    out.push_back(e.path().filename().string());
-  }
-  return out;
-}
-
 class ImageStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -255,9 +203,22 @@ class ImageStoreTest : public ::testing::Test {
       unsetenv(var);
     }
     root_ = dir_ / "store";
-    auto store = ImageStore::Open(root_);
+    auto store = ImageStore::Open(root_, Options());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
+  }
+
+  // Test files live in dir_, which is the import root.
+  ImageStoreOptions Options() const {
+    ImageStoreOptions options;
+    options.file_import_root = dir_.path();
+    return options;
+  }
+
+  void ExpectNothingStored() {
+    EXPECT_THAT(store_->List(), IsEmpty());
+    EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty());
+    EXPECT_THAT(DirEntries(root_ + "/sha256"), IsEmpty());
   }
 
   std::string MakeBundleTar(const std::string& name,
@@ -301,7 +262,7 @@ TEST_F(ImageStoreTest, PullsQcow2FromFile) {
   auto r = store_->Pull(ref);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->id, "sha256:" + Sha256sum(disk));
-  EXPECT_EQ(r->kind, ImageKind::kQcow2Disk);
+  EXPECT_EQ(r->kind, ImageKind::kDisk);
   EXPECT_THAT(r->tags, ElementsAre(ref));
   EXPECT_EQ(r->size_bytes, fs::file_size(disk));
   EXPECT_EQ(r->disk_path, root_ + "/sha256/" + r->id.substr(7) + "/image");
@@ -465,9 +426,13 @@ TEST_F(ImageStoreTest, RejectsBadReferencesAndContent) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->Pull("ftp://example.com/disk.qcow2").status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->Pull("docker.io/library/busybox").status().code(),
+  // Docker references are checked before any network access.
+  EXPECT_EQ(store_->Pull("docker.io/Library/busybox").status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->Pull("file://" + dir_.path()).status().code(),
+  EXPECT_EQ(store_->Pull("busybox:-bad").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  fs::create_directories(dir_ / "subdir");
+  EXPECT_EQ(store_->Pull("file://" + (dir_ / "subdir")).status().code(),
             absl::StatusCode::kInvalidArgument);  // a directory
   EXPECT_THAT(store_->List(), IsEmpty());
   EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty());
@@ -524,7 +489,7 @@ TEST_F(ImageStoreTest, RemoveRespectsInUse) {
 
   // The removal is persistent.
   store_.reset();
-  auto reopened = ImageStore::Open(root_);
+  auto reopened = ImageStore::Open(root_, Options());
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_THAT((*reopened)->List(), IsEmpty());
 }
@@ -551,7 +516,7 @@ TEST_F(ImageStoreTest, ReopenKeepsImagesAndTags) {
   fs::create_directories(root_ + "/sha256/" + std::string(64, 'a'));
   store_.reset();
 
-  auto reopened = ImageStore::Open(root_ + "/");
+  auto reopened = ImageStore::Open(root_ + "/", Options());
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   std::vector<ImageRecord> after = (*reopened)->List();
   ASSERT_EQ(after.size(), before.size());
@@ -619,9 +584,8 @@ TEST_F(ImageStoreTest, Usage) {
 }
 
 TEST_F(ImageStoreTest, LogsProgressForLargeFiles) {
-  // 80 MiB, sparse at the source: qcow2 magic followed by zeros.
-  std::string big = dir_ / "big.qcow2";
-  WriteFile(big, "QFI\xfb");
+  // 80 MiB, sparse at the source: a valid qcow2 followed by zeros.
+  std::string big = MakeQcow2(dir_, "big.qcow2");
   fs::resize_file(big, 80u << 20);
   ::testing::internal::CaptureStderr();
   auto r = store_->Pull("file://" + big);
@@ -656,6 +620,153 @@ TEST_F(ImageStoreTest, ConcurrentPullsOfSameBytes) {
   for (const std::string& id : ids) EXPECT_EQ(id, ids[0]);
   ASSERT_EQ(store_->List().size(), 1u);
   EXPECT_EQ(store_->List()[0].tags.size(), 2u);
+  EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty());
+}
+
+// issue 8, finding 1: a qcow2 whose header names a host file.
+TEST_F(ImageStoreTest, RefusesDisksThatReachHostFiles) {
+  std::string evil = dir_ / "evil.qcow2";
+  ASSERT_EQ(Sh("qemu-img create -q -f qcow2 -F raw -b /etc/shadow '" + evil +
+               "' 1M"),
+            0);
+  auto r = store_->Pull("file://" + evil);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("backing"));
+  EXPECT_THAT(r.status().message(), HasSubstr(evil));
+  ExpectNothingStored();
+
+  // The same over http.
+  HttpServer server;
+  server.Serve("/evil.qcow2", evil);
+  r = store_->Pull(server.Url("/evil.qcow2"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  ExpectNothingStored();
+
+  std::string data_file = dir_ / "df.qcow2";
+  ASSERT_EQ(Sh("qemu-img create -q -f qcow2 -o data_file='" + (dir_ / "df.raw") +
+               "',data_file_raw=on '" + data_file + "' 1M"),
+            0);
+  r = store_->Pull("file://" + data_file);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("data-file"));
+  ExpectNothingStored();
+
+  std::string vmdk = dir_ / "disk.vmdk";
+  ASSERT_EQ(Sh("qemu-img create -q -f vmdk '" + vmdk + "' 1M"), 0);
+  r = store_->Pull("file://" + vmdk);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  ExpectNothingStored();
+
+  // A header qemu-img itself cannot read.
+  std::string broken = dir_ / "broken.qcow2";
+  WriteFile(broken, std::string("QFI\xfb\0\0\0\x03", 8) + std::string(200, '\xff'));
+  r = store_->Pull("file://" + broken);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  ExpectNothingStored();
+}
+
+TEST_F(ImageStoreTest, OverlayPinsBackingFormat) {
+  auto r = store_->Pull("file://" + MakeQcow2(dir_, "disk.qcow2"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->disk_format, "qcow2");
+  std::string overlay = dir_ / "overlay.qcow2";
+  ASSERT_TRUE(store_->CreateOverlay(*r, overlay).ok());
+  std::string info;
+  ASSERT_EQ(Sh("qemu-img info --output=json -U '" + overlay + "'", &info), 0);
+  EXPECT_THAT(info, HasSubstr("\"backing-filename-format\": \"qcow2\""));
+}
+
+TEST_F(ImageStoreTest, FileImportsOnlyBelowTheImportRoot) {
+  TempDir elsewhere;
+  std::string outside = MakeQcow2(elsewhere, "outside.qcow2");
+  auto r = store_->Pull("file://" + outside);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("import root"));
+
+  // A symlink inside the root that points outside does not get through.
+  fs::create_symlink(outside, dir_ / "link.qcow2");
+  r = store_->Pull("file://" + (dir_ / "link.qcow2"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
+  ExpectNothingStored();
+
+  // A store without an import root takes no file:// pulls at all.
+  store_.reset();
+  auto closed = ImageStore::Open(root_);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  r = (*closed)->Pull("file://" + MakeQcow2(dir_, "inside.qcow2"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("--image-import-root"));
+  EXPECT_THAT((*closed)->List(), IsEmpty());
+}
+
+TEST_F(ImageStoreTest, PullSizeLimit) {
+  store_.reset();
+  ImageStoreOptions options = Options();
+  options.max_image_bytes = 1 << 20;
+  auto store = ImageStore::Open(root_, options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  store_ = std::move(*store);
+  std::string big = MakeQcow2(dir_, "big.qcow2");
+  fs::resize_file(big, 2u << 20);
+  auto r = store_->Pull("file://" + big);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("--max-image-size"));
+  HttpServer server;
+  server.Serve("/big", big);
+  r = store_->Pull(server.Url("/big"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  ExpectNothingStored();
+}
+
+// A server that accepts connections (the kernel's backlog) and never answers.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = images_test::ListenLoopback(&port_);
+    if (fd_ < 0) abort();
+  }
+  ~SilentServer() { close(fd_); }
+  std::string Url(const std::string& path) const {
+    return absl::StrCat("http://127.0.0.1:", port_, path);
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_F(ImageStoreTest, PullTimeAndConcurrencyLimits) {
+  store_.reset();
+  ImageStoreOptions options = Options();
+  options.pull_timeout = std::chrono::seconds(5);
+  options.max_concurrent_pulls = 1;
+  auto store = ImageStore::Open(root_, options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  store_ = std::move(*store);
+  std::string disk = MakeQcow2(dir_, "disk.qcow2");
+  SilentServer silent;
+  std::atomic<int> finished{0};
+  int slow_done = -1, fast_done = -1;
+  absl::Status slow, fast;
+  std::thread a([&] {
+    slow = store_->Pull(silent.Url("/a")).status();
+    slow_done = finished++;
+  });
+  // The second pull starts while the first holds the only slot: it waits,
+  // then runs once the first gives up at its time limit.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::thread b([&] {
+    fast = store_->Pull("file://" + disk).status();
+    fast_done = finished++;
+  });
+  a.join();
+  b.join();
+  EXPECT_EQ(slow.code(), absl::StatusCode::kDeadlineExceeded) << slow;
+  EXPECT_THAT(slow.message(), HasSubstr("--pull-timeout"));
+  EXPECT_TRUE(fast.ok()) << fast;
+  EXPECT_EQ(slow_done, 0);
+  EXPECT_EQ(fast_done, 1);
+  EXPECT_EQ(store_->List().size(), 1u);
   EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty());
 }
 
