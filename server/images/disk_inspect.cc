@@ -1,3 +1,4 @@
+#include "server/base/errno_status.h"
 #include "server/images/disk_inspect.h"
 
 #include <fcntl.h>
@@ -175,7 +176,7 @@ absl::StatusOr<DiskInfo> InspectDisk(const std::string& path,
                                      std::chrono::milliseconds timeout) {
   unsigned char head[512] = {0};
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("open ", path));
+  if (!fd.valid()) return ErrnoToStatus(errno, absl::StrCat("open ", path));
   absl::StatusOr<size_t> n = PreadFull(fd.get(), head, sizeof head, 0, path);
   if (!n.ok()) return n.status();
   absl::StatusOr<DiskFormat> format = DetectDiskFormat(head, *n, what);

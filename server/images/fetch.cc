@@ -1,3 +1,4 @@
+#include "server/base/errno_status.h"
 #include "server/images/fetch.h"
 
 #include <errno.h>
@@ -64,7 +65,7 @@ absl::StatusOr<std::string> FdPath(int fd) {
   char buf[PATH_MAX + 1];
   std::string link = absl::StrCat("/proc/self/fd/", fd);
   ssize_t n = readlink(link.c_str(), buf, PATH_MAX);
-  if (n < 0) return ErrnoStatus(errno, absl::StrCat("readlink ", link));
+  if (n < 0) return ErrnoToStatus(errno, absl::StrCat("readlink ", link));
   return std::string(buf, static_cast<size_t>(n));
 }
 
@@ -78,7 +79,7 @@ absl::Status CheckImportRoot(const std::string& reference, int fd,
   }
   char root_buf[PATH_MAX];
   if (realpath(import_root.c_str(), root_buf) == nullptr) {
-    return ErrnoStatus(errno, absl::StrCat("image import root ", import_root));
+    return ErrnoToStatus(errno, absl::StrCat("image import root ", import_root));
   }
   std::string root = root_buf;
   absl::StatusOr<std::string> opened = FdPath(fd);
@@ -101,13 +102,13 @@ absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
   }
   // O_NONBLOCK: opening a FIFO must not hang the pull.
   UniqueFd in(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!in.valid()) return ErrnoStatus(errno, absl::StrCat("pull ", reference));
+  if (!in.valid()) return ErrnoToStatus(errno, absl::StrCat("pull ", reference));
   absl::Status allowed =
       CheckImportRoot(reference, in.get(), limits.file_import_root);
   if (!allowed.ok()) return allowed;
   struct stat st;
   if (fstat(in.get(), &st) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("stat ", path));
+    return ErrnoToStatus(errno, absl::StrCat("stat ", path));
   }
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(
@@ -125,7 +126,7 @@ absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
     ssize_t n = read(in.get(), buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(errno, absl::StrCat("read ", path));
+      return ErrnoToStatus(errno, absl::StrCat("read ", path));
     }
     if (n == 0) break;
     if (result.size + static_cast<uint64_t>(n) > limits.max_bytes) {

@@ -1,3 +1,4 @@
+#include "server/base/errno_status.h"
 #include "server/images/fs_util.h"
 
 #include <dirent.h>
@@ -13,25 +14,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/base/errno_status.h"
 
 namespace vmmap::images_internal {
-
-absl::Status ErrnoStatus(int err, absl::string_view what) {
-  std::string msg = absl::StrCat(what, ": ", strerror(err));
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      return absl::NotFoundError(msg);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(msg);
-    case ENOSPC:
-    case EDQUOT:
-      return absl::ResourceExhaustedError(msg);
-    default:
-      return absl::InternalError(msg);
-  }
-}
 
 void UniqueFd::Reset() {
   if (fd_ >= 0) close(fd_);
@@ -45,7 +30,7 @@ absl::Status WriteAll(int fd, const void* data, size_t len,
     ssize_t n = write(fd, p, len);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(errno, absl::StrCat("write ", what));
+      return ErrnoToStatus(errno, absl::StrCat("write ", what));
     }
     p += n;
     len -= static_cast<size_t>(n);
@@ -62,7 +47,7 @@ absl::StatusOr<size_t> PreadFull(int fd, void* data, size_t len, off_t offset,
                       offset + static_cast<off_t>(done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(errno, absl::StrCat("read ", what));
+      return ErrnoToStatus(errno, absl::StrCat("read ", what));
     }
     if (n == 0) break;
     done += static_cast<size_t>(n);
@@ -72,39 +57,13 @@ absl::StatusOr<size_t> PreadFull(int fd, void* data, size_t len, off_t offset,
 
 absl::Status FsyncPath(const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("open ", path));
+  if (!fd.valid()) return ErrnoToStatus(errno, absl::StrCat("open ", path));
   if (fsync(fd.get()) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("fsync ", path));
+    return ErrnoToStatus(errno, absl::StrCat("fsync ", path));
   }
   return absl::OkStatus();
 }
 
-absl::Status MkdirAll(const std::string& path, unsigned mode) {
-  if (path.empty() || path[0] != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not an absolute path: ", path));
-  }
-  size_t pos = 1;
-  while (true) {
-    size_t slash = path.find('/', pos);
-    std::string prefix = path.substr(0, slash);
-    if (!prefix.empty() && mkdir(prefix.c_str(), mode) != 0 &&
-        errno != EEXIST) {
-      return ErrnoStatus(errno, absl::StrCat("mkdir ", prefix));
-    }
-    if (slash == std::string::npos) break;
-    pos = slash + 1;
-  }
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("stat ", path));
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, " exists and is not a directory"));
-  }
-  return absl::OkStatus();
-}
 
 namespace {
 
@@ -114,7 +73,7 @@ absl::Status RemoveContents(int dir_fd, const std::string& display) {
   if (dir == nullptr) {
     int err = errno;
     close(dir_fd);
-    return ErrnoStatus(err, absl::StrCat("opendir ", display));
+    return ErrnoToStatus(err, absl::StrCat("opendir ", display));
   }
   absl::Status status;
   std::vector<std::string> names;
@@ -129,20 +88,20 @@ absl::Status RemoveContents(int dir_fd, const std::string& display) {
     std::string child = absl::StrCat(display, "/", name);
     if (unlinkat(fd, name.c_str(), 0) == 0 || errno == ENOENT) continue;
     if (errno != EISDIR && errno != EPERM) {
-      status.Update(ErrnoStatus(errno, absl::StrCat("unlink ", child)));
+      status.Update(ErrnoToStatus(errno, absl::StrCat("unlink ", child)));
       continue;
     }
     int sub = openat(fd, name.c_str(),
                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0) {
       if (errno != ENOENT) {
-        status.Update(ErrnoStatus(errno, absl::StrCat("open ", child)));
+        status.Update(ErrnoToStatus(errno, absl::StrCat("open ", child)));
       }
       continue;
     }
     status.Update(RemoveContents(sub, child));
     if (unlinkat(fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      status.Update(ErrnoStatus(errno, absl::StrCat("rmdir ", child)));
+      status.Update(ErrnoToStatus(errno, absl::StrCat("rmdir ", child)));
     }
   }
   closedir(dir);
@@ -178,16 +137,16 @@ void WalkDir(int dir_fd, uint64_t* bytes, uint64_t* inodes) {
 absl::Status RemoveTree(const std::string& path) {
   if (unlink(path.c_str()) == 0 || errno == ENOENT) return absl::OkStatus();
   if (errno != EISDIR && errno != EPERM) {
-    return ErrnoStatus(errno, absl::StrCat("unlink ", path));
+    return ErrnoToStatus(errno, absl::StrCat("unlink ", path));
   }
   int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return absl::OkStatus();
-    return ErrnoStatus(errno, absl::StrCat("open ", path));
+    return ErrnoToStatus(errno, absl::StrCat("open ", path));
   }
   absl::Status status = RemoveContents(fd, path);
   if (rmdir(path.c_str()) != 0 && errno != ENOENT) {
-    status.Update(ErrnoStatus(errno, absl::StrCat("rmdir ", path)));
+    status.Update(ErrnoToStatus(errno, absl::StrCat("rmdir ", path)));
   }
   return status;
 }
@@ -196,60 +155,35 @@ absl::Status WalkUsage(const std::string& path, uint64_t* bytes,
                        uint64_t* inodes) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("stat ", path));
+    return ErrnoToStatus(errno, absl::StrCat("stat ", path));
   }
   *bytes += static_cast<uint64_t>(st.st_blocks) * 512;
   *inodes += 1;
   if (!S_ISDIR(st.st_mode)) return absl::OkStatus();
   int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", path));
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", path));
   WalkDir(fd, bytes, inodes);
   return absl::OkStatus();
 }
 
-absl::Status AtomicWriteFile(const std::string& dir, const std::string& name,
-                             const std::string& tmp_prefix,
-                             absl::string_view content) {
-  std::string tmp = absl::StrCat(dir, "/", tmp_prefix, "XXXXXX");
-  UniqueFd fd(mkostemp(tmp.data(), O_CLOEXEC));
-  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("create ", tmp));
-  absl::Status status = WriteAll(fd.get(), content.data(), content.size(), tmp);
-  if (status.ok() && fchmod(fd.get(), 0644) != 0) {
-    status = ErrnoStatus(errno, absl::StrCat("chmod ", tmp));
-  }
-  if (status.ok() && fsync(fd.get()) != 0) {
-    status = ErrnoStatus(errno, absl::StrCat("fsync ", tmp));
-  }
-  fd.Reset();
-  std::string final_path = absl::StrCat(dir, "/", name);
-  if (status.ok() && rename(tmp.c_str(), final_path.c_str()) != 0) {
-    status = ErrnoStatus(errno, absl::StrCat("rename ", tmp, " to ",
-                                             final_path));
-  }
-  if (!status.ok()) {
-    unlink(tmp.c_str());
-    return status;
-  }
-  return FsyncPath(dir);
-}
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {
-    fprintf(stderr, "vmmap: OpenSSL sha256 initialisation failed\n");
-    abort();
+  if (ctx_ != nullptr && EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx_);
+    ctx_ = nullptr;
   }
 }
 
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
 
 void Sha256::Update(const void* data, size_t len) {
-  EVP_DigestUpdate(ctx_, data, len);
+  if (ctx_ != nullptr) EVP_DigestUpdate(ctx_, data, len);
 }
 
 std::string Sha256::HexDigest() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx_, md, &len);
+  if (ctx_ == nullptr || EVP_DigestFinal_ex(ctx_, md, &len) != 1) return "";
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);
@@ -268,7 +202,7 @@ absl::StatusOr<std::string> Sha256OfFd(int fd, uint64_t* size) {
     ssize_t n = pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "re-read pulled file");
+      return ErrnoToStatus(errno, "re-read pulled file");
     }
     if (n == 0) break;
     sha.Update(buf.data(), static_cast<size_t>(n));

@@ -1,4 +1,4 @@
-// Internal helpers of the image store: errno mapping, fd I/O, sha256, and
+// Internal helpers of the image store: fd I/O, sha256, and
 // directory walks that never follow symlinks.
 #ifndef VMMAP_SERVER_IMAGES_FS_UTIL_H_
 #define VMMAP_SERVER_IMAGES_FS_UTIL_H_
@@ -14,10 +14,6 @@
 typedef struct evp_md_ctx_st EVP_MD_CTX;
 
 namespace vmmap::images_internal {
-
-// ENOENT -> NotFound, EACCES/EPERM -> PermissionDenied, ENOSPC/EDQUOT ->
-// ResourceExhausted, otherwise Internal. The message is "<what>: <strerror>".
-absl::Status ErrnoStatus(int err, absl::string_view what);
 
 // Closes an fd on destruction.
 class UniqueFd {
@@ -48,7 +44,6 @@ absl::StatusOr<size_t> PreadFull(int fd, void* data, size_t len, off_t offset,
                                  absl::string_view what);
 
 absl::Status FsyncPath(const std::string& path);  // opens O_RDONLY, fsyncs
-absl::Status MkdirAll(const std::string& path, unsigned mode);
 
 // Recursively deletes `path` (a file or a directory) without following
 // symlinks. Missing entries are not an error.
@@ -59,12 +54,6 @@ absl::Status RemoveTree(const std::string& path);
 absl::Status WalkUsage(const std::string& path, uint64_t* bytes,
                        uint64_t* inodes);
 
-// Writes `content` to dir/<tmp_prefix>XXXXXX, fsyncs it, renames it to
-// dir/name and fsyncs dir.
-absl::Status AtomicWriteFile(const std::string& dir, const std::string& name,
-                             const std::string& tmp_prefix,
-                             absl::string_view content);
-
 // Incremental sha256 (OpenSSL EVP).
 class Sha256 {
  public:
@@ -73,7 +62,8 @@ class Sha256 {
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
   void Update(const void* data, size_t len);
-  std::string HexDigest();  // finishes; call once
+  // Finishes; call once. Empty if OpenSSL failed (no digest ever matches).
+  std::string HexDigest();
 
  private:
   EVP_MD_CTX* ctx_;

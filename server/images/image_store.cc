@@ -1,3 +1,5 @@
+#include "server/base/errno_status.h"
+#include "server/base/files.h"
 #include "server/images/image_store.h"
 
 #include <dirent.h>
@@ -32,14 +34,15 @@
 namespace vmmap {
 
 using images_internal::DiskFormat;
-using images_internal::ErrnoStatus;
 using images_internal::IndexEntry;
 using images_internal::UniqueFd;
 
 namespace {
 
 constexpr char kIndexName[] = "index";
-constexpr char kIndexTmpPrefix[] = ".index.tmp.";
+// WriteFileAtomically's temp files for the index (server/base/files.h), and
+// those of earlier versions.
+constexpr const char* kIndexTmpPrefixes[] = {"index.tmp.", ".index.tmp."};
 constexpr char kIdPrefix[] = "sha256:";
 
 bool Exists(const std::string& path) {
@@ -47,26 +50,6 @@ bool Exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path,
-                                          size_t limit) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("open ", path));
-  std::string out;
-  char buf[8192];
-  while (true) {
-    ssize_t n = read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, absl::StrCat("read ", path));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > limit) {
-      return absl::DataLossError(absl::StrCat(path, " is too large"));
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> ListDir(const std::string& path) {
   std::vector<std::string> names;
@@ -105,14 +88,14 @@ std::chrono::milliseconds Millis(std::chrono::seconds s) {
 
 absl::Status Rename(const std::string& from, const std::string& to) {
   if (rename(from.c_str(), to.c_str()) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("rename ", from, " to ", to));
+    return ErrnoToStatus(errno, absl::StrCat("rename ", from, " to ", to));
   }
   return absl::OkStatus();
 }
 
 absl::Status Chmod(const std::string& path, mode_t mode) {
   if (chmod(path.c_str(), mode) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("chmod ", path));
+    return ErrnoToStatus(errno, absl::StrCat("chmod ", path));
   }
   return absl::OkStatus();
 }
@@ -138,7 +121,7 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   for (const std::string& dir :
        {root, absl::StrCat(root, "/sha256"), absl::StrCat(root, "/tmp")}) {
-    absl::Status s = images_internal::MkdirAll(dir, 0755);
+    absl::Status s = MakeDirectories(dir, 0755);
     if (!s.ok()) return s;
   }
   // Pulls in progress are nobody else's business.
@@ -147,7 +130,7 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(
   std::string lock_path = absl::StrCat(root, "/lock");
   int lock_fd = open(lock_path.c_str(),
                      O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (lock_fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", lock_path));
+  if (lock_fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", lock_path));
   if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     close(lock_fd);
@@ -156,7 +139,7 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(
           "image store ", root, " is already open (", lock_path,
           " is locked)"));
     }
-    return ErrnoStatus(err, absl::StrCat("flock ", lock_path));
+    return ErrnoToStatus(err, absl::StrCat("flock ", lock_path));
   }
   std::unique_ptr<ImageStore> store(
       new ImageStore(std::move(root), std::move(options), lock_fd));
@@ -182,17 +165,21 @@ absl::Status ImageStore::Load() {
     if (!s.ok()) return s;
   }
   for (const std::string& name : ListDir(root_)) {
-    if (absl::StartsWith(name, kIndexTmpPrefix)) {
+    bool temp = false;
+    for (const char* prefix : kIndexTmpPrefixes) {
+      temp = temp || absl::StartsWith(name, prefix);
+    }
+    if (temp) {
       std::string path = absl::StrCat(root_, "/", name);
       if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-        return ErrnoStatus(errno, absl::StrCat("unlink ", path));
+        return ErrnoToStatus(errno, absl::StrCat("unlink ", path));
       }
     }
   }
 
   images_internal::IndexMap index;
   std::string index_path = absl::StrCat(root_, "/", kIndexName);
-  absl::StatusOr<std::string> text = ReadSmallFile(index_path, 64 << 20);
+  absl::StatusOr<std::string> text = ReadFile(index_path, 64 << 20);
   if (!text.ok() && !absl::IsNotFound(text.status())) return text.status();
   if (text.ok()) {
     absl::StatusOr<images_internal::IndexMap> parsed =
@@ -211,7 +198,7 @@ absl::Status ImageStore::Load() {
       ok = Exists(absl::StrCat(dir, "/vmlinuz"));
       e.has_initrd = Exists(absl::StrCat(dir, "/initrd.img"));
       absl::StatusOr<std::string> cmdline =
-          ReadSmallFile(absl::StrCat(dir, "/cmdline"), 4096);
+          ReadFile(absl::StrCat(dir, "/cmdline"), 4096);
       if (cmdline.ok()) {
         e.cmdline = std::string(absl::StripTrailingAsciiWhitespace(*cmdline));
       }
@@ -246,8 +233,9 @@ absl::Status ImageStore::Load() {
 }
 
 absl::Status ImageStore::PersistLocked() const {
-  return images_internal::AtomicWriteFile(
-      root_, kIndexName, kIndexTmpPrefix, images_internal::SerializeIndex(index_));
+  // Only vmmap reads the index.
+  return WriteFileAtomically(absl::StrCat(root_, "/", kIndexName),
+                             images_internal::SerializeIndex(index_), 0600);
 }
 
 ImageRecord ImageStore::MakeRecord(const std::string& hex,
@@ -375,7 +363,7 @@ absl::StatusOr<ImageRecord> ImageStore::PullOnce(const std::string& reference,
   // finished image out of it; `work` is removed whatever happens.
   std::string work = absl::StrCat(root_, "/tmp/pull-XXXXXX");
   if (mkdtemp(work.data()) == nullptr) {
-    return ErrnoStatus(errno, absl::StrCat("create ", work));
+    return ErrnoToStatus(errno, absl::StrCat("create ", work));
   }
   struct Cleanup {
     const std::string& dir;
@@ -398,7 +386,7 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
   std::string download = absl::StrCat(work, "/download");
   UniqueFd fd(open(download.c_str(),
                    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("create ", download));
+  if (!fd.valid()) return ErrnoToStatus(errno, absl::StrCat("create ", download));
 
   images_internal::FetchLimits limits;
   limits.max_bytes = options_.max_image_bytes;
@@ -411,13 +399,16 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
   // Verify what actually reached the disk: flush, drop the cached pages so
   // the re-read comes from the device where possible, and hash again.
   if (fsync(fd.get()) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("fsync ", download));
+    return ErrnoToStatus(errno, absl::StrCat("fsync ", download));
   }
   posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
   uint64_t stored_size = 0;
   absl::StatusOr<std::string> verify =
       images_internal::Sha256OfFd(fd.get(), &stored_size);
   if (!verify.ok()) return verify.status();
+  if (fetched->sha256_hex.size() != 64) {
+    return absl::InternalError("sha256 is unavailable (OpenSSL failed)");
+  }
   if (*verify != fetched->sha256_hex || stored_size != fetched->size) {
     return absl::DataLossError(absl::StrCat(
         "pull ", reference, ": stored bytes do not match what was received ("
@@ -430,7 +421,7 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
   staged.entry.size_bytes = fetched->size;
   staged.dir = absl::StrCat(work, "/image");
   if (mkdir(staged.dir.c_str(), 0755) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("mkdir ", staged.dir));
+    return ErrnoToStatus(errno, absl::StrCat("mkdir ", staged.dir));
   }
   absl::Status s = Chmod(staged.dir, 0755);
   if (!s.ok()) return s;
@@ -449,7 +440,7 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
     UniqueFd dir_fd(open(staged.dir.c_str(),
                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir_fd.valid()) {
-      return ErrnoStatus(errno, absl::StrCat("open ", staged.dir));
+      return ErrnoToStatus(errno, absl::StrCat("open ", staged.dir));
     }
     absl::StatusOr<images_internal::BundleContents> contents =
         images_internal::ExtractBundle(fd.get(), dir_fd.get(), reference);
@@ -463,7 +454,7 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
         "(a POSIX tar holding vmlinuz, optionally initrd.img and cmdline)"));
   }
   if (fchmod(fd.get(), 0644) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("chmod ", download));
+    return ErrnoToStatus(errno, absl::StrCat("chmod ", download));
   }
   fd.Reset();
   s = Rename(download, absl::StrCat(staged.dir, "/image"));
@@ -495,7 +486,7 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullRegistry(
   staged.entry.size_bytes = pulled->size;
   staged.dir = absl::StrCat(work, "/image");
   if (mkdir(staged.dir.c_str(), 0755) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("mkdir ", staged.dir));
+    return ErrnoToStatus(errno, absl::StrCat("mkdir ", staged.dir));
   }
   absl::Status s = Chmod(staged.dir, 0755);
   if (!s.ok()) return s;
@@ -528,10 +519,8 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullRegistry(
     }
     staged.entry.cmdline = files.cmdline;
     if (!files.cmdline.empty()) {
-      s = images_internal::AtomicWriteFile(staged.dir, "cmdline", ".cmdline.",
-                                           files.cmdline + "\n");
-      if (!s.ok()) return s;
-      s = Chmod(absl::StrCat(staged.dir, "/cmdline"), 0644);
+      s = WriteFileAtomically(absl::StrCat(staged.dir, "/cmdline"),
+                              files.cmdline + "\n", 0644);
       if (!s.ok()) return s;
     }
   }
@@ -658,7 +647,7 @@ absl::StatusOr<FsUsage> ImageStore::Usage() const {
   FsUsage usage;
   char real[PATH_MAX];
   if (realpath(root_.c_str(), real) == nullptr) {
-    return ErrnoStatus(errno, absl::StrCat("realpath ", root_));
+    return ErrnoToStatus(errno, absl::StrCat("realpath ", root_));
   }
   std::string path = real;
   std::ifstream mountinfo("/proc/self/mountinfo");

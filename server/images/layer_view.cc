@@ -1,3 +1,4 @@
+#include "server/base/errno_status.h"
 #include "server/images/layer_view.h"
 
 #include <errno.h>
@@ -160,7 +161,7 @@ absl::Status LayerView::ApplyLayer(int layer_fd,
                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                           0600));
         if (!out.valid()) {
-          return ErrnoStatus(errno, absl::StrCat("create ", node.staged));
+          return ErrnoToStatus(errno, absl::StrCat("create ", node.staged));
         }
         absl::Status s = tar.ReadData([&](absl::string_view piece) {
           return WriteAll(out.get(), piece.data(), piece.size(), node.staged);
@@ -255,7 +256,7 @@ absl::StatusOr<VmImageFiles> LayerView::Classify() const {
       absl::StatusOr<const Node*> cmdline = ResolveFile("boot/cmdline");
       if (!cmdline.ok()) return cmdline.status();
       UniqueFd fd(open((*cmdline)->staged.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-      if (!fd.valid()) return ErrnoStatus(errno, "open staged cmdline");
+      if (!fd.valid()) return ErrnoToStatus(errno, "open staged cmdline");
       std::string text(kMaxCmdline + 1, '\0');
       absl::StatusOr<size_t> n = PreadFull(fd.get(), text.data(), text.size(), 0, "cmdline");
       if (!n.ok()) return n.status();

@@ -1,3 +1,4 @@
+#include "server/base/errno_status.h"
 #include "server/images/registry_pull.h"
 
 #include <errno.h>
@@ -61,7 +62,7 @@ absl::StatusOr<RegistryPullResult> PullFromRegistry(
 
   const std::string stage = absl::StrCat(request.work_dir, "/files");
   if (mkdir(stage.c_str(), 0700) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("mkdir ", stage));
+    return ErrnoToStatus(errno, absl::StrCat("mkdir ", stage));
   }
   LayerView view(stage, request.max_bytes, what);
   for (size_t i = 0; i < manifest->layers.size(); ++i) {
@@ -69,7 +70,7 @@ absl::StatusOr<RegistryPullResult> PullFromRegistry(
     std::string path = absl::StrCat(request.work_dir, "/layer");
     UniqueFd fd(open(path.c_str(),
                      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("create ", path));
+    if (!fd.valid()) return ErrnoToStatus(errno, absl::StrCat("create ", path));
     absl::Status s = client.DownloadBlob(layer, fd.get());
     if (s.ok()) s = view.ApplyLayer(fd.get(), layer.digest);
     unlink(path.c_str());

@@ -1,3 +1,4 @@
+#include "server/base/errno_status.h"
 #include "server/images/subprocess.h"
 
 #include <errno.h>
@@ -48,14 +49,14 @@ absl::StatusOr<ProgramOutput> RunProgram(const std::vector<std::string>& args,
   }
   argv.push_back(nullptr);
   UniqueFd devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!devnull.valid()) return ErrnoStatus(errno, "open /dev/null");
+  if (!devnull.valid()) return ErrnoToStatus(errno, "open /dev/null");
   int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return ErrnoToStatus(errno, "pipe");
   UniqueFd out_rd(out_pipe[0]), out_wr(out_pipe[1]);
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoToStatus(errno, "pipe");
   UniqueFd err_rd(err_pipe[0]), err_wr(err_pipe[1]);
   pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus(errno, "fork");
+  if (pid < 0) return ErrnoToStatus(errno, "fork");
   if (pid == 0) {
     // Only async-signal-safe calls from here on.
     if (dup2(devnull.get(), 0) < 0 || dup2(out_wr.get(), 1) < 0 ||
@@ -89,7 +90,7 @@ absl::StatusOr<ProgramOutput> RunProgram(const std::vector<std::string>& args,
     if (n < 0 && errno != EINTR) {
       int err = errno;
       KillAndReap(pid);
-      return ErrnoStatus(err, "poll");
+      return ErrnoToStatus(err, "poll");
     }
     for (int i = 0; i < 2 && n > 0; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
@@ -115,7 +116,7 @@ absl::StatusOr<ProgramOutput> RunProgram(const std::vector<std::string>& args,
   while (true) {
     pid_t r = waitpid(pid, &wstatus, WNOHANG);
     if (r == pid) break;
-    if (r < 0 && errno != EINTR) return ErrnoStatus(errno, "waitpid");
+    if (r < 0 && errno != EINTR) return ErrnoToStatus(errno, "waitpid");
     if (std::chrono::steady_clock::now() >= deadline) {
       KillAndReap(pid);
       return absl::DeadlineExceededError(absl::StrCat(

@@ -1,3 +1,4 @@
+#include "server/base/errno_status.h"
 #include "server/images/tar_bundle.h"
 
 #include <errno.h>
@@ -23,13 +24,13 @@ absl::Status WriteEntry(TarReader& tar, int dir_fd, const char* name) {
   UniqueFd out(openat(dir_fd, name,
                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                       0644));
-  if (!out.valid()) return ErrnoStatus(errno, absl::StrCat("create ", name));
+  if (!out.valid()) return ErrnoToStatus(errno, absl::StrCat("create ", name));
   absl::Status s = tar.ReadData([&](absl::string_view piece) {
     return WriteAll(out.get(), piece.data(), piece.size(), name);
   });
   if (!s.ok()) return s;
   if (fsync(out.get()) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("fsync ", name));
+    return ErrnoToStatus(errno, absl::StrCat("fsync ", name));
   }
   return absl::OkStatus();
 }
@@ -98,10 +99,10 @@ absl::StatusOr<BundleContents> ExtractBundle(int tar_fd, int out_dir_fd,
       UniqueFd out(openat(out_dir_fd, "cmdline",
                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                           0644));
-      if (!out.valid()) return ErrnoStatus(errno, "create cmdline");
+      if (!out.valid()) return ErrnoToStatus(errno, "create cmdline");
       absl::Status ws = WriteAll(out.get(), text->data(), text->size(), "cmdline");
       if (!ws.ok()) return ws;
-      if (fsync(out.get()) != 0) return ErrnoStatus(errno, "fsync cmdline");
+      if (fsync(out.get()) != 0) return ErrnoToStatus(errno, "fsync cmdline");
     }
     // Other regular files are skipped by the next Next().
   }

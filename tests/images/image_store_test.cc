@@ -512,7 +512,8 @@ TEST_F(ImageStoreTest, ReopenKeepsImagesAndTags) {
   // Simulate crash leftovers.
   WriteFile(root_ + "/tmp/pull-abcdef", "partial");
   fs::create_directories(root_ + "/tmp/stage-abcdef");
-  WriteFile(root_ + "/.index.tmp.abcdef", "partial index");
+  WriteFile(root_ + "/index.tmp.abcdef", "partial index");
+  WriteFile(root_ + "/.index.tmp.abcdef", "partial index, older version");
   fs::create_directories(root_ + "/sha256/" + std::string(64, 'a'));
   store_.reset();
 
@@ -533,6 +534,7 @@ TEST_F(ImageStoreTest, ReopenKeepsImagesAndTags) {
   EXPECT_EQ((*reopened)->Find(server.Url("/d"))->id,
             "sha256:" + Sha256sum(disk));
   EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty());
+  EXPECT_FALSE(Exists(root_ + "/index.tmp.abcdef"));
   EXPECT_FALSE(Exists(root_ + "/.index.tmp.abcdef"));
   EXPECT_FALSE(Exists(root_ + "/sha256/" + std::string(64, 'a')));
 }
