@@ -61,14 +61,16 @@ grpc::Status ImageService::ImageStatus(grpc::ServerContext*, const v1::ImageStat
   return grpc::Status::OK;
 }
 
-grpc::Status ImageService::PullImage(grpc::ServerContext*, const v1::PullImageRequest* request,
+grpc::Status ImageService::PullImage(grpc::ServerContext* context, const v1::PullImageRequest* request,
                                      v1::PullImageResponse* response) {
   if (request->image().image().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "image.image is empty");
   }
   absl::StatusOr<RegistryAuth> auth = ToRegistryAuth(request->auth());
   if (!auth.ok()) return ToGrpc(auth.status());
-  absl::StatusOr<ImageRecord> record = images_->Pull(request->image().image(), *auth);
+  // A kubelet that gave up (its deadline passed) stops this call's wait.
+  absl::StatusOr<ImageRecord> record = images_->Pull(request->image().image(), *auth,
+                                                     [context] { return context->IsCancelled(); });
   if (!record.ok()) return ToGrpc(record.status());
   response->set_image_ref(record->id);
   return grpc::Status::OK;

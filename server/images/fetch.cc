@@ -133,6 +133,10 @@ absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
       return TooLargeError(reference, limits.max_bytes);  // the file grew
     }
     if (absl::Now() > limits.deadline) return TooSlowError(reference);
+    if (limits.abandoned && limits.abandoned()) {
+      return absl::CancelledError(
+          absl::StrCat("pull ", reference, ": the caller went away"));
+    }
     sha.Update(buf.data(), static_cast<size_t>(n));
     absl::Status s = WriteAll(out_fd, buf.data(), static_cast<size_t>(n),
                               "pulled image");
@@ -154,6 +158,7 @@ absl::StatusOr<FetchResult> FetchHttp(const std::string& reference,
   request.deadline = limits.deadline;
   request.max_bytes = limits.max_bytes;
   request.what = absl::StrCat("pull ", reference);
+  request.abandoned = limits.abandoned;
   absl::StatusOr<HttpResponse> response = HttpGet(
       request,
       [&](absl::string_view piece, uint64_t content_length) -> absl::Status {

@@ -4,6 +4,7 @@
 #define VMMAP_SERVER_IMAGES_FETCH_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -33,6 +34,7 @@ struct FetchLimits {
   uint64_t max_bytes = 0;        // ResourceExhausted beyond this
   absl::Time deadline;           // DeadlineExceeded after this
   std::string file_import_root;  // file:// only below it; empty: refused
+  std::function<bool()> abandoned;  // true: stop with Cancelled; may be empty
 };
 
 // Appends the referenced bytes to `out_fd` (a fresh temp file), hashing them

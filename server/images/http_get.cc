@@ -26,6 +26,11 @@ struct Transfer {
   absl::Status sink_status;
 };
 
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* abandoned = static_cast<const std::function<bool()>*>(user);
+  return (*abandoned && (*abandoned)()) ? 1 : 0;
+}
+
 long CurrentCode(CURL* curl) {
   long code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
@@ -143,6 +148,9 @@ absl::StatusOr<HttpResponse> HttpGet(const HttpRequest& request,
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &request.abandoned);
   CURLcode code = curl_easy_perform(c);
   if (code == CURLE_OK) {
     response.code = CurrentCode(c);
@@ -153,8 +161,15 @@ absl::StatusOr<HttpResponse> HttpGet(const HttpRequest& request,
   std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(code);
   std::string msg = absl::StrCat(request.what, ": ", detail);
   switch (code) {
+    case CURLE_ABORTED_BY_CALLBACK:
+      return absl::CancelledError(
+          absl::StrCat(request.what, ": the caller went away"));
     case CURLE_OPERATION_TIMEDOUT:
-      if (absl::Now() >= request.deadline) return TooSlowError(request.what);
+      // curl's total timeout is the deadline in whole milliseconds, so it
+      // may fire a moment early; the low-speed timeout (60 s) is the other.
+      if (absl::Now() + absl::Seconds(1) >= request.deadline) {
+        return TooSlowError(request.what);
+      }
       return absl::UnavailableError(msg);
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:

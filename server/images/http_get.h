@@ -22,6 +22,9 @@ struct HttpRequest {
   std::string redirect_protocols = "http,https";
   absl::Time deadline;     // the transfer is aborted after it
   uint64_t max_bytes = 0;  // a longer success body is aborted
+  // Polled during the transfer; true aborts it with Cancelled (the caller
+  // went away). May be empty.
+  std::function<bool()> abandoned;
   // What `what` names in errors (e.g. the image reference).
   std::string what;
 };
@@ -42,7 +45,8 @@ struct HttpResponse {
 using BodySink =
     std::function<absl::Status(absl::string_view, uint64_t content_length)>;
 
-// Performs the GET. Transport failures are Unavailable (connection refused,
+// Performs the GET. Cancelled once `abandoned` says so. Transport failures
+// are Unavailable (connection refused,
 // reset, TLS, timeouts before the deadline), DeadlineExceeded after
 // `deadline`, ResourceExhausted past `max_bytes`; any HTTP status is returned
 // in the response for the caller to judge.

@@ -275,19 +275,30 @@ std::vector<ImageRecord> ImageStore::List() const {
   return out;
 }
 
-absl::Status ImageStore::AcquirePullSlot(absl::Time deadline) {
-  absl::MutexLock lock(&pulls_mu_);
-  auto free_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pulls_mu_) {
-    return active_pulls_ < options_.max_concurrent_pulls;
-  };
-  if (!pulls_mu_.AwaitWithDeadline(absl::Condition(&free_slot), deadline)) {
+absl::Status ImageStore::AcquirePullSlot(
+    absl::Time deadline, const std::function<bool()>& abandoned) {
+  while (true) {
+    {
+      absl::MutexLock lock(&pulls_mu_);
+      auto free_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pulls_mu_) {
+        return active_pulls_ < options_.max_concurrent_pulls;
+      };
+      // Short waits, so that `abandoned` (which takes pulls_mu_) is polled.
+      absl::Time until = std::min(deadline, absl::Now() + absl::Milliseconds(200));
+      if (pulls_mu_.AwaitWithDeadline(absl::Condition(&free_slot), until)) {
+        ++active_pulls_;
+        return absl::OkStatus();
+      }
+    }
+    if (absl::Now() >= deadline) break;
+    if (abandoned()) return absl::CancelledError("the caller went away");
+  }
+  {
     return absl::DeadlineExceededError(absl::StrCat(
         "no pull slot became free within the pull time limit (",
         options_.max_concurrent_pulls,
         " pulls at once: vmmap serve --max-concurrent-pulls; --pull-timeout)"));
   }
-  ++active_pulls_;
-  return absl::OkStatus();
 }
 
 void ImageStore::ReleasePullSlot() {
@@ -304,8 +315,9 @@ bool ImageStore::PlainHttp(const std::string& domain) const {
   return false;
 }
 
-absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& reference,
-                                             const RegistryAuth& auth) {
+absl::StatusOr<ImageRecord> ImageStore::Pull(
+    const std::string& reference, const RegistryAuth& auth,
+    const std::function<bool()>& cancelled) {
   // Callers asking for the same reference with the same credentials share
   // one download: the first runs it, the others wait for its result.
   const std::string key =
@@ -326,11 +338,28 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& reference,
   }
   if (!leader) {
     absl::MutexLock lock(&pulls_mu_);
-    pulls_mu_.Await(absl::Condition(
-        +[](Flight* f) { return f->done; }, flight.get()));
+    ++flight->waiting;
+    absl::Condition done(+[](Flight* f) { return f->done; }, flight.get());
+    while (!pulls_mu_.AwaitWithTimeout(done, absl::Milliseconds(200))) {
+      if (cancelled && cancelled()) {
+        --flight->waiting;
+        return absl::CancelledError(
+            absl::StrCat("pull ", reference, ": the caller went away"));
+      }
+    }
     return flight->result;
   }
-  absl::StatusOr<ImageRecord> result = PullOnce(reference, auth);
+  // The download goes on while anyone waits for it.
+  std::function<bool()> abandoned = [this, flight, cancelled] {
+    bool leader_cancelled = cancelled && cancelled();
+    absl::MutexLock lock(&pulls_mu_);
+    if (leader_cancelled && !flight->leader_gone) {
+      flight->leader_gone = true;
+      --flight->waiting;
+    }
+    return flight->waiting == 0;
+  };
+  absl::StatusOr<ImageRecord> result = PullOnce(reference, auth, abandoned);
   absl::MutexLock lock(&pulls_mu_);
   flight->result = result;
   flight->done = true;
@@ -338,8 +367,9 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& reference,
   return result;
 }
 
-absl::StatusOr<ImageRecord> ImageStore::PullOnce(const std::string& reference,
-                                                 const RegistryAuth& auth) {
+absl::StatusOr<ImageRecord> ImageStore::PullOnce(
+    const std::string& reference, const RegistryAuth& auth,
+    const std::function<bool()>& abandoned) {
   const bool is_url = images_internal::IsUrlReference(reference);
   if (is_url) {
     absl::StatusOr<images_internal::ParsedReference> parsed =
@@ -352,7 +382,7 @@ absl::StatusOr<ImageRecord> ImageStore::PullOnce(const std::string& reference,
   }
   const absl::Time deadline =
       absl::Now() + absl::FromChrono(options_.pull_timeout);
-  absl::Status slot = AcquirePullSlot(deadline);
+  absl::Status slot = AcquirePullSlot(deadline, abandoned);
   if (!slot.ok()) return slot;
   struct SlotRelease {
     ImageStore* store;
@@ -371,15 +401,15 @@ absl::StatusOr<ImageRecord> ImageStore::PullOnce(const std::string& reference,
   } cleanup{work};
 
   absl::StatusOr<Staged> staged =
-      is_url ? PullUrl(reference, work, deadline)
-             : PullRegistry(reference, auth, work, deadline);
+      is_url ? PullUrl(reference, work, deadline, abandoned)
+             : PullRegistry(reference, auth, work, deadline, abandoned);
   if (!staged.ok()) return staged.status();
   return Commit(*staged);
 }
 
 absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
     const std::string& reference, const std::string& work,
-    absl::Time deadline) {
+    absl::Time deadline, const std::function<bool()>& abandoned) {
   absl::StatusOr<images_internal::ParsedReference> parsed =
       images_internal::ParseReference(reference);
   if (!parsed.ok()) return parsed.status();
@@ -392,6 +422,7 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
   limits.max_bytes = options_.max_image_bytes;
   limits.deadline = deadline;
   limits.file_import_root = options_.file_import_root;
+  limits.abandoned = abandoned;
   absl::StatusOr<images_internal::FetchResult> fetched =
       images_internal::Fetch(reference, *parsed, limits, fd.get());
   if (!fetched.ok()) return fetched.status();
@@ -464,7 +495,8 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
 
 absl::StatusOr<ImageStore::Staged> ImageStore::PullRegistry(
     const std::string& reference, const RegistryAuth& auth,
-    const std::string& work, absl::Time deadline) {
+    const std::string& work, absl::Time deadline,
+    const std::function<bool()>& abandoned) {
   absl::StatusOr<images_internal::ImageReference> ref =
       images_internal::ParseImageReference(reference);
   if (!ref.ok()) return ref.status();
@@ -473,6 +505,7 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullRegistry(
   request.auth = auth;
   request.plain_http = PlainHttp(ref->domain);
   request.deadline = deadline;
+  request.abandoned = abandoned;
   request.max_bytes = options_.max_image_bytes;
   request.work_dir = work;
   absl::StatusOr<images_internal::RegistryPullResult> pulled =

@@ -129,7 +129,9 @@ class ImageStore {
   // its tag. Idempotent: pulling the same image again only adds the tag.
   // Blocks for the whole transfer, bounded by the options' pull_timeout,
   // max_image_bytes and max_concurrent_pulls. `auth` is used for registry
-  // pulls only.
+  // pulls only. `cancelled` (may be empty) is polled while the call waits or
+  // downloads: once it returns true the call returns Cancelled, and the
+  // download stops unless another caller still waits for it.
   // Errors (the message names the reference and, for content, the field):
   // InvalidArgument for an unparsable reference or unacceptable content
   // (hostile archives, backing files, neither a containerDisk nor a kernel);
@@ -141,8 +143,9 @@ class ImageStore {
   // the image exceeds max_image_bytes; DeadlineExceeded past pull_timeout;
   // DataLoss if a blob or the stored bytes do not match their digest.
   // Nothing is left in the store on error.
-  absl::StatusOr<ImageRecord> Pull(const std::string& reference,
-                                   const RegistryAuth& auth = {});
+  absl::StatusOr<ImageRecord> Pull(
+      const std::string& reference, const RegistryAuth& auth = {},
+      const std::function<bool()>& cancelled = nullptr);
 
   // Finds by any reference (see above). NotFound if nothing matches,
   // InvalidArgument if an id prefix is ambiguous.
@@ -187,6 +190,8 @@ class ImageStore {
   };
   // One pull in progress, shared by callers asking for the same reference.
   struct Flight {
+    int waiting = 1;            // callers still interested, the leader included
+    bool leader_gone = false;   // the leader's caller went away
     bool done = false;
     absl::StatusOr<ImageRecord> result = absl::UnknownError("pull running");
   };
@@ -196,20 +201,26 @@ class ImageStore {
         lock_fd_(lock_fd) {}
 
   absl::Status Load();
+  // `abandoned`: true once no caller waits for this pull any more.
   absl::StatusOr<ImageRecord> PullOnce(const std::string& reference,
-                                       const RegistryAuth& auth);
+                                       const RegistryAuth& auth,
+                                       const std::function<bool()>& abandoned);
   absl::StatusOr<Staged> PullUrl(const std::string& reference,
-                                 const std::string& work, absl::Time deadline);
+                                 const std::string& work, absl::Time deadline,
+                                 const std::function<bool()>& abandoned);
   absl::StatusOr<Staged> PullRegistry(const std::string& reference,
                                       const RegistryAuth& auth,
                                       const std::string& work,
-                                      absl::Time deadline);
+                                      absl::Time deadline,
+                                      const std::function<bool()>& abandoned);
   // Renames the staged directory to sha256/<hex> (unless the image is
   // already there) and records the references.
   absl::StatusOr<ImageRecord> Commit(Staged& staged);
   bool PlainHttp(const std::string& domain) const;
-  // Waits (until `deadline`) for one of max_concurrent_pulls slots.
-  absl::Status AcquirePullSlot(absl::Time deadline);
+  // Waits (until `deadline`, or until `abandoned`) for one of
+  // max_concurrent_pulls slots.
+  absl::Status AcquirePullSlot(absl::Time deadline,
+                               const std::function<bool()>& abandoned);
   void ReleasePullSlot();
   ImageRecord MakeRecord(const std::string& hex,
                          const images_internal::IndexEntry& entry) const;

@@ -105,9 +105,11 @@ bool IsLoopbackRegistry(const std::string& domain) {
 
 RegistryClient::RegistryClient(ImageReference ref, RegistryAuth auth,
                                bool plain_http, absl::Time deadline,
+                               std::function<bool()> abandoned,
                                std::string what)
     : ref_(std::move(ref)), auth_(std::move(auth)), plain_http_(plain_http),
-      deadline_(deadline), what_(std::move(what)) {
+      deadline_(deadline), abandoned_(std::move(abandoned)),
+      what_(std::move(what)) {
   if (!auth_.registry_token.empty()) {
     authorization_ = absl::StrCat("Authorization: Bearer ", auth_.registry_token);
   }
@@ -170,6 +172,7 @@ absl::Status RegistryClient::Authenticate(const std::string& header) {
   request.deadline = deadline_;
   request.max_bytes = kMaxToken;
   request.what = absl::StrCat("pull ", what_, ": token from ", realm);
+  request.abandoned = abandoned_;
   if (!auth_.username.empty()) {
     request.headers.push_back(absl::StrCat(
         "Authorization: Basic ",
@@ -216,6 +219,7 @@ absl::StatusOr<HttpResponse> RegistryClient::Get(const std::string& path,
   request.deadline = deadline_;
   request.max_bytes = max_bytes;
   request.what = absl::StrCat("pull ", what_);
+  request.abandoned = abandoned_;
   for (int attempt = 0;; ++attempt) {
     request.headers.clear();
     if (!accept.empty()) request.headers.push_back(accept);

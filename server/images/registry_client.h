@@ -5,6 +5,7 @@
 #define VMMAP_SERVER_IMAGES_REGISTRY_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -35,8 +36,10 @@ class RegistryClient {
   // `plain_http`: talk http instead of https (loopback and
   // --insecure-registry hosts only; the caller decides). `what` names the
   // pull in errors. Every request ends by `deadline`.
+  // `abandoned` (may be empty) aborts requests with Cancelled.
   RegistryClient(ImageReference ref, RegistryAuth auth, bool plain_http,
-                 absl::Time deadline, std::string what);
+                 absl::Time deadline, std::function<bool()> abandoned,
+                 std::string what);
 
   // GET /v2/<name>/manifests/<tag or digest> (at most 4 MiB). When
   // `reference` is a digest, the body must hash to it (DataLoss otherwise).
@@ -65,6 +68,7 @@ class RegistryClient {
   const RegistryAuth auth_;
   const bool plain_http_;
   const absl::Time deadline_;
+  const std::function<bool()> abandoned_;
   const std::string what_;
   std::string authorization_;  // the Authorization header, once known
 };

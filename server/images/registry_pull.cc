@@ -22,7 +22,7 @@ absl::StatusOr<RegistryPullResult> PullFromRegistry(
     const RegistryPullRequest& request) {
   const std::string what = request.ref.Canonical();
   RegistryClient client(request.ref, request.auth, request.plain_http,
-                        request.deadline, what);
+                        request.deadline, request.abandoned, what);
   RegistryPullResult result;
   const std::string& first =
       request.ref.digest.empty() ? request.ref.tag : request.ref.digest;

@@ -6,6 +6,7 @@
 #define VMMAP_SERVER_IMAGES_REGISTRY_PULL_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -21,6 +22,7 @@ struct RegistryPullRequest {
   RegistryAuth auth;
   bool plain_http = false;
   absl::Time deadline;
+  std::function<bool()> abandoned;  // true: stop with Cancelled; may be empty
   uint64_t max_bytes = 0;  // compressed blobs and unpacked contents
   std::string work_dir;    // empty directory inside the store
 };

@@ -740,7 +740,7 @@ class SilentServer {
 TEST_F(ImageStoreTest, PullTimeAndConcurrencyLimits) {
   store_.reset();
   ImageStoreOptions options = Options();
-  options.pull_timeout = std::chrono::seconds(5);
+  options.pull_timeout = std::chrono::seconds(6);
   options.max_concurrent_pulls = 1;
   auto store = ImageStore::Open(root_, options);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -755,8 +755,8 @@ TEST_F(ImageStoreTest, PullTimeAndConcurrencyLimits) {
     slow_done = finished++;
   });
   // The second pull starts while the first holds the only slot: it waits,
-  // then runs once the first gives up at its time limit.
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  // then runs once the first gives up at its time limit (2 s before its own).
+  std::this_thread::sleep_for(std::chrono::seconds(2));
   std::thread b([&] {
     fast = store_->Pull("file://" + disk).status();
     fast_done = finished++;
@@ -770,6 +770,45 @@ TEST_F(ImageStoreTest, PullTimeAndConcurrencyLimits) {
   EXPECT_EQ(fast_done, 1);
   EXPECT_EQ(store_->List().size(), 1u);
   EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty());
+}
+
+// issue 8: a call whose client has gone away stops waiting; a download
+// others still wait for goes on.
+TEST_F(ImageStoreTest, CallerThatGoesAwayStopsWaiting) {
+  store_.reset();
+  ImageStoreOptions options = Options();
+  options.pull_timeout = std::chrono::seconds(4);
+  auto store = ImageStore::Open(root_, options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  store_ = std::move(*store);
+  SilentServer silent;
+  const std::string url = silent.Url("/slow");
+
+  // Alone: the download is abandoned.
+  std::atomic<bool> gone{false};
+  absl::Status alone;
+  std::thread a([&] { alone = store_->Pull(url, {}, [&] { return gone.load(); }).status(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  gone = true;
+  a.join();
+  EXPECT_EQ(alone.code(), absl::StatusCode::kCancelled) << alone;
+  ExpectNothingStored();
+
+  // Shared: the follower leaves, the leader keeps waiting until its limit.
+  std::atomic<bool> follower_gone{false};
+  absl::Status leader, follower;
+  std::thread l([&] { leader = store_->Pull(url).status(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::thread f([&] {
+    follower = store_->Pull(url, {}, [&] { return follower_gone.load(); }).status();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  follower_gone = true;
+  f.join();
+  EXPECT_EQ(follower.code(), absl::StatusCode::kCancelled) << follower;
+  l.join();
+  EXPECT_EQ(leader.code(), absl::StatusCode::kDeadlineExceeded) << leader;
+  ExpectNothingStored();
 }
 
 }  // namespace
