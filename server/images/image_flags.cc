@@ -70,6 +70,9 @@ absl::Status ParseImageFlag(const std::string& flag, const std::string& value,
               value.find_first_of("/@ \t") == std::string::npos;
     if (!ok) return Bad(flag, value, "HOST or HOST:PORT");
     options.insecure_registries.push_back(value);
+  } else if (flag == "--image-translations") {
+    if (value.empty() || value[0] != '/') return Bad(flag, value, "an absolute file path");
+    options.translations_file = value;
   } else if (flag == "--max-concurrent-pulls") {
     int n = 0;
     if (!absl::SimpleAtoi(value, &n) || n < 1 || n > 64) {
@@ -89,7 +92,9 @@ const char* ImageFlagsHelp() {
          "  --pull-timeout DURATION   longest one pull may take, queueing included [30m]\n"
          "  --max-concurrent-pulls N  pulls that run at once; more wait [3]\n"
          "  --insecure-registry HOST[:PORT]  pull from this registry over plain http\n"
-         "                            (repeatable; loopback registries always are) [none]\n";
+         "                            (repeatable; loopback registries always are) [none]\n"
+         "  --image-translations FILE  Virtlet image translations: virtlet.cloud/NAME\n"
+         "                            pulls the URL FILE gives NAME [none]\n";
 }
 
 }  // namespace vmmap

@@ -143,6 +143,16 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(
   }
   std::unique_ptr<ImageStore> store(
       new ImageStore(std::move(root), std::move(options), lock_fd));
+  if (!store->options_.translations_file.empty()) {
+    const std::string& path = store->options_.translations_file;
+    absl::StatusOr<std::string> text = ReadFile(path, 4 << 20);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<std::shared_ptr<const images_internal::Translations>> t =
+        images_internal::Translations::Parse(*text, path,
+                                             store->options_.translation_prefix);
+    if (!t.ok()) return t.status();
+    store->translations_ = *t;
+  }
   s = store->Load();
   if (!s.ok()) return s;
   return store;
@@ -370,10 +380,23 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(
 absl::StatusOr<ImageRecord> ImageStore::PullOnce(
     const std::string& reference, const RegistryAuth& auth,
     const std::function<bool()>& abandoned) {
-  const bool is_url = images_internal::IsUrlReference(reference);
+  // A Virtlet name is pulled from its translation's URL, under its own name.
+  std::string source = reference;
+  if (translations_) {
+    absl::StatusOr<std::optional<std::string>> url =
+        translations_->Translate(reference);
+    if (!url.ok()) return url.status();
+    if (url->has_value()) source = **url;
+  } else if (absl::StartsWith(reference, options_.translation_prefix)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", absl::CHexEscape(reference.substr(0, 300)), ": names under ",
+        options_.translation_prefix,
+        " need image translations (vmmap serve --image-translations FILE)"));
+  }
+  const bool is_url = images_internal::IsUrlReference(source);
   if (is_url) {
     absl::StatusOr<images_internal::ParsedReference> parsed =
-        images_internal::ParseReference(reference);
+        images_internal::ParseReference(source);
     if (!parsed.ok()) return parsed.status();
   } else {
     absl::StatusOr<images_internal::ImageReference> parsed =
@@ -401,9 +424,10 @@ absl::StatusOr<ImageRecord> ImageStore::PullOnce(
   } cleanup{work};
 
   absl::StatusOr<Staged> staged =
-      is_url ? PullUrl(reference, work, deadline, abandoned)
+      is_url ? PullUrl(source, work, deadline, abandoned)
              : PullRegistry(reference, auth, work, deadline, abandoned);
   if (!staged.ok()) return staged.status();
+  staged->tag = is_url ? reference : staged->tag;
   return Commit(*staged);
 }
 

@@ -9,6 +9,8 @@
 //    /boot/cmdline); see layer_view.h. The id is the config digest, as in
 //    containerd; tags are normalised names (docker.io/library/busybox:latest)
 //    and repo digests name@sha256:<manifest digest>.
+//  * names under a Virtlet prefix (virtlet.cloud/NAME), translated to a URL
+//    by the --image-translations file (translations.h); the tag is the name.
 //  * URLs (file:///abs/path, http://..., https://...) of one file: a qcow2
 //    disk, or a kernel bundle (a tar holding vmlinuz, optionally initrd.img
 //    and cmdline; see tar_bundle.h). The id is the sha256 of the file; the
@@ -60,6 +62,7 @@
 #include "absl/time/time.h"
 #include "server/images/image_index.h"
 #include "server/images/registry_client.h"
+#include "server/images/translations.h"
 
 namespace vmmap {
 
@@ -103,6 +106,10 @@ struct ImageStoreOptions {
   // Registries (HOST or HOST:PORT) reached over plain http; loopback
   // registries always are. All others use https.
   std::vector<std::string> insecure_registries;
+  // Virtlet image translations (translations.h): names under
+  // `translation_prefix` are pulled from the URL the file gives them.
+  std::string translations_file;  // empty: such names are refused
+  std::string translation_prefix = "virtlet.cloud/";
   // How long `qemu-img info` / `qemu-img create` may run.
   std::chrono::seconds qemu_img_timeout{60};
 };
@@ -229,6 +236,8 @@ class ImageStore {
 
   const std::string root_;
   const ImageStoreOptions options_;
+  // Set by Open, read-only after.
+  std::shared_ptr<const images_internal::Translations> translations_;
   const int lock_fd_;
   mutable absl::Mutex mu_;
   images_internal::IndexMap index_ ABSL_GUARDED_BY(mu_);

@@ -811,5 +811,51 @@ TEST_F(ImageStoreTest, CallerThatGoesAwayStopsWaiting) {
   ExpectNothingStored();
 }
 
+TEST_F(ImageStoreTest, VirtletTranslations) {
+  HttpServer server;
+  server.Serve("/images/cirros.qcow2", MakeQcow2(dir_, "cirros.qcow2"));
+  server.Serve("/images/disk-32.qcow2", MakeQcow2(dir_, "disk32.qcow2"));
+  const std::string file = dir_ / "translations.yaml";
+  WriteFile(file, "translations:\n"
+                  "  - name: cirros\n"
+                  "    url: " + server.Url("/images/cirros.qcow2") + "\n"
+                  "  - regexp: 'disk/(\\d+)'\n"
+                  "    url: " + server.Url("/images/disk-$1.qcow2") + "\n");
+  // Without the file, such names are refused with the flag named.
+  auto r = store_->Pull("virtlet.cloud/cirros:latest");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("--image-translations"));
+
+  store_.reset();
+  ImageStoreOptions options = Options();
+  options.translations_file = file;
+  auto store = ImageStore::Open(root_, options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  store_ = std::move(*store);
+  // kubelet adds ":latest"; the name matches without it.
+  r = store_->Pull("virtlet.cloud/cirros:latest");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->id, "sha256:" + Sha256sum(dir_ / "cirros.qcow2"));
+  EXPECT_THAT(r->tags, ElementsAre("virtlet.cloud/cirros:latest"));
+  EXPECT_EQ(store_->Find("virtlet.cloud/cirros:latest")->id, r->id);
+  auto d = store_->Pull("virtlet.cloud/disk/32");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->id, "sha256:" + Sha256sum(dir_ / "disk32.qcow2"));
+  auto missing = store_->Pull("virtlet.cloud/fedora");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+  EXPECT_THAT(missing.status().message(), HasSubstr("no translation for \"fedora\""));
+
+  // A malformed file stops Open with the field named.
+  store_.reset();
+  WriteFile(file, "translations:\n  - regexp: '('\n    url: http://x/\n");
+  auto bad = ImageStore::Open(root_, options);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+  EXPECT_THAT(bad.status().message(), HasSubstr("translations[0].regexp"));
+  WriteFile(file, "translations:\n  - name: x\n    url: file:///etc/shadow\n");
+  bad = ImageStore::Open(root_, options);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+  EXPECT_THAT(bad.status().message(), HasSubstr("translations[0].url"));
+}
+
 }  // namespace
 }  // namespace vmmap
