@@ -17,7 +17,10 @@
 namespace vmmap::images_internal {
 namespace {
 
-constexpr size_t kMaxCmdline = 4096;
+constexpr size_t kMaxCmdline = 4096;  // the file; the line is checked below
+// The x86 kernel command line limit (COMMAND_LINE_SIZE): the image's own
+// part alone may not exceed it (the runtime checks it with the pod's part).
+constexpr size_t kMaxCmdlineLine = 2048;
 
 // Writes the current entry's data to dir/name (O_EXCL, 0644, fsync'ed).
 absl::Status WriteEntry(TarReader& tar, int dir_fd, const char* name) {
@@ -46,6 +49,11 @@ absl::StatusOr<std::string> CheckCmdline(absl::string_view text,
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": cmdline must be one line of text"));
     }
+  }
+  if (trimmed.size() > kMaxCmdlineLine) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": cmdline is ", trimmed.size(),
+        " bytes, more than the x86 kernel command line limit of 2048"));
   }
   return std::string(trimmed);
 }

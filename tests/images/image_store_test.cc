@@ -379,6 +379,9 @@ TEST_F(ImageStoreTest, RejectsHostileBundles) {
   ExpectRejected(TarBuilder().File("vmlinuz", "k")
                      .File("cmdline", "a\nb\n").Build(),
                  "two-line cmdline", "one line");
+  ExpectRejected(TarBuilder().File("vmlinuz", "k")
+                     .File("cmdline", std::string(2049, 'c') + "\n").Build(),
+                 "long cmdline", "limit of 2048");
   // Names smuggled in through pax and GNU long-name records.
   ExpectRejected(TarBuilder()
                      .Entry("././@PaxHeader", 'x', "13 path=../x\n", "")
