@@ -16,7 +16,7 @@ packages=(
   # the end-to-end guest: Debian's kernel and a busybox initramfs
   linux-image-cloud-amd64 busybox-static cpio
   # images: JSON (qemu-img info, OCI manifests), a real registry and the tools that publish to it
-  nlohmann-json3-dev libzstd-dev zlib1g-dev libre2-dev docker-registry skopeo apache2-utils
+  nlohmann-json3-dev libzstd-dev zlib1g-dev libre2-dev docker-registry skopeo apache2-utils openssl
 )
 
 missing=()

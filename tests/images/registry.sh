@@ -5,6 +5,10 @@
 #   registry.sh start DIR PORT [USER:PASSWORD]   registry on 127.0.0.1:PORT, plain
 #                                                http, storage and config in DIR;
 #                                                with USER:PASSWORD behind htpasswd
+#   registry.sh start DIR PORT token:REALM      the same behind bearer tokens from
+#                                                REALM (service vmmap-registry, issuer
+#                                                vmmap-test); the signing key and its
+#                                                certificate are DIR/token.key, .crt
 #   registry.sh stop DIR                         stops it (the pid in DIR/pid)
 #   registry.sh layout LAYOUT TAG [--plain] ROOTFS...
 #                                                writes an OCI image layout with
@@ -32,7 +36,12 @@ start)
     echo "  delete: {enabled: true}"
     echo "http:"
     echo "  addr: 127.0.0.1:$port"
-    if [ -n "$creds" ]; then
+    if [ "${creds#token:}" != "$creds" ]; then
+      openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=vmmap-test \
+        -keyout "$dir/token.key" -out "$dir/token.crt" 2>/dev/null
+      echo "auth:"
+      echo "  token: {realm: \"${creds#token:}\", service: vmmap-registry, issuer: vmmap-test, rootcertbundle: $dir/token.crt}"
+    elif [ -n "$creds" ]; then
       htpasswd -Bbn "${creds%%:*}" "${creds#*:}" > "$dir/htpasswd" 2>/dev/null
       echo "auth:"
       echo "  htpasswd: {realm: vmmap-test, path: $dir/htpasswd}"

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -18,8 +20,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -459,6 +463,114 @@ TEST_F(RegistryPullTest, ConcurrentPullsShareOneDownload) {
   for (const std::string& id : ids) EXPECT_EQ(id, kernel_.config_digest);
   EXPECT_LT(relay.connections() - one, 4 * one);
   EXPECT_EQ(store_->List().size(), 1u);
+}
+
+// The token issuer of a registry in bearer-token mode (as docker.io works):
+// checks basic credentials and returns a JWT signed with openssl for the
+// registry's certificate. Stands for the auth service docker-registry
+// delegates to; Debian packages none.
+class TokenServer {
+ public:
+  explicit TokenServer(std::string dir) : dir_(std::move(dir)) {
+    fd_ = images_test::ListenLoopback(&port_);
+    if (fd_ < 0) abort();
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~TokenServer() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  std::string Realm() const { return absl::StrCat("http://127.0.0.1:", port_, "/token"); }
+  int tokens() const { return tokens_; }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      std::string req;
+      char buf[4096];
+      while (req.find("\r\n\r\n") == std::string::npos && req.size() < 65536) {
+        ssize_t n = read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        req.append(buf, static_cast<size_t>(n));
+      }
+      std::string resp = Answer(req);
+      for (size_t off = 0; off < resp.size();) {
+        ssize_t n = write(c, resp.data() + off, resp.size() - off);
+        if (n <= 0) break;
+        off += static_cast<size_t>(n);
+      }
+      close(c);
+    }
+  }
+  std::string Answer(const std::string& req) {
+    const std::string basic = "Authorization: Basic " + absl::Base64Escape("vmuser:s3cret");
+    if (!absl::StrContains(req, basic)) {
+      return "HTTP/1.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n";
+    }
+    // scope=repository%3Avmmap%2Fdisk%3Apull
+    std::string scope;
+    size_t at = req.find("scope=");
+    if (at != std::string::npos) scope = req.substr(at + 6, req.find_first_of("& ", at) - at - 6);
+    std::string name = absl::StrReplaceAll(scope, {{"%3A", ":"}, {"%3a", ":"}, {"%2F", "/"}, {"%2f", "/"}});
+    name = name.substr(name.find(':') + 1);
+    name = name.substr(0, name.rfind(':'));
+    std::string der;
+    Sh("openssl x509 -in " + dir_ + "/token.crt -outform DER | base64 -w0", &der);
+    const long now = static_cast<long>(time(nullptr));
+    const std::string header = absl::StrCat(R"({"alg":"RS256","typ":"JWT","x5c":[")", der, R"("]})");
+    const std::string claims = absl::StrCat(
+        R"({"iss":"vmmap-test","sub":"vmuser","aud":"vmmap-registry","exp":)", now + 600,
+        R"(,"nbf":)", now - 60, R"(,"iat":)", now - 60, R"(,"jti":"t)", tokens_.load(),
+        R"(","access":[{"type":"repository","name":")", name, R"(","actions":["pull"]}]})");
+    const std::string input =
+        absl::WebSafeBase64Escape(header) + "." + absl::WebSafeBase64Escape(claims);
+    WriteFile(dir_ + "/signing-input", input);
+    std::string sig;
+    Sh("openssl dgst -sha256 -binary -sign " + dir_ + "/token.key " + dir_ +
+           "/signing-input | base64 -w0 | tr '+/' '-_' | tr -d '='",
+       &sig);
+    ++tokens_;
+    const std::string body = absl::StrCat(R"({"token":")", input, ".", sig, R"("})");
+    return absl::StrCat("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: ",
+                        body.size(), "\r\n\r\n", body);
+  }
+
+  std::string dir_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> tokens_{0};
+  std::thread thread_;
+};
+
+TEST_F(RegistryPullTest, BearerTokenFlow) {
+  // A second registry over the open one's storage, behind bearer tokens.
+  const std::string dir = dir_ + "/token-registry";
+  fs::create_directories(dir);
+  fs::create_symlink(work_ + "/open/storage", dir + "/storage");
+  TokenServer tokens(dir);
+  const int port = UnusedPort();
+  ASSERT_EQ(Sh(absl::StrCat(kScript, " start ", dir, " ", port, " token:", tokens.Realm())), 0);
+  struct Stop {
+    std::string dir;
+    ~Stop() { Sh(absl::StrCat(kScript, " stop ", dir)); }
+  } stop{dir};
+  const std::string ref = absl::StrCat("127.0.0.1:", port, "/vmmap/disk:1");
+
+  auto wrong = store_->Pull(ref, RegistryAuth{"vmuser", "wrong", ""});
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated) << wrong.status();
+  EXPECT_THAT(wrong.status().message(), HasSubstr("token request"));
+  ExpectNothingStored();
+
+  auto r = store_->Pull(ref, RegistryAuth{"vmuser", "s3cret", ""});
+  ASSERT_TRUE(r.ok()) << r.status() << "\n" << ReadFile(dir + "/registry.log");
+  EXPECT_EQ(r->id, disk_.config_digest);
+  EXPECT_GE(tokens.tokens(), 1);
 }
 
 TEST_F(RegistryPullTest, SizeLimit) {
