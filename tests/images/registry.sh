@@ -16,7 +16,10 @@
 #                                                unless --plain) with standard
 #                                                tools; prints "<manifest digest>
 #                                                <config digest>"
-#   registry.sh push LAYOUT TAG REF [USER:PASSWORD]  skopeo copy oci:LAYOUT:TAG docker://REF
+#   registry.sh index LAYOUT TAG OTHER_LAYOUT    makes TAG of LAYOUT an image index:
+#                                                OTHER_LAYOUT's image as linux/arm64,
+#                                                LAYOUT's as linux/amd64; prints its digest
+#   registry.sh push LAYOUT TAG REF [USER:PASSWORD]  skopeo copy --all oci:LAYOUT:TAG docker://REF
 set -euo pipefail
 
 die() { echo "registry.sh: $*" >&2; exit 1; }
@@ -106,9 +109,24 @@ layout)
   # What the test checks the pull against.
   echo "sha256:$manifest sha256:$config"
   ;;
+index)
+  layout="$1"; tag="$2"; other="$3"
+  # The first manifest entry of each layout's index.json: digest and size.
+  entry() { grep -o '"digest":"sha256:[0-9a-f]*","size":[0-9]*' "$1/index.json" | head -1; }
+  amd64=$(entry "$layout"); arm64=$(entry "$other")
+  cp -n "$other"/blobs/sha256/* "$layout/blobs/sha256/"
+  m=application/vnd.oci.image.manifest.v1+json
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"%s",%s,"platform":{"architecture":"arm64","os":"linux"}},{"mediaType":"%s",%s,"platform":{"architecture":"amd64","os":"linux"}}]}' \
+    "$m" "$arm64" "$m" "$amd64" > "$layout/image-index"
+  index=$(sha "$layout/image-index"); index_size=$(stat -c %s "$layout/image-index")
+  mv "$layout/image-index" "$layout/blobs/sha256/$index"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"%s"}}]}' \
+    "$index" "$index_size" "$tag" > "$layout/index.json"
+  echo "sha256:$index"
+  ;;
 push)
   layout="$1"; tag="$2"; ref="$3"; creds="${4:-}"
-  args=(--dest-tls-verify=false --quiet)
+  args=(--all --dest-tls-verify=false --quiet)
   [ -n "$creds" ] && args+=(--dest-creds "$creds")
   skopeo copy "${args[@]}" "oci:$layout:$tag" "docker://$ref" >&2
   ;;

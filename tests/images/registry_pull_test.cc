@@ -194,6 +194,18 @@ class RegistryPullTest : public ::testing::Test {
     WriteFile(upper + "/etc/.wh..wh..opq", "");
     layered_ = Publish("layered", {lower, upper}, {"vmmap/layered:1"});
 
+    // An index: "neither" as linux/arm64, the containerDisk as linux/amd64.
+    std::string multi = work_ + "/layout-multi";
+    ASSERT_EQ(Sh(absl::StrCat("cp -r ", work_, "/layout-disk ", multi)), 0);
+    std::string index_digest;
+    ASSERT_EQ(Sh(absl::StrCat(kScript, " index ", multi, " v ", work_, "/layout-neither"),
+                 &index_digest),
+              0);
+    multi_index_ = index_digest.substr(0, index_digest.find('\n'));
+    ASSERT_EQ(Sh(absl::StrCat(kScript, " push ", multi, " v 127.0.0.1:", open_port_,
+                              "/vmmap/multi:1")),
+              0);
+
     // A bigger plain layer of random bytes, for the mid-pull failure.
     std::string big_root = work_ + "/rootfs-big";
     fs::create_directories(big_root + "/disk");
@@ -264,6 +276,7 @@ class RegistryPullTest : public ::testing::Test {
   static inline std::string work_;
   static inline int open_port_ = 0, auth_port_ = 0;
   static inline Published disk_, kernel_, layered_;
+  static inline std::string multi_index_;
   std::string dir_, root_;
   std::unique_ptr<ImageStore> store_;
 };
@@ -310,6 +323,15 @@ TEST_F(RegistryPullTest, ContainerDiskByTagAndByDigest) {
   EXPECT_EQ(store_->Find(ref).status().code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(store_->Remove(Open("vmmap/disk:2"), unused).ok());
   ExpectNothingStored();
+}
+
+TEST_F(RegistryPullTest, IndexPicksLinuxAmd64) {
+  auto r = store_->Pull(Open("vmmap/multi:1"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->kind, ImageKind::kDisk);
+  EXPECT_EQ(r->id, disk_.config_digest);
+  // The repo digest is the index's: what the tag names.
+  EXPECT_THAT(r->repo_digests, ElementsAre(Open("vmmap/multi@") + multi_index_));
 }
 
 TEST_F(RegistryPullTest, KernelImage) {
