@@ -49,6 +49,16 @@ struct DiskSpec {
   std::string target = "vda";
 };
 
+// The pod's NIC (server/network/tap_link.h): libvirt opens the existing tap
+// `tap_name` in its own network namespace (managed='no': libvirt neither
+// creates nor deletes it), and the guest gets the MAC and MTU of the pod's
+// CNI interface so that nothing outside the pod sees a difference.
+struct NetworkInterfaceSpec {
+  std::string tap_name;
+  std::string mac;  // empty: libvirt picks one
+  int mtu = 0;      // 0: QEMU's default
+};
+
 // Who the domain belongs to, recorded in <metadata> so that the server can
 // recognise its own domains (and never touch anyone else's).
 struct PodOwner {
@@ -74,6 +84,7 @@ struct DomainSpec {
   std::string emulator_path;
   std::optional<DirectKernelBoot> kernel_boot;
   std::vector<DiskSpec> disks;
+  std::optional<NetworkInterfaceSpec> network_interface;  // none: no NIC at all
   std::string console_log_path;  // empty: a pty console
   int balloon_stats_period_s = 10;
   PodOwner owner;

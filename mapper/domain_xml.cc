@@ -112,6 +112,19 @@ void FillBoot(pugi::xml_node os, pugi::xml_node devices, pugi::xml_node before,
   }
 }
 
+void FillInterface(pugi::xml_node devices, pugi::xml_node before,
+                   const std::optional<NetworkInterfaceSpec>& nic) {
+  if (!nic) return;
+  pugi::xml_node node = devices.insert_child_before("interface", before);
+  node.append_attribute("type") = "ethernet";
+  if (!nic->mac.empty()) node.append_child("mac").append_attribute("address") = nic->mac.c_str();
+  pugi::xml_node target = node.append_child("target");
+  target.append_attribute("dev") = nic->tap_name.c_str();
+  target.append_attribute("managed") = "no";
+  node.append_child("model").append_attribute("type") = "virtio";
+  if (nic->mtu > 0) node.append_child("mtu").append_attribute("size") = nic->mtu;
+}
+
 // Collects pugixml's output in a string, without an ostringstream's setup.
 class StringWriter : public pugi::xml_writer {
  public:
@@ -186,6 +199,7 @@ absl::StatusOr<std::string> RenderDomainXml(const DomainSpec& spec) {
     SetText(k.emulator, spec.emulator_path);
   }
   FillBoot(k.os, k.devices, k.serial, spec);
+  FillInterface(k.devices, k.serial, spec.network_interface);
   FillConsole(k, spec.console_log_path);
   k.balloon_stats.attribute("period") = spec.balloon_stats_period_s;
   // Drop the template's comment; the output is for libvirt and for people.

@@ -15,6 +15,8 @@ packages=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils virtinst
   # the end-to-end guest: Debian's kernel and a busybox initramfs
   linux-image-cloud-amd64 busybox-static cpio
+  # the pod network: CNI plugins (bridge, host-local, loopback, portmap), ip/tc, iptables; curl in tests
+  containernetworking-plugins iproute2 iptables curl
   # images: JSON (qemu-img info, OCI manifests), a real registry and the tools that publish to it
   nlohmann-json3-dev libzstd-dev zlib1g-dev libre2-dev docker-registry skopeo apache2-utils openssl
 )

@@ -1,0 +1,263 @@
+// Real TCG guests on a real CNI network: the tap opened by libvirt in the
+// host namespace, moved into the pod namespace and mirrored to the CNI
+// interface (server/network/tap_link.h). Runs inside the private namespaces
+// of private_namespaces_main.cc with libvirt's embedded QEMU driver, so the
+// bridge, the guests' addresses and hostPort rules exist only here.
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "mapper/domain_spec.h"
+#include "mapper/domain_xml.h"
+#include "server/network/cni_chain.h"
+#include "server/network/kernel_ip_arg.h"
+#include "server/network/netns.h"
+#include "server/network/subprocess.h"
+#include "server/network/tap_link.h"
+
+namespace vmmap::network {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<ProcessResult> Sh(const std::string& cmd, absl::Duration timeout = absl::Minutes(2)) {
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", cmd};
+  spec.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  spec.timeout = timeout;
+  return RunProcess(spec);
+}
+
+// Polls `done` every 500 ms until it holds or `limit` passes; TCG guests on
+// a loaded machine are slow, so limits are minutes and never asserted on.
+template <typename F>
+bool Eventually(F done, absl::Duration limit = absl::Minutes(5)) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  return done();
+}
+
+struct GuestPod {
+  std::string id;
+  std::string netns;
+  std::string tap;
+  CniAttachment attachment;
+  CniResult result;
+  CniIp ip;
+  std::string console;
+  virDomainPtr domain = nullptr;
+};
+
+class GuestNetworkTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // QEMU may run as an unprivileged user: the work dir must be traversable.
+    char tmpl[] = "/tmp/vmmap-net-guest-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    work_ = new std::string(tmpl);
+    chmod(work_->c_str(), 0755);
+    absl::StatusOr<ProcessResult> built =
+        Sh(absl::StrCat(VMMAP_NETWORK_TEST_DIR "/build-net-guest.sh ", *work_, "/guest"));
+    ASSERT_TRUE(built.ok() && built->exit_code == 0)
+        << (built.ok() ? built->stderr_bytes : built.status().ToString());
+    std::filesystem::create_directories(*work_ + "/libvirt/etc");
+    // The embedded driver needs an event loop; it runs for the process' life.
+    ASSERT_EQ(virEventRegisterDefaultImpl(), 0);
+    std::thread([] {
+      for (;;) virEventRunDefaultImpl();
+    }).detach();
+    // Consoles straight to files: the embedded driver has no virtlogd.
+    std::ofstream(*work_ + "/libvirt/etc/qemu.conf") << "stdio_handler = \"file\"\n";
+  }
+  static void TearDownTestSuite() {
+    if (work_ == nullptr) return;
+    umount2((*work_ + "/netns").c_str(), MNT_DETACH);
+    std::error_code ec;
+    std::filesystem::remove_all(*work_, ec);
+    delete work_;
+    work_ = nullptr;
+  }
+
+  void SetUp() override {
+    if (access("/dev/net/tun", R_OK | W_OK) != 0) {
+      GTEST_SKIP() << "/dev/net/tun is not available: no taps on this host";
+    }
+    for (const char* p : {"bridge", "host-local", "loopback", "portmap"}) {
+      if (!FindCniPlugin(p, CniBinDirs("")).ok()) {
+        GTEST_SKIP() << "containernetworking-plugins not installed (" << p << ")";
+      }
+    }
+    conn_ = virConnectOpen(absl::StrCat("qemu:///embed?root=", *work_, "/libvirt").c_str());
+    ASSERT_NE(conn_, nullptr) << virGetLastErrorMessage();
+    std::string text = absl::StrCat(
+        R"({"cniVersion":"1.0.0","name":"vmmapguest","plugins":[)",
+        R"({"type":"bridge","bridge":"vmmapgbr0","isGateway":true,)",
+        R"("ipam":{"type":"host-local","dataDir":")", *work_,
+        R"(/leases","ranges":[[{"subnet":"10.214.0.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}]}},)",
+        R"({"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]})");
+    absl::StatusOr<CniNetworkList> list = ParseCniConfig("guest.conflist", text, true);
+    ASSERT_TRUE(list.ok()) << list.status();
+    chain_ = std::make_unique<CniChain>(*list, CniBinDirs(""));
+  }
+
+  void TearDown() override {
+    for (GuestPod& pod : pods_) RemovePod(pod);
+    if (conn_ != nullptr) virConnectClose(conn_);
+  }
+
+  // RunPodSandbox + CreateContainer + StartContainer, as phase 2 will do
+  // them: netns, ADD, tap, domain with the pod's MAC/MTU and ip=, move.
+  GuestPod& StartPod(const std::string& id, const std::string& name,
+                     const std::vector<PortMapping>& ports, const std::string& extra_cmdline) {
+    pods_.emplace_back();
+    GuestPod& pod = pods_.back();
+    pod.id = id;
+    absl::StatusOr<std::string> ns = CreateNetns(*work_ + "/netns", name);
+    EXPECT_TRUE(ns.ok()) << ns.status();
+    if (!ns.ok()) return pod;
+    pod.netns = *ns;
+    pod.attachment.container_id = id;
+    pod.attachment.netns_path = *ns;
+    pod.attachment.args = {{"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", name}};
+    pod.attachment.port_mappings = ports;
+    absl::StatusOr<CniResult> result = chain_->Add(pod.attachment);
+    EXPECT_TRUE(result.ok()) << result.status();
+    if (!result.ok()) return pod;
+    pod.result = *result;
+    pod.ip = PodIps(*result, "eth0").at(0);
+    absl::StatusOr<LinkInfo> eth0 = ReadLink(*ns, "eth0");
+    EXPECT_TRUE(eth0.ok()) << eth0.status();
+    pod.tap = *TapNameFor(id);
+    EXPECT_TRUE(CreateTap(pod.tap).ok());
+
+    DomainSpec spec;
+    spec.type = DomainType::kQemu;
+    spec.name = absl::StrCat("vmmap-net-", name);
+    spec.uuid = absl::StrCat(id.substr(0, 8), "-0000-4000-8000-", id.substr(8, 12));
+    spec.memory_kib = 256 * 1024;
+    pod.console = absl::StrCat(*work_, "/", name, ".console");
+    spec.console_log_path = pod.console;
+    absl::StatusOr<std::string> ip_arg = KernelIpArgument(pod.ip, name, "eth0", {});
+    EXPECT_TRUE(ip_arg.ok()) << ip_arg.status();
+    spec.kernel_boot = DirectKernelBoot{*work_ + "/guest/vmlinuz", *work_ + "/guest/initrd.img",
+                                       absl::StrCat("console=ttyS0 ", *ip_arg, extra_cmdline)};
+    spec.network_interface = NetworkInterfaceSpec{pod.tap, eth0->mac, eth0->mtu};
+    spec.owner = {"default", name, "uid", 0, id, ""};
+    absl::StatusOr<std::string> xml = RenderDomainXml(spec);
+    EXPECT_TRUE(xml.ok()) << xml.status();
+    pod.domain = virDomainCreateXML(conn_, xml->c_str(), 0);
+    EXPECT_NE(pod.domain, nullptr) << virGetLastErrorMessage() << "\n" << *xml;
+    absl::Status moved = MoveTapIntoPod(pod.tap, *ns, "eth0");
+    EXPECT_TRUE(moved.ok()) << moved;
+    return pod;
+  }
+
+  void RemovePod(GuestPod& pod) {
+    if (pod.domain != nullptr) {
+      virDomainDestroy(pod.domain);
+      virDomainFree(pod.domain);
+      pod.domain = nullptr;
+    }
+    if (!pod.netns.empty()) {
+      EXPECT_TRUE(chain_->Del(pod.attachment, pod.result.json).ok());
+      EXPECT_TRUE(RemoveNetns(pod.netns).ok());
+    }
+    if (!pod.tap.empty()) {
+      EXPECT_TRUE(DeleteTap(pod.tap).ok());
+    }
+    pod.netns.clear();
+  }
+
+  bool ConsoleHas(const GuestPod& pod, const std::string& text) {
+    return absl::StrContains(ReadFile(pod.console), text);
+  }
+
+  static std::string* work_;
+  virConnectPtr conn_ = nullptr;
+  std::unique_ptr<CniChain> chain_;
+  std::deque<GuestPod> pods_;
+};
+
+std::string* GuestNetworkTest::work_ = nullptr;
+
+TEST_F(GuestNetworkTest, HostReachesTheGuestOnItsPodIpAndHostPortAndPodsReachEachOther) {
+  GuestPod& a = StartPod("a1b2c3d4e5f60718293a", "pod-a", {{18080, 80, "tcp", ""}}, "");
+  ASSERT_NE(a.domain, nullptr);
+  ASSERT_TRUE(Eventually([&] { return ConsoleHas(a, "VMMAP-NET-"); }))
+      << ReadFile(a.console);
+  ASSERT_TRUE(ConsoleHas(a, absl::StrCat("VMMAP-NET-UP ip=", a.ip.ip, " mtu=",
+                                         ReadLink(a.netns, "eth0")->mtu)))
+      << ReadFile(a.console);
+
+  // ICMP to the pod IP is answered by the guest: the pod namespace's own
+  // kernel never sees the frames (they are redirected to the tap).
+  EXPECT_TRUE(Eventually([&] {
+    absl::StatusOr<ProcessResult> r = Sh(absl::StrCat("busybox ping -c1 -W2 ", a.ip.ip));
+    return r.ok() && r->exit_code == 0;
+  }));
+  absl::StatusOr<ProcessResult> http =
+      Sh(absl::StrCat("curl -sS --max-time 20 http://", a.ip.ip, "/"));
+  ASSERT_TRUE(http.ok());
+  EXPECT_THAT(http->stdout_bytes, HasSubstr("VMMAP-GUEST pod-a")) << http->stderr_bytes;
+
+  // hostPort: portmap's DNAT from a host address to the guest's port 80.
+  absl::StatusOr<ProcessResult> mapped =
+      Sh(absl::StrCat("curl -sS --max-time 20 http://", a.ip.gateway, ":18080/"));
+  ASSERT_TRUE(mapped.ok());
+  EXPECT_THAT(mapped->stdout_bytes, HasSubstr("VMMAP-GUEST pod-a")) << mapped->stderr_bytes;
+
+  // Pod B fetches from pod A by pod IP, across the bridge.
+  GuestPod& b = StartPod("b1b2c3d4e5f60718293b", "pod-b", {},
+                         absl::StrCat(" vmmap.fetch=", a.ip.ip, ":80"));
+  ASSERT_NE(b.domain, nullptr);
+  EXPECT_TRUE(Eventually([&] { return ConsoleHas(b, "VMMAP-FETCHED VMMAP-GUEST pod-a"); }))
+      << ReadFile(b.console);
+
+  // Where the packet path runs: with TCG there is no vhost worker, so
+  // QEMU's own threads move the frames, and every one of them is in the
+  // domain's cgroup (what the pod's limits bound).
+  absl::StatusOr<ProcessResult> threads = Sh(absl::StrCat(
+      "pid=$(pgrep -f 'guest=vmmap-net-pod-a' | head -n1); for t in /proc/$pid/task/*; do "
+      "printf '%s ' \"$(cat $t/comm)\"; grep ':cpu,cpuacct:\\|:cpu:' $t/cgroup; done"));
+  ASSERT_TRUE(threads.ok());
+  for (absl::string_view line : absl::StrSplit(threads->stdout_bytes, '\n', absl::SkipEmpty())) {
+    EXPECT_THAT(std::string(line), HasSubstr("vmmap-net-pod-a")) << threads->stdout_bytes;
+  }
+  EXPECT_FALSE(threads->stdout_bytes.empty());
+
+  std::string tap_a = a.tap;
+  RemovePod(a);
+  RemovePod(b);
+  EXPECT_FALSE(LinkExists("", tap_a));
+  absl::StatusOr<ProcessResult> left = Sh("ip -o link show | grep -c 'veth\\|vmt' || true");
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->stdout_bytes, "0\n");
+}
+
+}  // namespace
+}  // namespace vmmap::network
