@@ -24,9 +24,7 @@
 #include "gtest/gtest.h"
 #include "mapper/domain_spec.h"
 #include "mapper/domain_xml.h"
-#include "server/network/cni_chain.h"
-#include "server/network/kernel_ip_arg.h"
-#include "server/network/netns.h"
+#include "server/network/pod_network.h"
 #include "server/network/subprocess.h"
 #include "server/network/tap_link.h"
 
@@ -63,14 +61,13 @@ bool Eventually(F done, absl::Duration limit = absl::Minutes(5)) {
 }
 
 struct GuestPod {
-  std::string id;
-  std::string netns;
-  std::string tap;
-  CniAttachment attachment;
-  CniResult result;
-  CniIp ip;
+  PodNetworkRequest request;
+  PodNetworkState state;
+  bool set_up = false;
+  GuestNic nic;
   std::string console;
   virDomainPtr domain = nullptr;
+  std::string ip() const { return state.ips.at(0); }
 };
 
 class GuestNetworkTest : public ::testing::Test {
@@ -114,15 +111,18 @@ class GuestNetworkTest : public ::testing::Test {
     }
     conn_ = virConnectOpen(absl::StrCat("qemu:///embed?root=", *work_, "/libvirt").c_str());
     ASSERT_NE(conn_, nullptr) << virGetLastErrorMessage();
-    std::string text = absl::StrCat(
+    std::filesystem::create_directories(*work_ + "/net.d");
+    std::ofstream(*work_ + "/net.d/10-guests.conflist") << absl::StrCat(
         R"({"cniVersion":"1.0.0","name":"vmmapguest","plugins":[)",
         R"({"type":"bridge","bridge":"vmmapgbr0","isGateway":true,)",
         R"("ipam":{"type":"host-local","dataDir":")", *work_,
         R"(/leases","ranges":[[{"subnet":"10.214.0.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}]}},)",
         R"({"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]})");
-    absl::StatusOr<CniNetworkList> list = ParseCniConfig("guest.conflist", text, true);
-    ASSERT_TRUE(list.ok()) << list.status();
-    chain_ = std::make_unique<CniChain>(*list, CniBinDirs(""));
+    CniOptions options;
+    options.conf_dir = *work_ + "/net.d";
+    options.netns_dir = *work_ + "/netns";
+    network_ = NewCniPodNetwork(options);
+    ASSERT_TRUE(network_->Readiness().ready) << network_->Readiness().message;
   }
 
   void TearDown() override {
@@ -130,30 +130,23 @@ class GuestNetworkTest : public ::testing::Test {
     if (conn_ != nullptr) virConnectClose(conn_);
   }
 
-  // RunPodSandbox + CreateContainer + StartContainer, as phase 2 will do
-  // them: netns, ADD, tap, domain with the pod's MAC/MTU and ip=, move.
+  // RunPodSandbox + CreateContainer + StartContainer through PodNetwork, in
+  // the order the sandbox lifecycle calls it.
   GuestPod& StartPod(const std::string& id, const std::string& name,
                      const std::vector<PortMapping>& ports, const std::string& extra_cmdline) {
     pods_.emplace_back();
     GuestPod& pod = pods_.back();
-    pod.id = id;
-    absl::StatusOr<std::string> ns = CreateNetns(*work_ + "/netns", name);
-    EXPECT_TRUE(ns.ok()) << ns.status();
-    if (!ns.ok()) return pod;
-    pod.netns = *ns;
-    pod.attachment.container_id = id;
-    pod.attachment.netns_path = *ns;
-    pod.attachment.args = {{"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", name}};
-    pod.attachment.port_mappings = ports;
-    absl::StatusOr<CniResult> result = chain_->Add(pod.attachment);
-    EXPECT_TRUE(result.ok()) << result.status();
-    if (!result.ok()) return pod;
-    pod.result = *result;
-    pod.ip = PodIps(*result, "eth0").at(0);
-    absl::StatusOr<LinkInfo> eth0 = ReadLink(*ns, "eth0");
-    EXPECT_TRUE(eth0.ok()) << eth0.status();
-    pod.tap = *TapNameFor(id);
-    EXPECT_TRUE(CreateTap(pod.tap).ok());
+    pod.request = {id, "default", name, "uid-" + name, false, ports};
+    absl::StatusOr<PodNetworkState> state = network_->SetUp(pod.request);
+    EXPECT_TRUE(state.ok()) << state.status();
+    if (!state.ok()) return pod;
+    pod.state = *state;
+    pod.set_up = true;
+    absl::StatusOr<GuestNic> nic = network_->GuestNicFor(pod.request, pod.state, name);
+    EXPECT_TRUE(nic.ok()) << nic.status();
+    if (!nic.ok()) return pod;
+    pod.nic = *nic;
+    EXPECT_TRUE(network_->PrepareTap(pod.nic).ok());
 
     DomainSpec spec;
     spec.type = DomainType::kQemu;
@@ -162,35 +155,32 @@ class GuestNetworkTest : public ::testing::Test {
     spec.memory_kib = 256 * 1024;
     pod.console = absl::StrCat(*work_, "/", name, ".console");
     spec.console_log_path = pod.console;
-    absl::StatusOr<std::string> ip_arg = KernelIpArgument(pod.ip, name, "eth0", {});
-    EXPECT_TRUE(ip_arg.ok()) << ip_arg.status();
     spec.kernel_boot = DirectKernelBoot{*work_ + "/guest/vmlinuz", *work_ + "/guest/initrd.img",
-                                       absl::StrCat("console=ttyS0 ", *ip_arg, extra_cmdline)};
-    spec.network_interface = NetworkInterfaceSpec{pod.tap, eth0->mac, eth0->mtu};
+                                       absl::StrCat("console=ttyS0 ", nic->kernel_ip_arg,
+                                                    extra_cmdline)};
+    spec.network_interface = NetworkInterfaceSpec{nic->tap, nic->mac, nic->mtu};
     spec.owner = {"default", name, "uid", 0, id, ""};
     absl::StatusOr<std::string> xml = RenderDomainXml(spec);
     EXPECT_TRUE(xml.ok()) << xml.status();
     pod.domain = virDomainCreateXML(conn_, xml->c_str(), 0);
     EXPECT_NE(pod.domain, nullptr) << virGetLastErrorMessage() << "\n" << *xml;
-    absl::Status moved = MoveTapIntoPod(pod.tap, *ns, "eth0");
-    EXPECT_TRUE(moved.ok()) << moved;
+    absl::Status attached = network_->AttachTap(pod.nic, pod.state);
+    EXPECT_TRUE(attached.ok()) << attached;
     return pod;
   }
 
+  // StopPodSandbox + RemovePodSandbox.
   void RemovePod(GuestPod& pod) {
     if (pod.domain != nullptr) {
       virDomainDestroy(pod.domain);
       virDomainFree(pod.domain);
       pod.domain = nullptr;
     }
-    if (!pod.netns.empty()) {
-      EXPECT_TRUE(chain_->Del(pod.attachment, pod.result.json).ok());
-      EXPECT_TRUE(RemoveNetns(pod.netns).ok());
+    if (pod.set_up) {
+      EXPECT_TRUE(network_->TearDown(pod.request, pod.state).ok());
+      EXPECT_TRUE(network_->Remove(pod.request).ok());
+      pod.set_up = false;
     }
-    if (!pod.tap.empty()) {
-      EXPECT_TRUE(DeleteTap(pod.tap).ok());
-    }
-    pod.netns.clear();
   }
 
   bool ConsoleHas(const GuestPod& pod, const std::string& text) {
@@ -199,41 +189,41 @@ class GuestNetworkTest : public ::testing::Test {
 
   static std::string* work_;
   virConnectPtr conn_ = nullptr;
-  std::unique_ptr<CniChain> chain_;
+  std::unique_ptr<PodNetwork> network_;
   std::deque<GuestPod> pods_;
 };
 
 std::string* GuestNetworkTest::work_ = nullptr;
 
 TEST_F(GuestNetworkTest, HostReachesTheGuestOnItsPodIpAndHostPortAndPodsReachEachOther) {
-  GuestPod& a = StartPod("a1b2c3d4e5f60718293a", "pod-a", {{18080, 80, "tcp", ""}}, "");
+  GuestPod& a = StartPod("a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90", "pod-a", {{18080, 80, "tcp", ""}}, "");
   ASSERT_NE(a.domain, nullptr);
   ASSERT_TRUE(Eventually([&] { return ConsoleHas(a, "VMMAP-NET-"); }))
       << ReadFile(a.console);
-  ASSERT_TRUE(ConsoleHas(a, absl::StrCat("VMMAP-NET-UP ip=", a.ip.ip, " mtu=",
-                                         ReadLink(a.netns, "eth0")->mtu)))
+  ASSERT_TRUE(ConsoleHas(a, absl::StrCat("VMMAP-NET-UP ip=", a.ip(), " mtu=",
+                                         ReadLink(a.state.netns_path, "eth0")->mtu)))
       << ReadFile(a.console);
 
   // ICMP to the pod IP is answered by the guest: the pod namespace's own
   // kernel never sees the frames (they are redirected to the tap).
   EXPECT_TRUE(Eventually([&] {
-    absl::StatusOr<ProcessResult> r = Sh(absl::StrCat("busybox ping -c1 -W2 ", a.ip.ip));
+    absl::StatusOr<ProcessResult> r = Sh(absl::StrCat("busybox ping -c1 -W2 ", a.ip()));
     return r.ok() && r->exit_code == 0;
   }));
   absl::StatusOr<ProcessResult> http =
-      Sh(absl::StrCat("curl -sS --max-time 20 http://", a.ip.ip, "/"));
+      Sh(absl::StrCat("curl -sS --max-time 20 http://", a.ip(), "/"));
   ASSERT_TRUE(http.ok());
   EXPECT_THAT(http->stdout_bytes, HasSubstr("VMMAP-GUEST pod-a")) << http->stderr_bytes;
 
   // hostPort: portmap's DNAT from a host address to the guest's port 80.
   absl::StatusOr<ProcessResult> mapped =
-      Sh(absl::StrCat("curl -sS --max-time 20 http://", a.ip.gateway, ":18080/"));
+      Sh(absl::StrCat("curl -sS --max-time 20 http://", "10.214.0.1", ":18080/"));
   ASSERT_TRUE(mapped.ok());
   EXPECT_THAT(mapped->stdout_bytes, HasSubstr("VMMAP-GUEST pod-a")) << mapped->stderr_bytes;
 
   // Pod B fetches from pod A by pod IP, across the bridge.
-  GuestPod& b = StartPod("b1b2c3d4e5f60718293b", "pod-b", {},
-                         absl::StrCat(" vmmap.fetch=", a.ip.ip, ":80"));
+  GuestPod& b = StartPod("b1b2c3d4e5f60718293b4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90", "pod-b", {},
+                         absl::StrCat(" vmmap.fetch=", a.ip(), ":80"));
   ASSERT_NE(b.domain, nullptr);
   EXPECT_TRUE(Eventually([&] { return ConsoleHas(b, "VMMAP-FETCHED VMMAP-GUEST pod-a"); }))
       << ReadFile(b.console);
@@ -250,7 +240,7 @@ TEST_F(GuestNetworkTest, HostReachesTheGuestOnItsPodIpAndHostPortAndPodsReachEac
   }
   EXPECT_FALSE(threads->stdout_bytes.empty());
 
-  std::string tap_a = a.tap;
+  std::string tap_a = a.nic.tap;
   RemovePod(a);
   RemovePod(b);
   EXPECT_FALSE(LinkExists("", tap_a));
