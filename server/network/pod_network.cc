@@ -105,6 +105,13 @@ class CniPodNetwork : public PodNetwork {
     return MoveTapIntoPod(nic.tap, state.netns_path, kPodInterface);
   }
 
+  absl::StatusOr<InterfaceCounters> Counters(const PodNetworkState& state) override {
+    if (state.netns_path.empty()) {
+      return absl::FailedPreconditionError("a hostNetwork pod has no pod interface");
+    }
+    return ReadInterfaceCounters(state.netns_path, kPodInterface);
+  }
+
  private:
   static std::string NetnsName(const PodNetworkRequest& r) {
     return absl::StrCat("vmmap-", r.sandbox_id.substr(0, 32));

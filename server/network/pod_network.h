@@ -9,6 +9,7 @@
 //   StopPodSandbox    TearDown   (idempotent, also without a stored result)
 //   RemovePodSandbox  Remove     (idempotent)
 //   Status            Readiness
+//   PodSandboxStats   Counters   (eth0 inside the pod namespace)
 //
 // hostNetwork pods get no namespace and no CNI call (SetUp returns an empty
 // state, the others do nothing).
@@ -23,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "server/network/cni_chain.h"
 #include "server/network/cni_config.h"
+#include "server/network/interface_counters.h"
 
 namespace vmmap::network {
 
@@ -65,6 +67,7 @@ class PodNetwork {
                                                const std::string& hostname) = 0;
   virtual absl::Status PrepareTap(const GuestNic& nic) = 0;
   virtual absl::Status AttachTap(const GuestNic& nic, const PodNetworkState& state) = 0;
+  virtual absl::StatusOr<InterfaceCounters> Counters(const PodNetworkState& state) = 0;
 };
 
 struct CniOptions {
