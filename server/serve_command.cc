@@ -16,7 +16,9 @@
 #include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/cgroup_partition.h"
+#include "server/cri/call_log.h"
 #include "server/cri/image_service.h"
+#include "server/cri/legacy_state_decoder.h"
 #include "server/cri/runtime_service.h"
 #include "server/images/image_flags.h"
 #include "server/images/image_store.h"
@@ -166,7 +168,11 @@ int RunServeCommand(const std::vector<std::string>& args) {
     }
   }
   if (absl::Status s = ConfigureEmbeddedDriver(options.libvirt_uri); !s.ok()) return fail(s);
-  absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(options.state_dir + "/state.db");
+  // A database of the unversioned layout is migrated here (the CRI edge
+  // decodes its serialized configs).
+  const CriLegacyRowDecoder legacy_rows;
+  absl::StatusOr<std::unique_ptr<StateStore>> store =
+      StateStore::Open(options.state_dir + "/state.db", &legacy_rows);
   if (!store.ok()) return fail(store.status());
   absl::StatusOr<std::unique_ptr<ImageStore>> images = ImageStore::Open(options.state_dir + "/images", options.images);
   if (!images.ok()) return fail(images.status());
@@ -194,6 +200,9 @@ int RunServeCommand(const std::vector<std::string>& args) {
   builder.AddListeningPort(absl::StrCat("unix:", options.socket), grpc::InsecureServerCredentials());
   builder.RegisterService(&runtime_service);
   builder.RegisterService(&image_service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeCallLogFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // The socket is created with no permissions for others from its first
   // instant, not chmod'ed after a window in which anyone could connect.
   const mode_t old_umask = ::umask(0117);

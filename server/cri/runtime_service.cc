@@ -1,6 +1,9 @@
 #include "server/cri/runtime_service.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
+#include "server/cri/cri_convert.h"
 #include "server/cri/grpc_status.h"
 
 namespace vmmap {
@@ -56,7 +59,8 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
   if (!request->has_config() || request->config().metadata().name().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "config.metadata.name is empty");
   }
-  absl::StatusOr<std::string> id = runtime_->RunPodSandbox(request->config(), request->runtime_handler());
+  absl::StatusOr<std::string> id =
+      runtime_->RunPodSandbox(FromCri(request->config(), request->runtime_handler()));
   if (!id.ok()) return ToGrpc(id.status());
   response->set_pod_sandbox_id(*id);
   return grpc::Status::OK;
@@ -81,17 +85,18 @@ grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*,
                                               const v1::PodSandboxStatusRequest* request,
                                               v1::PodSandboxStatusResponse* response) {
   if (request->pod_sandbox_id().empty()) return MissingId("pod_sandbox_id");
-  absl::StatusOr<v1::PodSandboxStatus> status = runtime_->PodSandboxStatus(request->pod_sandbox_id());
-  if (!status.ok()) return ToGrpc(status.status());
-  *response->mutable_status() = *std::move(status);
+  absl::StatusOr<SandboxRecord> sandbox = runtime_->PodSandboxStatus(request->pod_sandbox_id());
+  if (!sandbox.ok()) return ToGrpc(sandbox.status());
+  *response->mutable_status() = ToCriStatus(*sandbox);
   return grpc::Status::OK;
 }
 
 grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*, const v1::ListPodSandboxRequest* request,
                                             v1::ListPodSandboxResponse* response) {
-  absl::StatusOr<std::vector<v1::PodSandbox>> items = runtime_->ListPodSandbox(request->filter());
-  if (!items.ok()) return ToGrpc(items.status());
-  for (v1::PodSandbox& item : *items) *response->add_items() = std::move(item);
+  absl::StatusOr<std::vector<SandboxRecord>> sandboxes =
+      runtime_->ListPodSandbox(FromCri(request->filter()));
+  if (!sandboxes.ok()) return ToGrpc(sandboxes.status());
+  for (const SandboxRecord& sandbox : *sandboxes) *response->add_items() = ToCriItem(sandbox);
   return grpc::Status::OK;
 }
 
@@ -100,7 +105,9 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*,
                                              v1::CreateContainerResponse* response) {
   if (request->pod_sandbox_id().empty()) return MissingId("pod_sandbox_id");
   if (request->config().image().image().empty()) return MissingId("config.image.image");
-  absl::StatusOr<std::string> id = runtime_->CreateContainer(request->pod_sandbox_id(), request->config());
+  absl::StatusOr<std::string> id =
+      runtime_->CreateContainer(request->pod_sandbox_id(), FromCri(request->config()),
+                                FromCri(request->config().linux().resources()));
   if (!id.ok()) return ToGrpc(id.status());
   response->set_container_id(*id);
   return grpc::Status::OK;
@@ -112,10 +119,17 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
   return ToGrpc(runtime_->StartContainer(request->container_id()));
 }
 
-grpc::Status RuntimeService::StopContainer(grpc::ServerContext*, const v1::StopContainerRequest* request,
+grpc::Status RuntimeService::StopContainer(grpc::ServerContext* context,
+                                           const v1::StopContainerRequest* request,
                                            v1::StopContainerResponse*) {
   if (request->container_id().empty()) return MissingId("container_id");
-  absl::Status stopped = runtime_->StopContainer(request->container_id(), request->timeout());
+  // The wait for the guest ends when the client gives up: cancelled, or its
+  // deadline passed (gRPC's "no deadline" is far in the future).
+  auto client_gone = [context] {
+    return context->IsCancelled() || std::chrono::system_clock::now() > context->deadline();
+  };
+  absl::Status stopped =
+      runtime_->StopContainer(request->container_id(), request->timeout(), client_gone);
   // The guest's last words reach the CRI log before StopContainer returns.
   if (stopped.ok()) logs_->SyncContainer(request->container_id()).IgnoreError();
   return ToGrpc(stopped);
@@ -131,17 +145,18 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*,
                                              const v1::ContainerStatusRequest* request,
                                              v1::ContainerStatusResponse* response) {
   if (request->container_id().empty()) return MissingId("container_id");
-  absl::StatusOr<v1::ContainerStatus> status = runtime_->ContainerStatus(request->container_id());
-  if (!status.ok()) return ToGrpc(status.status());
-  *response->mutable_status() = *std::move(status);
+  absl::StatusOr<ContainerRecord> container = runtime_->ContainerStatus(request->container_id());
+  if (!container.ok()) return ToGrpc(container.status());
+  *response->mutable_status() = ToCriStatus(*container);
   return grpc::Status::OK;
 }
 
 grpc::Status RuntimeService::ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* request,
                                             v1::ListContainersResponse* response) {
-  absl::StatusOr<std::vector<v1::Container>> items = runtime_->ListContainers(request->filter());
-  if (!items.ok()) return ToGrpc(items.status());
-  for (v1::Container& item : *items) *response->add_containers() = std::move(item);
+  absl::StatusOr<std::vector<ContainerRecord>> containers =
+      runtime_->ListContainers(FromCri(request->filter()));
+  if (!containers.ok()) return ToGrpc(containers.status());
+  for (const ContainerRecord& c : *containers) *response->add_containers() = ToCriItem(c);
   return grpc::Status::OK;
 }
 
@@ -152,7 +167,8 @@ grpc::Status RuntimeService::UpdateContainerResources(
   if (!request->has_linux()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "linux resources are missing");
   }
-  return ToGrpc(runtime_->UpdateContainerResources(request->container_id(), request->linux()));
+  return ToGrpc(runtime_->UpdateContainerResources(request->container_id(),
+                                                   FromCri(request->linux())));
 }
 
 grpc::Status RuntimeService::UpdateRuntimeConfig(grpc::ServerContext*,

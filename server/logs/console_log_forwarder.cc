@@ -18,13 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "runtime_v1.pb.h"
 
 namespace vmmap {
 namespace {
 
 namespace fs = std::filesystem;
-namespace v1 = runtime::v1;
 using SteadyClock = std::chrono::steady_clock;
 
 absl::Status ErrnoError(const std::string& what, const std::string& path, int err) {
@@ -232,16 +230,12 @@ struct ConsoleLogForwarder::Tail {
     if (resolved) return absl::OkStatus();
     absl::StatusOr<SandboxRecord> sandbox = store->GetSandbox(record.sandbox_id);
     if (!sandbox.ok()) return sandbox.status();
-    v1::PodSandboxConfig sandbox_config;
-    v1::ContainerConfig config;
-    if (!sandbox_config.ParseFromString(sandbox->config) || !config.ParseFromString(record.config)) {
-      return absl::DataLossError("cannot parse the stored sandbox or container config");
-    }
+    const std::string& log_directory = sandbox->config.log_directory;
+    const std::string& container_log_path = record.config.log_path;
     resolved = true;
-    skip = sandbox_config.log_directory().empty() || config.log_path().empty() ||
-           record.console_path.empty();
+    skip = log_directory.empty() || container_log_path.empty() || record.console_path.empty();
     if (skip) return absl::OkStatus();
-    log_path = absl::StrCat(sandbox_config.log_directory(), "/", config.log_path());
+    log_path = absl::StrCat(log_directory, "/", container_log_path);
     console_path = record.console_path;
     offset_path = (fs::path(console_path).parent_path() / "console.offset").string();
     return absl::OkStatus();

@@ -16,13 +16,4 @@ std::string NewObjectId() {
 
 int64_t NowNanos() { return absl::GetCurrentTimeNanos(); }
 
-bool MatchesSelector(const google::protobuf::Map<std::string, std::string>& labels,
-                     const google::protobuf::Map<std::string, std::string>& selector) {
-  for (const auto& [key, value] : selector) {
-    auto it = labels.find(key);
-    if (it == labels.end() || it->second != value) return false;
-  }
-  return true;
-}
-
 }  // namespace vmmap

@@ -3,10 +3,7 @@
 #define VMMAP_SERVER_RUNTIME_IDS_H_
 
 #include <cstdint>
-#include <map>
 #include <string>
-
-#include "google/protobuf/map.h"
 
 namespace vmmap {
 
@@ -15,10 +12,6 @@ std::string NewObjectId();
 
 // Wall-clock nanoseconds since the epoch (CRI timestamps).
 int64_t NowNanos();
-
-// Does every selector entry match a label? (CRI label selectors are equality only.)
-bool MatchesSelector(const google::protobuf::Map<std::string, std::string>& labels,
-                     const google::protobuf::Map<std::string, std::string>& selector);
 
 }  // namespace vmmap
 

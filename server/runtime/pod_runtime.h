@@ -1,4 +1,6 @@
-// Pods and their VMs: the CRI runtime's state machine, independent of gRPC.
+// Pods and their VMs: the CRI runtime's lifecycle state machine, in typed
+// records; no CRI message or gRPC type reaches this folder (server/cri
+// converts at the edge).
 //
 // One pod sandbox runs one VM, defined when its (single) container is
 // created and booted when it is started. State lives in the StateStore;
@@ -6,27 +8,38 @@
 // marked with <vmmap:pod sandbox-id=… container-id=…> metadata; domains
 // without it are never touched.
 //
+// The pieces, one idea each: lock_table (per-object locks), recovery
+// (reconcile after a restart), live_resize (UpdateContainerResources),
+// container_layout (pure: plan + image + config → domain spec),
+// domain_observation (pure: what a domain's state means for its record).
+//
+// Locking rule: every change to an object's row happens under that object's
+// lock (LockTable; a sandbox's before its container's). Read-only calls
+// (status, list) refresh a row from libvirt only if they get its lock
+// without waiting (TryLock), re-reading the row and the domain's state under
+// it; if a change holds the lock they return the stored row as it is.
+//
 // Invariants:
 //  * every non-pending container row has a defined domain, unless the
 //    domain vanished behind our back (then the row says so and is EXITED);
 //  * a pending row's overlay and domain may or may not exist; Recover()
 //    rolls them back;
 //  * no call waits for a guest to boot; StopContainer waits at most its
-//    timeout for an ACPI shutdown before destroying.
+//    timeout (or until cancelled) for an ACPI shutdown before destroying.
 #ifndef VMMAP_SERVER_RUNTIME_POD_RUNTIME_H_
 #define VMMAP_SERVER_RUNTIME_POD_RUNTIME_H_
 
-#include <memory>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "mapper/node_config.h"
-#include "runtime_v1.pb.h"
 #include "server/images/image_store.h"
+#include "server/runtime/filters.h"
+#include "server/runtime/lock_table.h"
 #include "server/state/state_store.h"
 #include "server/virt/hypervisor.h"
 
@@ -37,36 +50,35 @@ struct RuntimeOptions {
   NodeConfig node;
 };
 
+// True once the caller has gone away (deadline passed, call cancelled).
+using CancelledFn = std::function<bool()>;
+
 class PodRuntime {
  public:
   PodRuntime(RuntimeOptions options, virt::Hypervisor* hypervisor, StateStore* store,
              ImageStore* images);
 
-  // Reconciles the store with libvirt after a restart: rolls back pending
-  // containers, removes vmmap domains no row knows, marks containers whose
-  // domain is gone or stopped as exited, deletes orphaned container files.
+  // See recovery.h. Call before serving.
   absl::Status Recover();
 
-  absl::StatusOr<std::string> RunPodSandbox(const runtime::v1::PodSandboxConfig& config,
-                                            const std::string& runtime_handler);
+  absl::StatusOr<std::string> RunPodSandbox(const SandboxConfig& config);
   absl::Status StopPodSandbox(const std::string& id);
   absl::Status RemovePodSandbox(const std::string& id);
-  absl::StatusOr<runtime::v1::PodSandboxStatus> PodSandboxStatus(const std::string& id);
-  absl::StatusOr<std::vector<runtime::v1::PodSandbox>> ListPodSandbox(
-      const runtime::v1::PodSandboxFilter& filter);
+  absl::StatusOr<SandboxRecord> PodSandboxStatus(const std::string& id);
+  absl::StatusOr<std::vector<SandboxRecord>> ListPodSandbox(const SandboxFilter& filter);
 
   absl::StatusOr<std::string> CreateContainer(const std::string& sandbox_id,
-                                              const runtime::v1::ContainerConfig& config);
+                                              const ContainerConfig& config,
+                                              const LinuxResources& resources);
   absl::Status StartContainer(const std::string& id);
-  absl::Status StopContainer(const std::string& id, int64_t timeout_seconds);
+  absl::Status StopContainer(const std::string& id, int64_t timeout_seconds,
+                             const CancelledFn& cancelled = nullptr);
   absl::Status RemoveContainer(const std::string& id);
-  absl::StatusOr<runtime::v1::ContainerStatus> ContainerStatus(const std::string& id);
-  absl::StatusOr<std::vector<runtime::v1::Container>> ListContainers(
-      const runtime::v1::ContainerFilter& filter);
-  absl::Status UpdateContainerResources(const std::string& id,
-                                        const runtime::v1::LinuxContainerResources& resources);
+  absl::StatusOr<ContainerRecord> ContainerStatus(const std::string& id);
+  absl::StatusOr<std::vector<ContainerRecord>> ListContainers(const ContainerFilter& filter);
+  absl::Status UpdateContainerResources(const std::string& id, const LinuxResources& resources);
 
-  // The image a container uses, if any: RemoveImage refuses while in use.
+  // The container that uses an image, if any: RemoveImage refuses while in use.
   std::optional<std::string> ImageUser(const std::string& image_id);
 
   // All container records, read-only, for stats and logs.
@@ -74,19 +86,19 @@ class PodRuntime {
   // Sandbox records, read-only, for stats.
   absl::StatusOr<std::vector<SandboxRecord>> Sandboxes() { return store_->ListSandboxes(); }
 
- private:
-  // Serialises changes to one object (sandbox or container id) without
-  // blocking calls on other objects.
-  absl::Mutex* LockFor(const std::string& id);
+  // Per-object locks alive now (0 when no call is in flight).
+  size_t locks_in_use() const { return locks_.size(); }
 
-  // Brings a RUNNING/CREATED row in line with its domain's real state and
-  // persists the change. `status` is the domain's state if already known.
-  ContainerRecord Refresh(ContainerRecord record, const absl::StatusOr<virt::DomainStatus>& status);
-  // Refresh for read-only calls: re-reads the row under its lock, or returns
-  // `record` unchanged if a state change holds the lock.
-  ContainerRecord RefreshUnlessBusy(ContainerRecord record,
-                                    const absl::StatusOr<virt::DomainStatus>& status);
-  absl::Status DestroyAndUndefine(const std::string& domain_name);
+ private:
+  // Re-reads the row and its domain's state and persists what changed.
+  // Requires: the container's lock.
+  absl::StatusOr<ContainerRecord> RefreshLocked(const std::string& id);
+  // The row, refreshed if its lock is free; as stored if a change holds it.
+  absl::StatusOr<ContainerRecord> RefreshIfIdle(const ContainerRecord& stored);
+  // Requires: the container's lock.
+  absl::Status StopContainerLocked(const std::string& id, int64_t timeout_seconds,
+                                   const CancelledFn& cancelled);
+  // Requires: the container's lock.
   absl::Status RemoveContainerLocked(const ContainerRecord& record);
   std::string ContainerDir(const std::string& id) const;
 
@@ -94,9 +106,7 @@ class PodRuntime {
   virt::Hypervisor* const hypervisor_;
   StateStore* const store_;
   ImageStore* const images_;
-
-  absl::Mutex locks_mu_;
-  absl::flat_hash_map<std::string, std::unique_ptr<absl::Mutex>> locks_ ABSL_GUARDED_BY(locks_mu_);
+  LockTable locks_;
 };
 
 }  // namespace vmmap

@@ -3,239 +3,356 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/state/field_codec.h"
+#include "server/state/schema.h"
+#include "server/state/statement.h"
 
 namespace vmmap {
 namespace {
 
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS sandboxes (
-  id TEXT PRIMARY KEY,
-  config BLOB NOT NULL,
-  runtime_handler TEXT NOT NULL,
-  state INTEGER NOT NULL,
-  created_at_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS containers (
-  id TEXT PRIMARY KEY,
-  sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
-  config BLOB NOT NULL,
-  resources BLOB NOT NULL,
-  image_id TEXT NOT NULL,
-  image_ref TEXT NOT NULL,
-  domain_name TEXT NOT NULL,
-  overlay_path TEXT NOT NULL,
-  console_path TEXT NOT NULL,
-  state INTEGER NOT NULL,
-  pending INTEGER NOT NULL,
-  created_at_ns INTEGER NOT NULL,
-  started_at_ns INTEGER NOT NULL,
-  finished_at_ns INTEGER NOT NULL,
-  exit_code INTEGER NOT NULL,
-  reason TEXT NOT NULL,
-  message TEXT NOT NULL
-);
-)sql";
+using state_internal::DecodeStringMap;
+using state_internal::DecodeStrings;
+using state_internal::EncodeStringMap;
+using state_internal::EncodeStrings;
+using state_internal::SqliteStatus;
+using state_internal::Statement;
 
-constexpr const char* kContainerColumns =
-    "id, sandbox_id, config, resources, image_id, image_ref, domain_name, overlay_path, "
-    "console_path, state, pending, created_at_ns, started_at_ns, finished_at_ns, exit_code, "
-    "reason, message";
+// "INSERT … ON CONFLICT(id) DO UPDATE": never INSERT OR REPLACE, whose delete
+// would cascade from a sandbox to its containers.
+std::string UpsertSql(const char* table, const std::vector<std::string>& columns) {
+  std::vector<std::string> params, updates;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    params.push_back(absl::StrCat("?", i + 1));
+    if (columns[i] != "id") updates.push_back(absl::StrCat(columns[i], " = excluded.", columns[i]));
+  }
+  return absl::StrCat("INSERT INTO ", table, " (", absl::StrJoin(columns, ", "), ") VALUES (",
+                      absl::StrJoin(params, ", "), ") ON CONFLICT(id) DO UPDATE SET ",
+                      absl::StrJoin(updates, ", "));
+}
 
-// A prepared statement that finalizes itself.
-class Statement {
+std::string SelectSql(const char* table, const std::vector<std::string>& columns,
+                      const char* tail) {
+  return absl::StrCat("SELECT ", absl::StrJoin(columns, ", "), " FROM ", table, " ", tail);
+}
+
+void BindResources(Statement& st, const LinuxResources& r) {
+  st.Bind(r.cpu_period_us);
+  st.Bind(r.cpu_quota_us);
+  st.Bind(r.cpu_shares);
+  st.Bind(r.memory_limit_bytes);
+  st.Bind(r.cpuset_cpus);
+}
+
+LinuxResources ReadResources(Statement& st) {
+  LinuxResources r;
+  r.cpu_period_us = st.Int();
+  r.cpu_quota_us = st.Int();
+  r.cpu_shares = st.Int();
+  r.memory_limit_bytes = st.Int();
+  r.cpuset_cpus = st.Text();
+  return r;
+}
+
+// Decodes the columns of one row, remembering the first failure so that the
+// error names the row and the column.
+class RowDecoder {
  public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  RowDecoder(const char* table, std::string id) : table_(table), id_(std::move(id)) {}
+
+  StringMap Map(const char* column, const std::string& bytes) {
+    absl::StatusOr<StringMap> map = DecodeStringMap(bytes);
+    if (!map.ok()) Fail(column, map.status().message());
+    return map.ok() ? *std::move(map) : StringMap();
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  absl::Status status(const char* what) const {
-    if (rc_ == SQLITE_OK) return absl::OkStatus();
-    return absl::InternalError(absl::StrCat("state store: ", what, ": ", sqlite3_errmsg(db_)));
+  std::vector<std::string> List(const char* column, const std::string& bytes) {
+    absl::StatusOr<std::vector<std::string>> list = DecodeStrings(bytes);
+    if (!list.ok()) Fail(column, list.status().message());
+    return list.ok() ? *std::move(list) : std::vector<std::string>();
   }
-  void Bind(int i, const std::string& text) {
-    sqlite3_bind_blob(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  int64_t Ranged(const char* column, int64_t value, int64_t min, int64_t max) {
+    if (value < min || value > max) {
+      Fail(column, absl::StrCat(value, " is outside [", min, ", ", max, "]"));
+    }
+    return value;
   }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  int Step() { return sqlite3_step(stmt_); }
-  std::string Text(int col) const {
-    const void* p = sqlite3_column_blob(stmt_, col);
-    return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : "";
-  }
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  absl::Status status() const { return status_; }
 
  private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
+  void Fail(const char* column, absl::string_view why) {
+    if (!status_.ok()) return;
+    status_ = absl::DataLossError(absl::StrCat("state store: ", table_, " row ", id_, ": column ",
+                                               column, " does not decode: ", why));
+  }
+  const char* table_;
+  std::string id_;
+  absl::Status status_;
 };
 
-absl::Status StepDone(Statement& st, sqlite3* db, const char* what) {
-  if (st.Step() == SQLITE_DONE) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("state store: ", what, ": ", sqlite3_errmsg(db)));
-}
+constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
 
-SandboxRecord ReadSandbox(const Statement& st) {
+absl::StatusOr<SandboxRecord> ReadSandbox(Statement& st) {
   SandboxRecord r;
-  r.id = st.Text(0);
-  r.config = st.Text(1);
-  r.runtime_handler = st.Text(2);
-  r.state = static_cast<SandboxState>(st.Int(3));
-  r.created_at_ns = st.Int(4);
+  r.id = st.Text();
+  RowDecoder decode("sandbox", r.id);
+  SandboxConfig& c = r.config;
+  c.metadata.name = st.Text();
+  c.metadata.uid = st.Text();
+  c.metadata.namespace_name = st.Text();
+  c.metadata.attempt = static_cast<uint32_t>(decode.Ranged("attempt", st.Int(), 0, kMaxUint32));
+  c.hostname = st.Text();
+  c.log_directory = st.Text();
+  c.labels = decode.Map("labels", st.Text());
+  c.annotations = decode.Map("annotations", st.Text());
+  c.cgroup_parent = st.Text();
+  c.pod_resources = ReadResources(st);
+  c.overhead = ReadResources(st);
+  c.runtime_handler = st.Text();
+  r.state = static_cast<SandboxState>(decode.Ranged("state", st.Int(), 0, 1));
+  r.created_at_ns = st.Int();
+  if (!decode.status().ok()) return decode.status();
   return r;
 }
 
-ContainerRecord ReadContainer(const Statement& st) {
+absl::StatusOr<ContainerRecord> ReadContainer(Statement& st) {
   ContainerRecord r;
-  r.id = st.Text(0);
-  r.sandbox_id = st.Text(1);
-  r.config = st.Text(2);
-  r.resources = st.Text(3);
-  r.image_id = st.Text(4);
-  r.image_ref = st.Text(5);
-  r.domain_name = st.Text(6);
-  r.overlay_path = st.Text(7);
-  r.console_path = st.Text(8);
-  r.state = static_cast<ContainerState>(st.Int(9));
-  r.pending = st.Int(10) != 0;
-  r.created_at_ns = st.Int(11);
-  r.started_at_ns = st.Int(12);
-  r.finished_at_ns = st.Int(13);
-  r.exit_code = static_cast<int32_t>(st.Int(14));
-  r.reason = st.Text(15);
-  r.message = st.Text(16);
+  r.id = st.Text();
+  RowDecoder decode("container", r.id);
+  r.sandbox_id = st.Text();
+  ContainerConfig& c = r.config;
+  c.metadata.name = st.Text();
+  c.metadata.attempt = static_cast<uint32_t>(decode.Ranged("attempt", st.Int(), 0, kMaxUint32));
+  c.image_ref = st.Text();
+  c.command = decode.List("command", st.Text());
+  c.args = decode.List("args", st.Text());
+  c.log_path = st.Text();
+  c.labels = decode.Map("labels", st.Text());
+  c.annotations = decode.Map("annotations", st.Text());
+  r.resources = ReadResources(st);
+  r.image_id = st.Text();
+  r.domain_name = st.Text();
+  r.overlay_path = st.Text();
+  r.console_path = st.Text();
+  r.state = static_cast<ContainerState>(decode.Ranged("state", st.Int(), 0, 3));
+  r.pending = decode.Ranged("pending", st.Int(), 0, 1) != 0;
+  r.created_at_ns = st.Int();
+  r.started_at_ns = st.Int();
+  r.finished_at_ns = st.Int();
+  r.exit_code = static_cast<int32_t>(decode.Ranged("exit_code", st.Int(),
+                                                   std::numeric_limits<int32_t>::min(),
+                                                   std::numeric_limits<int32_t>::max()));
+  r.reason = st.Text();
+  r.message = st.Text();
+  if (!decode.status().ok()) return decode.status();
   return r;
+}
+
+// Reads every row of a query; a failed step is an error, never a short list.
+template <typename Record, typename ReadFn>
+absl::StatusOr<std::vector<Record>> ReadAll(Statement& st, ReadFn read) {
+  std::vector<Record> out;
+  while (true) {
+    if (absl::Status s = st.Step(); !s.ok()) return s;
+    if (!st.Row()) return out;
+    absl::StatusOr<Record> record = read(st);
+    if (!record.ok()) return record.status();
+    out.push_back(*std::move(record));
+  }
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path,
+                                                             const LegacyRowDecoder* legacy) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                              SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
-    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status s = SqliteStatus(rc, db, absl::StrCat("open ", path));
     sqlite3_close(db);
-    return absl::UnavailableError(absl::StrCat("state store ", path, ": ", message));
+    return s;
   }
   // Pod specs may carry secrets in annotations: the database is root's alone
   // (SQLite gives its -wal and -shm files the same mode).
   ::chmod(path.c_str(), 0600);
   std::unique_ptr<StateStore> store(new StateStore(db));
+  absl::MutexLock lock(&store->mu_);
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                              "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000"}) {
     if (absl::Status s = store->Exec(pragma); !s.ok()) return s;
   }
-  if (absl::Status s = store->Exec(kSchema); !s.ok()) return s;
+  if (absl::Status s = store->PrepareSchema(path, legacy); !s.ok()) return s;
   return store;
 }
 
 StateStore::~StateStore() { sqlite3_close(db_); }
 
-absl::Status StateStore::Exec(const char* sql) {
+absl::Status StateStore::Exec(const std::string& sql) {
   char* error = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) == SQLITE_OK) return absl::OkStatus();
-  absl::Status s = absl::InternalError(absl::StrCat("state store: ", error ? error : "?"));
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
+  if (rc == SQLITE_OK) return absl::OkStatus();
+  absl::Status s = SqliteStatus(rc, db_, error ? error : sql);
   sqlite3_free(error);
   return s;
 }
 
+absl::Status StateStore::PrepareSchema(const std::string& path, const LegacyRowDecoder* legacy) {
+  // Each probe's statement is finalized before the schema changes (an open
+  // statement would keep its table locked against DROP).
+  absl::StatusOr<int64_t> found = QueryInt("PRAGMA user_version", "read the schema version");
+  if (!found.ok()) return found.status();
+  if (*found > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state database ", path, " has schema version ", *found, "; this vmmap reads version ",
+        kSchemaVersion, ". Run the vmmap that wrote it, or move the state directory aside to "
+        "start empty"));
+  }
+  if (*found == kSchemaVersion) return Exec(state_internal::kSchemaSql);
+
+  absl::StatusOr<int64_t> legacy_tables = QueryInt(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sandboxes'",
+      "look for the unversioned layout");
+  if (!legacy_tables.ok()) return legacy_tables.status();
+  if (*legacy_tables == 0) {
+    return Exec(absl::StrCat("BEGIN IMMEDIATE; ", state_internal::kSchemaSql,
+                             "PRAGMA user_version = ", kSchemaVersion, "; COMMIT;"));
+  }
+  if (legacy == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state database ", path, " has the unversioned layout of earlier vmmap releases "
+        "(serialized CRI configs); `vmmap serve` migrates it to schema version ", kSchemaVersion,
+        " on start"));
+  }
+  return MigrateLegacy(*legacy);
+}
+
+absl::StatusOr<int64_t> StateStore::QueryInt(const std::string& sql, const char* what) {
+  Statement st(db_, sql, what);
+  if (!st.status().ok()) return st.status();
+  if (absl::Status s = st.Step(); !s.ok()) return s;
+  if (!st.Row()) return absl::InternalError(absl::StrCat("state store: ", what, ": no row"));
+  return st.Int();
+}
+
 absl::Status StateStore::PutSandbox(const SandboxRecord& r) {
   absl::MutexLock lock(&mu_);
-  Statement st(db_,
-               "INSERT INTO sandboxes (id, config, runtime_handler, state, created_at_ns) "
-               "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET config = ?2, "
-               "runtime_handler = ?3, state = ?4, created_at_ns = ?5");
-  if (absl::Status s = st.status("put sandbox"); !s.ok()) return s;
-  st.Bind(1, r.id);
-  st.Bind(2, r.config);
-  st.Bind(3, r.runtime_handler);
-  st.Bind(4, static_cast<int64_t>(r.state));
-  st.Bind(5, r.created_at_ns);
-  return StepDone(st, db_, "put sandbox");
+  return PutSandboxLocked(r);
+}
+
+absl::Status StateStore::PutSandboxLocked(const SandboxRecord& r) {
+  Statement st(db_, UpsertSql("sandbox", state_internal::SandboxColumns()), "put sandbox");
+  if (!st.status().ok()) return st.status();
+  const SandboxConfig& c = r.config;
+  st.Bind(r.id);
+  st.Bind(c.metadata.name);
+  st.Bind(c.metadata.uid);
+  st.Bind(c.metadata.namespace_name);
+  st.Bind(static_cast<int64_t>(c.metadata.attempt));
+  st.Bind(c.hostname);
+  st.Bind(c.log_directory);
+  st.Bind(EncodeStringMap(c.labels));
+  st.Bind(EncodeStringMap(c.annotations));
+  st.Bind(c.cgroup_parent);
+  BindResources(st, c.pod_resources);
+  BindResources(st, c.overhead);
+  st.Bind(c.runtime_handler);
+  st.Bind(static_cast<int64_t>(r.state));
+  st.Bind(r.created_at_ns);
+  return st.Run();
 }
 
 absl::StatusOr<SandboxRecord> StateStore::GetSandbox(const std::string& id) const {
   absl::MutexLock lock(&mu_);
-  Statement st(db_, "SELECT id, config, runtime_handler, state, created_at_ns FROM sandboxes "
-                    "WHERE id = ?1");
-  if (absl::Status s = st.status("get sandbox"); !s.ok()) return s;
-  st.Bind(1, id);
-  if (st.Step() != SQLITE_ROW) return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found"));
+  Statement st(db_, SelectSql("sandbox", state_internal::SandboxColumns(), "WHERE id = ?1"),
+               "get sandbox");
+  if (!st.status().ok()) return st.status();
+  st.Bind(id);
+  if (absl::Status s = st.Step(); !s.ok()) return s;
+  if (!st.Row()) return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found"));
   return ReadSandbox(st);
 }
 
 absl::StatusOr<std::vector<SandboxRecord>> StateStore::ListSandboxes() const {
   absl::MutexLock lock(&mu_);
-  Statement st(db_, "SELECT id, config, runtime_handler, state, created_at_ns FROM sandboxes "
-                    "ORDER BY created_at_ns");
-  if (absl::Status s = st.status("list sandboxes"); !s.ok()) return s;
-  std::vector<SandboxRecord> out;
-  while (st.Step() == SQLITE_ROW) out.push_back(ReadSandbox(st));
-  return out;
+  Statement st(db_, SelectSql("sandbox", state_internal::SandboxColumns(), "ORDER BY created_at_ns"),
+               "list sandboxes");
+  if (!st.status().ok()) return st.status();
+  return ReadAll<SandboxRecord>(st, ReadSandbox);
 }
 
 absl::Status StateStore::DeleteSandbox(const std::string& id) {
   absl::MutexLock lock(&mu_);
-  Statement st(db_, "DELETE FROM sandboxes WHERE id = ?1");  // containers cascade
-  if (absl::Status s = st.status("delete sandbox"); !s.ok()) return s;
-  st.Bind(1, id);
-  return StepDone(st, db_, "delete sandbox");
+  Statement st(db_, "DELETE FROM sandbox WHERE id = ?1", "delete sandbox");  // containers cascade
+  if (!st.status().ok()) return st.status();
+  st.Bind(id);
+  return st.Run();
 }
 
 absl::Status StateStore::PutContainer(const ContainerRecord& r) {
   absl::MutexLock lock(&mu_);
-  const std::string sql = absl::StrCat(
-      "INSERT OR REPLACE INTO containers (", kContainerColumns,
-      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
-  Statement st(db_, sql.c_str());
-  if (absl::Status s = st.status("put container"); !s.ok()) return s;
-  st.Bind(1, r.id);
-  st.Bind(2, r.sandbox_id);
-  st.Bind(3, r.config);
-  st.Bind(4, r.resources);
-  st.Bind(5, r.image_id);
-  st.Bind(6, r.image_ref);
-  st.Bind(7, r.domain_name);
-  st.Bind(8, r.overlay_path);
-  st.Bind(9, r.console_path);
-  st.Bind(10, static_cast<int64_t>(r.state));
-  st.Bind(11, static_cast<int64_t>(r.pending));
-  st.Bind(12, r.created_at_ns);
-  st.Bind(13, r.started_at_ns);
-  st.Bind(14, r.finished_at_ns);
-  st.Bind(15, static_cast<int64_t>(r.exit_code));
-  st.Bind(16, r.reason);
-  st.Bind(17, r.message);
-  return StepDone(st, db_, "put container");
+  return PutContainerLocked(r);
+}
+
+absl::Status StateStore::PutContainerLocked(const ContainerRecord& r) {
+  Statement st(db_, UpsertSql("container", state_internal::ContainerColumns()), "put container");
+  if (!st.status().ok()) return st.status();
+  const ContainerConfig& c = r.config;
+  st.Bind(r.id);
+  st.Bind(r.sandbox_id);
+  st.Bind(c.metadata.name);
+  st.Bind(static_cast<int64_t>(c.metadata.attempt));
+  st.Bind(c.image_ref);
+  st.Bind(EncodeStrings(c.command));
+  st.Bind(EncodeStrings(c.args));
+  st.Bind(c.log_path);
+  st.Bind(EncodeStringMap(c.labels));
+  st.Bind(EncodeStringMap(c.annotations));
+  BindResources(st, r.resources);
+  st.Bind(r.image_id);
+  st.Bind(r.domain_name);
+  st.Bind(r.overlay_path);
+  st.Bind(r.console_path);
+  st.Bind(static_cast<int64_t>(r.state));
+  st.Bind(static_cast<int64_t>(r.pending));
+  st.Bind(r.created_at_ns);
+  st.Bind(r.started_at_ns);
+  st.Bind(r.finished_at_ns);
+  st.Bind(static_cast<int64_t>(r.exit_code));
+  st.Bind(r.reason);
+  st.Bind(r.message);
+  return st.Run();
 }
 
 absl::StatusOr<ContainerRecord> StateStore::GetContainer(const std::string& id) const {
   absl::MutexLock lock(&mu_);
-  const std::string sql = absl::StrCat("SELECT ", kContainerColumns, " FROM containers WHERE id = ?1");
-  Statement st(db_, sql.c_str());
-  if (absl::Status s = st.status("get container"); !s.ok()) return s;
-  st.Bind(1, id);
-  if (st.Step() != SQLITE_ROW) return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
+  Statement st(db_, SelectSql("container", state_internal::ContainerColumns(), "WHERE id = ?1"),
+               "get container");
+  if (!st.status().ok()) return st.status();
+  st.Bind(id);
+  if (absl::Status s = st.Step(); !s.ok()) return s;
+  if (!st.Row()) return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
   return ReadContainer(st);
 }
 
 absl::StatusOr<std::vector<ContainerRecord>> StateStore::ListContainers() const {
   absl::MutexLock lock(&mu_);
-  const std::string sql =
-      absl::StrCat("SELECT ", kContainerColumns, " FROM containers ORDER BY created_at_ns");
-  Statement st(db_, sql.c_str());
-  if (absl::Status s = st.status("list containers"); !s.ok()) return s;
-  std::vector<ContainerRecord> out;
-  while (st.Step() == SQLITE_ROW) out.push_back(ReadContainer(st));
-  return out;
+  Statement st(db_,
+               SelectSql("container", state_internal::ContainerColumns(), "ORDER BY created_at_ns"),
+               "list containers");
+  if (!st.status().ok()) return st.status();
+  return ReadAll<ContainerRecord>(st, ReadContainer);
 }
 
 absl::Status StateStore::DeleteContainer(const std::string& id) {
   absl::MutexLock lock(&mu_);
-  Statement st(db_, "DELETE FROM containers WHERE id = ?1");
-  if (absl::Status s = st.status("delete container"); !s.ok()) return s;
-  st.Bind(1, id);
-  return StepDone(st, db_, "delete container");
+  Statement st(db_, "DELETE FROM container WHERE id = ?1", "delete container");
+  if (!st.status().ok()) return st.status();
+  st.Bind(id);
+  return st.Run();
 }
 
 }  // namespace vmmap

@@ -6,10 +6,24 @@
 // sandbox). libvirt metadata still marks each domain as vmmap's, which is
 // how recovery tells our domains from anyone else's.
 //
+// Rows are typed columns (records.h); lists and maps use field_codec.h.
+// The layout has a version (PRAGMA user_version, kSchemaVersion). Open()
+// creates a new database at that version, migrates a database of the layout
+// before versioning (serialized CRI protos) when given a decoder, and refuses
+// any other version with a message that says what to do; it never guesses.
+//
+// Errors: a stored value that does not decode is DataLoss naming the table,
+// the row and the column; a failed SQLite step is an error with SQLite's
+// message (Unavailable when busy or on I/O errors, ResourceExhausted when the
+// disk is full, DataLoss when the file is corrupt), never a short list or a
+// NotFound. NotFound only means "no such row".
+//
 // Crash safety: each method is one transaction (WAL, synchronous=FULL), so a
 // kill -9 leaves either the old or the new row. Multi-step operations record
 // their intent first (`pending = true`), create the outside resources, then
 // clear the flag; recovery rolls back anything still pending.
+//
+// Thread-safe: one connection, serialized by mu_.
 #ifndef VMMAP_SERVER_STATE_STATE_STORE_H_
 #define VMMAP_SERVER_STATE_STATE_STORE_H_
 
@@ -18,51 +32,27 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/state/legacy_rows.h"
+#include "server/state/records.h"
 
 struct sqlite3;
 
 namespace vmmap {
 
-// Values match runtime.v1.PodSandboxState.
-enum class SandboxState { kReady = 0, kNotReady = 1 };
-
-struct SandboxRecord {
-  std::string id;
-  std::string config;  // serialized runtime.v1.PodSandboxConfig
-  std::string runtime_handler;
-  SandboxState state = SandboxState::kReady;
-  int64_t created_at_ns = 0;
-};
-
-// Values match runtime.v1.ContainerState.
-enum class ContainerState { kCreated = 0, kRunning = 1, kExited = 2, kUnknown = 3 };
-
-struct ContainerRecord {
-  std::string id;
-  std::string sandbox_id;
-  std::string config;      // serialized runtime.v1.ContainerConfig
-  std::string resources;   // serialized LinuxContainerResources now in force
-  std::string image_id;    // the resolved image ("sha256:…")
-  std::string image_ref;   // as the client asked for it
-  std::string domain_name;
-  std::string overlay_path;
-  std::string console_path;
-  ContainerState state = ContainerState::kCreated;
-  bool pending = false;    // outside resources may be half-created
-  int64_t created_at_ns = 0;
-  int64_t started_at_ns = 0;
-  int64_t finished_at_ns = 0;
-  int32_t exit_code = 0;
-  std::string reason;
-  std::string message;
-};
-
 class StateStore {
  public:
-  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& path);
+  // The layout this build reads and writes.
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens or creates the database at `path` (mode 0600). `legacy` decodes
+  // rows of the unversioned layout; without it such a database is refused
+  // (FailedPrecondition). A newer version is refused (FailedPrecondition).
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& path,
+                                                          const LegacyRowDecoder* legacy = nullptr);
   ~StateStore();
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
@@ -80,10 +70,18 @@ class StateStore {
 
  private:
   explicit StateStore(sqlite3* db) : db_(db) {}
-  absl::Status Exec(const char* sql);
+  absl::Status Exec(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PrepareSchema(const std::string& path, const LegacyRowDecoder* legacy)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<int64_t> QueryInt(const std::string& sql, const char* what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status MigrateLegacy(const LegacyRowDecoder& legacy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutSandboxLocked(const SandboxRecord& sandbox) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutContainerLocked(const ContainerRecord& container)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
-  sqlite3* db_;
+  sqlite3* const db_;
 };
 
 }  // namespace vmmap

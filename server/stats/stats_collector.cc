@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/runtime/filters.h"
 #include "server/runtime/ids.h"
 
 namespace vmmap {
@@ -255,14 +256,14 @@ const std::string& StatsCollector::FsMountpoint() {
 
 v1::ContainerStats StatsCollector::MakeContainerStats(const ContainerRecord& record,
                                                       const Snapshot& snapshot) {
-  v1::ContainerConfig config;
-  config.ParseFromString(record.config);
   v1::ContainerStats out;
   v1::ContainerAttributes* attributes = out.mutable_attributes();
   attributes->set_id(record.id);
-  *attributes->mutable_metadata() = config.metadata();
-  *attributes->mutable_labels() = config.labels();
-  *attributes->mutable_annotations() = config.annotations();
+  attributes->mutable_metadata()->set_name(record.config.metadata.name);
+  attributes->mutable_metadata()->set_attempt(record.config.metadata.attempt);
+  attributes->mutable_labels()->insert(record.config.labels.begin(), record.config.labels.end());
+  attributes->mutable_annotations()->insert(record.config.annotations.begin(),
+                                            record.config.annotations.end());
 
   v1::CpuUsage* cpu = out.mutable_cpu();
   cpu->set_timestamp(snapshot.timestamp_ns);
@@ -310,14 +311,16 @@ void AddOptional(MutableFn mutable_into, const v1::UInt64Value& from, bool has) 
 v1::PodSandboxStats StatsCollector::MakePodStats(
     const SandboxRecord& sandbox, const std::vector<const ContainerRecord*>& containers,
     const Snapshot& snapshot) {
-  v1::PodSandboxConfig config;
-  config.ParseFromString(sandbox.config);
+  const SandboxConfig& config = sandbox.config;
   v1::PodSandboxStats out;
   v1::PodSandboxAttributes* attributes = out.mutable_attributes();
   attributes->set_id(sandbox.id);
-  *attributes->mutable_metadata() = config.metadata();
-  *attributes->mutable_labels() = config.labels();
-  *attributes->mutable_annotations() = config.annotations();
+  attributes->mutable_metadata()->set_name(config.metadata.name);
+  attributes->mutable_metadata()->set_uid(config.metadata.uid);
+  attributes->mutable_metadata()->set_namespace_(config.metadata.namespace_name);
+  attributes->mutable_metadata()->set_attempt(config.metadata.attempt);
+  attributes->mutable_labels()->insert(config.labels.begin(), config.labels.end());
+  attributes->mutable_annotations()->insert(config.annotations.begin(), config.annotations.end());
 
   v1::LinuxPodSandboxStats* linux_stats = out.mutable_linux();
   v1::CpuUsage* cpu = linux_stats->mutable_cpu();
@@ -384,10 +387,9 @@ absl::StatusOr<std::vector<v1::ContainerStats>> StatsCollector::ListContainerSta
     if (r.pending) continue;
     if (!filter.id().empty() && r.id != filter.id()) continue;
     if (!filter.pod_sandbox_id().empty() && r.sandbox_id != filter.pod_sandbox_id()) continue;
-    if (!filter.label_selector().empty()) {
-      v1::ContainerConfig config;
-      config.ParseFromString(r.config);
-      if (!MatchesSelector(config.labels(), filter.label_selector())) continue;
+    if (!MatchesSelector(r.config.labels, StringMap(filter.label_selector().begin(),
+                                                    filter.label_selector().end()))) {
+      continue;
     }
     selected.push_back(&r);
   }
@@ -418,10 +420,9 @@ absl::StatusOr<std::vector<v1::PodSandboxStats>> StatsCollector::ListPodSandboxS
   std::vector<const SandboxRecord*> selected;
   for (const SandboxRecord& s : *sandboxes) {
     if (!filter.id().empty() && s.id != filter.id()) continue;
-    if (!filter.label_selector().empty()) {
-      v1::PodSandboxConfig config;
-      config.ParseFromString(s.config);
-      if (!MatchesSelector(config.labels(), filter.label_selector())) continue;
+    if (!MatchesSelector(s.config.labels, StringMap(filter.label_selector().begin(),
+                                                    filter.label_selector().end()))) {
+      continue;
     }
     selected.push_back(&s);
   }

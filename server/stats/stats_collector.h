@@ -113,7 +113,7 @@ class StatsCollector {
     int64_t timestamp_ns = 0;
   };
   struct HardLimit {
-    std::string resources;  // the record's resources it was read for
+    LinuxResources resources;  // the record's resources it was read for
     std::optional<uint64_t> bytes;
   };
 

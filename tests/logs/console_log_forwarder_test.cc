@@ -90,20 +90,18 @@ class ConsoleLogForwarderTest : public ::testing::Test {
   std::string AddContainer(const std::string& id, bool log_directory = true,
                            bool log_path = true,
                            ContainerState state = ContainerState::kRunning) {
-    v1::PodSandboxConfig sandbox_config;
-    sandbox_config.mutable_metadata()->set_name("pod-" + id);
     const std::string log_dir = dir_ + "/pods/ns_pod-" + id + "_uid";
-    if (log_directory) sandbox_config.set_log_directory(log_dir);
-    SandboxRecord sandbox{"s-" + id, sandbox_config.SerializeAsString(), "", SandboxState::kReady,
-                          1};
+    SandboxRecord sandbox;
+    sandbox.id = "s-" + id;
+    sandbox.config.metadata.name = "pod-" + id;
+    if (log_directory) sandbox.config.log_directory = log_dir;
+    sandbox.created_at_ns = 1;
     EXPECT_TRUE(store_->PutSandbox(sandbox).ok());
-    v1::ContainerConfig config;
-    config.mutable_metadata()->set_name("main");
-    if (log_path) config.set_log_path("main/0.log");
     ContainerRecord record;
     record.id = id;
     record.sandbox_id = sandbox.id;
-    record.config = config.SerializeAsString();
+    record.config.metadata.name = "main";
+    if (log_path) record.config.log_path = "main/0.log";
     record.console_path = ConsolePath(id);
     record.state = state;
     record.created_at_ns = 1;

@@ -53,6 +53,13 @@ class RecoveryTest : public ::testing::Test {
 
   bool DomainExists(const std::string& name) { return hypervisor_->DomainState(name).ok(); }
 
+  static SandboxRecord Sandbox(const std::string& id, int64_t created_at_ns) {
+    SandboxRecord r;
+    r.id = id;
+    r.created_at_ns = created_at_ns;
+    return r;
+  }
+
   std::string dir_;
   std::unique_ptr<virt::LibvirtHypervisor> hypervisor_;
   std::unique_ptr<StateStore> store_;
@@ -61,7 +68,7 @@ class RecoveryTest : public ::testing::Test {
 };
 
 TEST_F(RecoveryTest, RollsBackPendingRemovesOrphansKeepsCommittedAndForeign) {
-  ASSERT_TRUE(store_->PutSandbox({"sandbox-a", "", "", SandboxState::kReady, 1}).ok());
+  ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-a", 1)).ok());
   // Crash after define, before commit: a pending row, its domain and files.
   const std::string pending_domain = DefineOwned("a", "pending-container");
   ContainerRecord pending;
@@ -78,7 +85,7 @@ TEST_F(RecoveryTest, RollsBackPendingRemovesOrphansKeepsCommittedAndForeign) {
   fs::create_directories(dir_ + "/containers/unknown-container");
 
   // A committed container whose domain is defined: kept as it is.
-  ASSERT_TRUE(store_->PutSandbox({"sandbox-c", "", "", SandboxState::kReady, 2}).ok());
+  ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-c", 2)).ok());
   const std::string committed_domain = DefineOwned("c", "committed-container");
   ContainerRecord committed;
   committed.id = "committed-container";
@@ -88,7 +95,7 @@ TEST_F(RecoveryTest, RollsBackPendingRemovesOrphansKeepsCommittedAndForeign) {
   fs::create_directories(dir_ + "/containers/committed-container");
 
   // A committed RUNNING container whose domain vanished while we were down.
-  ASSERT_TRUE(store_->PutSandbox({"sandbox-d", "", "", SandboxState::kReady, 3}).ok());
+  ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-d", 3)).ok());
   ContainerRecord vanished;
   vanished.id = "vanished-container";
   vanished.sandbox_id = "sandbox-d";
@@ -123,14 +130,14 @@ TEST_F(RecoveryTest, UnknownIdsAndIdempotentRemoval) {
 }
 
 TEST_F(RecoveryTest, RunPodSandboxRejectsImpossiblePodsWithTheFieldNamed) {
-  runtime::v1::PodSandboxConfig config;
-  config.mutable_metadata()->set_name("p");
-  config.mutable_metadata()->set_namespace_("ns");
-  (*config.mutable_annotations())["vmmap.io/vcpus"] = "many";
-  absl::StatusOr<std::string> id = runtime_->RunPodSandbox(config, "");
+  SandboxConfig config;
+  config.metadata.name = "p";
+  config.metadata.namespace_name = "ns";
+  config.annotations["vmmap.io/vcpus"] = "many";
+  absl::StatusOr<std::string> id = runtime_->RunPodSandbox(config);
   EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(id.status().message(), ::testing::HasSubstr("vmmap.io/vcpus"));
-  auto listed = runtime_->ListPodSandbox(runtime::v1::PodSandboxFilter());
+  EXPECT_THAT(std::string(id.status().message()), ::testing::HasSubstr("vmmap.io/vcpus"));
+  auto listed = runtime_->ListPodSandbox(SandboxFilter());
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());  // nothing half-created
 }

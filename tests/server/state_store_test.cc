@@ -24,7 +24,11 @@ TEST_F(StateStoreTest, RowsSurviveReopenAndSandboxDeletionCascades) {
   {
     auto store = StateStore::Open(dir_ + "/state.db");
     ASSERT_TRUE(store.ok()) << store.status();
-    SandboxRecord sandbox{"s1", std::string("cfg\0bytes", 9), "vmmap", SandboxState::kReady, 42};
+    SandboxRecord sandbox;
+    sandbox.id = "s1";
+    sandbox.config.labels["k"] = std::string("v\0bytes", 7);
+    sandbox.config.runtime_handler = "vmmap";
+    sandbox.created_at_ns = 42;
     ASSERT_TRUE((*store)->PutSandbox(sandbox).ok());
     ContainerRecord container;
     container.id = "c1";
@@ -38,7 +42,7 @@ TEST_F(StateStoreTest, RowsSurviveReopenAndSandboxDeletionCascades) {
   ASSERT_TRUE(store.ok());
   absl::StatusOr<SandboxRecord> sandbox = (*store)->GetSandbox("s1");
   ASSERT_TRUE(sandbox.ok());
-  EXPECT_EQ(sandbox->config, std::string("cfg\0bytes", 9));  // blobs keep NULs
+  EXPECT_EQ(sandbox->config.labels["k"], std::string("v\0bytes", 7));  // blobs keep NULs
   EXPECT_EQ(sandbox->created_at_ns, 42);
   absl::StatusOr<ContainerRecord> container = (*store)->GetContainer("c1");
   ASSERT_TRUE(container.ok());
@@ -62,7 +66,9 @@ TEST_F(StateStoreTest, UnknownIdsAreNotFoundAndPutReplaces) {
   auto store = StateStore::Open(dir_ + "/state.db");
   ASSERT_TRUE(store.ok());
   EXPECT_TRUE(absl::IsNotFound((*store)->GetSandbox("nope").status()));
-  SandboxRecord sandbox{"s1", "a", "", SandboxState::kReady, 1};
+  SandboxRecord sandbox;
+  sandbox.id = "s1";
+  sandbox.created_at_ns = 1;
   ASSERT_TRUE((*store)->PutSandbox(sandbox).ok());
   sandbox.state = SandboxState::kNotReady;
   ASSERT_TRUE((*store)->PutSandbox(sandbox).ok());

@@ -137,24 +137,20 @@ class StatsCollectorTest : public ::testing::Test {
     if (start) EXPECT_TRUE(libvirt_->StartDomain(domain).ok());
     domains_.push_back(domain);
 
-    v1::PodSandboxConfig sandbox_config;
-    sandbox_config.mutable_metadata()->set_name(name);
-    sandbox_config.mutable_metadata()->set_namespace_("ns");
-    for (auto& [k, v] : labels) (*sandbox_config.mutable_labels())[k] = v;
-    (*sandbox_config.mutable_annotations())["a"] = "b";
     SandboxRecord sandbox;
     sandbox.id = "sb-" + name;
-    sandbox.config = sandbox_config.SerializeAsString();
+    sandbox.config.metadata.name = name;
+    sandbox.config.metadata.namespace_name = "ns";
+    for (auto& [k, v] : labels) sandbox.config.labels[k] = v;
+    sandbox.config.annotations["a"] = "b";
     EXPECT_TRUE(store_->PutSandbox(sandbox).ok());
 
-    v1::ContainerConfig config;
-    config.mutable_metadata()->set_name("vm");
-    config.mutable_metadata()->set_attempt(2);
-    for (auto& [k, v] : labels) (*config.mutable_labels())[k] = v;
     ContainerRecord c;
     c.id = "c-" + name;
     c.sandbox_id = sandbox.id;
-    c.config = config.SerializeAsString();
+    c.config.metadata.name = "vm";
+    c.config.metadata.attempt = 2;
+    for (auto& [k, v] : labels) c.config.labels[k] = v;
     c.domain_name = domain;
     fs::create_directories(dir_ / "containers" / c.id);
     c.console_path = (dir_ / "containers" / c.id / "console.log").string();

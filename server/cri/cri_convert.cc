@@ -1,0 +1,157 @@
+#include "server/cri/cri_convert.h"
+
+namespace vmmap {
+namespace {
+
+namespace v1 = runtime::v1;
+
+StringMap FromCri(const google::protobuf::Map<std::string, std::string>& map) {
+  return StringMap(map.begin(), map.end());
+}
+
+void ToCri(const StringMap& from, google::protobuf::Map<std::string, std::string>* to) {
+  to->insert(from.begin(), from.end());
+}
+
+void ToCri(const PodMetadata& from, v1::PodSandboxMetadata* to) {
+  to->set_name(from.name);
+  to->set_uid(from.uid);
+  to->set_namespace_(from.namespace_name);
+  to->set_attempt(from.attempt);
+}
+
+void ToCri(const ContainerMetadata& from, v1::ContainerMetadata* to) {
+  to->set_name(from.name);
+  to->set_attempt(from.attempt);
+}
+
+}  // namespace
+
+LinuxResources FromCri(const v1::LinuxContainerResources& r) {
+  LinuxResources out;
+  out.cpu_period_us = r.cpu_period();
+  out.cpu_quota_us = r.cpu_quota();
+  out.cpu_shares = r.cpu_shares();
+  out.memory_limit_bytes = r.memory_limit_in_bytes();
+  out.cpuset_cpus = r.cpuset_cpus();
+  return out;
+}
+
+v1::LinuxContainerResources ToCri(const LinuxResources& r) {
+  v1::LinuxContainerResources out;
+  out.set_cpu_period(r.cpu_period_us);
+  out.set_cpu_quota(r.cpu_quota_us);
+  out.set_cpu_shares(r.cpu_shares);
+  out.set_memory_limit_in_bytes(r.memory_limit_bytes);
+  out.set_cpuset_cpus(r.cpuset_cpus);
+  return out;
+}
+
+SandboxConfig FromCri(const v1::PodSandboxConfig& config, const std::string& runtime_handler) {
+  SandboxConfig out;
+  out.metadata.name = config.metadata().name();
+  out.metadata.uid = config.metadata().uid();
+  out.metadata.namespace_name = config.metadata().namespace_();
+  out.metadata.attempt = config.metadata().attempt();
+  out.hostname = config.hostname();
+  out.log_directory = config.log_directory();
+  out.labels = FromCri(config.labels());
+  out.annotations = FromCri(config.annotations());
+  out.cgroup_parent = config.linux().cgroup_parent();
+  if (config.linux().has_resources()) out.pod_resources = FromCri(config.linux().resources());
+  if (config.linux().has_overhead()) out.overhead = FromCri(config.linux().overhead());
+  out.runtime_handler = runtime_handler;
+  return out;
+}
+
+ContainerConfig FromCri(const v1::ContainerConfig& config) {
+  ContainerConfig out;
+  out.metadata.name = config.metadata().name();
+  out.metadata.attempt = config.metadata().attempt();
+  out.image_ref = config.image().image();
+  out.command.assign(config.command().begin(), config.command().end());
+  out.args.assign(config.args().begin(), config.args().end());
+  out.log_path = config.log_path();
+  out.labels = FromCri(config.labels());
+  out.annotations = FromCri(config.annotations());
+  return out;
+}
+
+SandboxFilter FromCri(const v1::PodSandboxFilter& filter) {
+  SandboxFilter out;
+  out.id = filter.id();
+  if (filter.has_state()) out.state = static_cast<SandboxState>(filter.state().state());
+  out.label_selector = FromCri(filter.label_selector());
+  return out;
+}
+
+ContainerFilter FromCri(const v1::ContainerFilter& filter) {
+  ContainerFilter out;
+  out.id = filter.id();
+  out.sandbox_id = filter.pod_sandbox_id();
+  if (filter.has_state()) out.state = static_cast<ContainerState>(filter.state().state());
+  out.label_selector = FromCri(filter.label_selector());
+  return out;
+}
+
+v1::PodSandboxStatus ToCriStatus(const SandboxRecord& r) {
+  v1::PodSandboxStatus status;
+  status.set_id(r.id);
+  ToCri(r.config.metadata, status.mutable_metadata());
+  status.set_state(static_cast<v1::PodSandboxState>(r.state));
+  status.set_created_at(r.created_at_ns);
+  status.mutable_network();  // VMs get no pod network yet; an empty IP
+  status.mutable_linux()->mutable_namespaces()->mutable_options();
+  ToCri(r.config.labels, status.mutable_labels());
+  ToCri(r.config.annotations, status.mutable_annotations());
+  status.set_runtime_handler(r.config.runtime_handler);
+  return status;
+}
+
+v1::PodSandbox ToCriItem(const SandboxRecord& r) {
+  v1::PodSandbox item;
+  item.set_id(r.id);
+  ToCri(r.config.metadata, item.mutable_metadata());
+  item.set_state(static_cast<v1::PodSandboxState>(r.state));
+  item.set_created_at(r.created_at_ns);
+  ToCri(r.config.labels, item.mutable_labels());
+  ToCri(r.config.annotations, item.mutable_annotations());
+  item.set_runtime_handler(r.config.runtime_handler);
+  return item;
+}
+
+v1::ContainerStatus ToCriStatus(const ContainerRecord& r) {
+  v1::ContainerStatus status;
+  status.set_id(r.id);
+  ToCri(r.config.metadata, status.mutable_metadata());
+  status.set_state(static_cast<v1::ContainerState>(r.state));
+  status.set_created_at(r.created_at_ns);
+  status.set_started_at(r.started_at_ns);
+  status.set_finished_at(r.finished_at_ns);
+  status.set_exit_code(r.exit_code);
+  status.mutable_image()->set_image(r.config.image_ref);
+  status.set_image_ref(r.image_id);
+  status.set_reason(r.reason);
+  status.set_message(r.message);
+  ToCri(r.config.labels, status.mutable_labels());
+  ToCri(r.config.annotations, status.mutable_annotations());
+  status.set_log_path(r.config.log_path);
+  *status.mutable_resources()->mutable_linux() = ToCri(r.resources);
+  return status;
+}
+
+v1::Container ToCriItem(const ContainerRecord& r) {
+  v1::Container item;
+  item.set_id(r.id);
+  item.set_pod_sandbox_id(r.sandbox_id);
+  ToCri(r.config.metadata, item.mutable_metadata());
+  item.mutable_image()->set_image(r.config.image_ref);
+  item.set_image_ref(r.image_id);
+  item.set_state(static_cast<v1::ContainerState>(r.state));
+  item.set_created_at(r.created_at_ns);
+  ToCri(r.config.labels, item.mutable_labels());
+  ToCri(r.config.annotations, item.mutable_annotations());
+  return item;
+}
+
+}  // namespace vmmap

@@ -1,0 +1,106 @@
+#include "server/runtime/recovery.h"
+
+#include <filesystem>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "mapper/domain_xml.h"
+#include "server/base/log.h"
+#include "server/runtime/domain_observation.h"
+#include "server/runtime/domains.h"
+#include "server/runtime/ids.h"
+
+namespace vmmap {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status Stop(const absl::Status& cause) {
+  return absl::Status(cause.code(), absl::StrCat("recovery stopped before changing anything it "
+                                                 "was unsure of: ", cause.message()));
+}
+
+// Is `container_id`'s row absent or pending, read directly (not from a list
+// that could have come back short)?
+absl::StatusOr<bool> RowAbsentOrPending(StateStore& store, const std::string& container_id) {
+  absl::StatusOr<ContainerRecord> row = store.GetContainer(container_id);
+  if (absl::IsNotFound(row.status())) return true;
+  if (!row.ok()) return row.status();
+  return row->pending;
+}
+
+}  // namespace
+
+absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
+                          const std::string& containers_dir) {
+  absl::StatusOr<std::vector<ContainerRecord>> records = store.ListContainers();
+  if (!records.ok()) return Stop(records.status());
+  absl::StatusOr<std::vector<virt::DomainInfo>> domains =
+      hypervisor.ListDomainsWithMetadata(kMetadataNamespaceUri);
+  if (!domains.ok()) return Stop(domains.status());
+  // Container directories, listed before anything changes (never throws).
+  std::vector<fs::path> dirs;
+  {
+    std::error_code ec;
+    fs::directory_iterator it(containers_dir, ec);
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) dirs.push_back(it->path());
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return Stop(absl::UnavailableError(absl::StrCat(containers_dir, ": ", ec.message())));
+    }
+  }
+
+  absl::flat_hash_map<std::string, const ContainerRecord*> by_id;
+  for (const ContainerRecord& r : *records) by_id[r.id] = &r;
+
+  // vmmap domains no committed row knows: a crash between define and commit.
+  for (const virt::DomainInfo& d : *domains) {
+    std::optional<DomainOwner> owner = ParseDomainOwner(d.metadata);
+    if (!owner) continue;  // not ours: never touched
+    auto it = by_id.find(owner->container_id);
+    if (it != by_id.end() && !it->second->pending) continue;
+    absl::StatusOr<bool> orphan = RowAbsentOrPending(store, owner->container_id);
+    if (!orphan.ok()) return Stop(orphan.status());
+    if (!*orphan) continue;
+    VMMAP_LOG(kInfo, "recovery: removing orphaned domain ", d.name, " of container ",
+              owner->container_id);
+    if (absl::Status s = DestroyAndUndefine(hypervisor, d.name); !s.ok()) return s;
+  }
+  // Pending rows: roll back whatever part was created.
+  for (const ContainerRecord& r : *records) {
+    if (!r.pending) continue;
+    VMMAP_LOG(kInfo, "recovery: rolling back half-created container ", r.id);
+    std::error_code ec;
+    fs::remove_all(fs::path(containers_dir) / r.id, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("recovery: removing ", containers_dir, "/", r.id, ": ", ec.message()));
+    }
+    if (absl::Status s = store.DeleteContainer(r.id); !s.ok()) return s;
+  }
+  // Container directories no committed row knows.
+  for (const fs::path& dir : dirs) {
+    const std::string id = dir.filename().string();
+    auto it = by_id.find(id);
+    if (it != by_id.end() && !it->second->pending) continue;
+    absl::StatusOr<bool> orphan = RowAbsentOrPending(store, id);
+    if (!orphan.ok()) return orphan.status();
+    if (!*orphan) continue;
+    VMMAP_LOG(kInfo, "recovery: removing orphaned container directory ", dir.string());
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("recovery: removing ", dir.string(), ": ",
+                                                       ec.message()));
+  }
+  // Committed rows: learn what happened to their domains while we were away.
+  for (const ContainerRecord& r : *records) {
+    if (r.pending) continue;
+    std::optional<ContainerRecord> changed =
+        ObserveDomain(r, hypervisor.DomainState(r.domain_name), NowNanos());
+    if (!changed) continue;
+    if (absl::Status s = store.PutContainer(*changed); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vmmap

@@ -1,0 +1,30 @@
+// Reconciles the store with libvirt and the disk after a restart (kill -9 at
+// any point of any call), before the server accepts calls (so no object
+// lock is needed):
+//  * vmmap domains no committed row knows (a crash between define and
+//    commit) are destroyed and undefined;
+//  * pending rows are rolled back (their files removed, the row deleted);
+//  * container directories no row knows are removed;
+//  * committed rows learn what happened to their domains while vmmap was
+//    down (ObserveDomain).
+// Never destroys on doubt: a domain is removed only after its owner's row is
+// confirmed absent (or pending) by a direct read; domains without vmmap
+// metadata are never touched; any store or libvirt listing error stops
+// recovery before it changes anything and is returned.
+#ifndef VMMAP_SERVER_RUNTIME_RECOVERY_H_
+#define VMMAP_SERVER_RUNTIME_RECOVERY_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "server/state/state_store.h"
+#include "server/virt/hypervisor.h"
+
+namespace vmmap {
+
+absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
+                          const std::string& containers_dir);
+
+}  // namespace vmmap
+
+#endif  // VMMAP_SERVER_RUNTIME_RECOVERY_H_
