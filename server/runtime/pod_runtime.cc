@@ -62,6 +62,25 @@ absl::StatusOr<std::string> PodRuntime::RunPodSandbox(const SandboxConfig& confi
   absl::StatusOr<DomainPlan> plan =
       PlanDomain(PlanInputFor(config, config.pod_resources, 0), options_.node);
   if (!plan.ok()) return plan.status();
+  // The metadata tuple names one sandbox, as in containerd: a second
+  // RunPodSandbox with it (kubelet retrying a call that timed out) while the
+  // first exists is AlreadyExists naming the first. The name's lock makes
+  // check-and-insert atomic against a concurrent retry.
+  const PodMetadata& m = config.metadata;
+  LockTable::Guard reservation = locks_.Lock(
+      absl::StrCat("sandbox-name:", m.namespace_name, "/", m.name, "/", m.uid, "/", m.attempt));
+  absl::StatusOr<std::vector<SandboxRecord>> existing = store_->ListSandboxes();
+  if (!existing.ok()) return existing.status();
+  for (const SandboxRecord& other : *existing) {
+    const PodMetadata& o = other.config.metadata;
+    if (o.name == m.name && o.namespace_name == m.namespace_name && o.uid == m.uid &&
+        o.attempt == m.attempt) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "pod sandbox ", m.namespace_name, "/", m.name, " (uid \"", m.uid, "\", attempt ",
+          m.attempt, ") already exists as ", other.id,
+          "; remove it first or run the sandbox with the next attempt"));
+    }
+  }
   SandboxRecord record;
   record.id = NewObjectId();
   record.config = config;

@@ -56,5 +56,43 @@ TEST(ContainerLayoutTest, ControlCharactersNeverReachTheKernelCommandLine) {
   EXPECT_THAT(std::string(layout.status().message()), HasSubstr("printable ASCII"));
 }
 
+TEST(ContainerLayoutTest, KernelCommandLineLimitCountsTheImagesOwnPart) {
+  ImageRecord image;
+  image.kind = ImageKind::kKernelBundle;
+  image.cmdline = "console=ttyS0 " + std::string(2000, 'x');
+  ContainerConfig config;
+  config.args = {std::string(40, 'y')};  // fits alone; not with the image's 2014 bytes
+  absl::StatusOr<ContainerLayout> layout =
+      LayOutContainerDomain(DomainSpec(), image, config, kPlacement);
+  EXPECT_EQ(layout.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(layout.status().message()),
+              ::testing::AllOf(HasSubstr("kernel command line"), HasSubstr("2055 bytes"),
+                               HasSubstr("2048")));
+  config.args = {std::string(30, 'y')};
+  EXPECT_TRUE(LayOutContainerDomain(DomainSpec(), image, config, kPlacement).ok());
+}
+
+TEST(ContainerLayoutTest, DomainNameAndUuidAreUniquePerContainer) {
+  // Two sandboxes with the same pod identity plan the same name and UUID.
+  DomainSpec planned;
+  planned.name = "vmmap-ns-pod-0123456789ab";
+  planned.uuid = "00000000-0000-8000-8000-000000000000";
+  ImageRecord image;
+  image.kind = ImageKind::kDisk;
+  auto first = LayOutContainerDomain(planned, image, ContainerConfig(),
+                                     {"s1", "container-a", "/state/containers/container-a"});
+  auto second = LayOutContainerDomain(planned, image, ContainerConfig(),
+                                      {"s2", "container-b", "/state/containers/container-b"});
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_NE(first->spec.name, second->spec.name);
+  EXPECT_NE(first->spec.uuid, second->spec.uuid);
+  EXPECT_THAT(first->spec.name, ::testing::StartsWith("vmmap-ns-pod-"));
+  EXPECT_EQ(first->spec.name.size(), planned.name.size());
+  // Stable for one container (recovery and stats find it again).
+  auto again = LayOutContainerDomain(planned, image, ContainerConfig(),
+                                     {"s1", "container-a", "/state/containers/container-a"});
+  EXPECT_EQ(again->spec.name, first->spec.name);
+}
+
 }  // namespace
 }  // namespace vmmap

@@ -1,8 +1,13 @@
 // Recovery after a crash, on libvirt's test driver: what a kill -9 at each
 // step of CreateContainer can leave behind is rolled back, and domains that
 // are not vmmap's are never touched.
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
+
+#include <sqlite3.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -140,6 +145,70 @@ TEST_F(RecoveryTest, RunPodSandboxRejectsImpossiblePodsWithTheFieldNamed) {
   auto listed = runtime_->ListPodSandbox(SandboxFilter());
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());  // nothing half-created
+}
+
+TEST_F(RecoveryTest, SameSandboxMetadataIsReservedUntilTheSandboxIsRemoved) {
+  SandboxConfig config;
+  config.metadata = {"pod", "uid-1", "ns", 0};
+  absl::StatusOr<std::string> first = runtime_->RunPodSandbox(config);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<std::string> retry = runtime_->RunPodSandbox(config);
+  EXPECT_EQ(retry.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(retry.status().message()), ::testing::HasSubstr(*first));
+  // Another attempt is another sandbox.
+  SandboxConfig next = config;
+  next.metadata.attempt = 1;
+  EXPECT_TRUE(runtime_->RunPodSandbox(next).ok());
+  ASSERT_TRUE(runtime_->RemovePodSandbox(*first).ok());
+  EXPECT_TRUE(runtime_->RunPodSandbox(config).ok());
+  EXPECT_EQ(runtime_->locks_in_use(), 0u);
+}
+
+TEST_F(RecoveryTest, ConcurrentRetriesOfOneSandboxCreateExactlyOne) {
+  SandboxConfig config;
+  config.metadata = {"racy", "uid-2", "ns", 0};
+  std::atomic<int> created{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      absl::StatusOr<std::string> id = runtime_->RunPodSandbox(config);
+      if (id.ok()) ++created;
+      if (absl::IsAlreadyExists(id.status())) ++refused;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(refused.load(), 7);
+  absl::StatusOr<std::vector<SandboxRecord>> all = runtime_->ListPodSandbox(SandboxFilter());
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 1u);
+}
+
+TEST_F(RecoveryTest, AStoreErrorStopsRecoveryBeforeItTouchesAnything) {
+  ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-e", 1)).ok());
+  const std::string domain = DefineOwned("e", "committed-e");
+  ContainerRecord committed;
+  committed.id = "committed-e";
+  committed.sandbox_id = "sandbox-e";
+  committed.domain_name = domain;
+  ASSERT_TRUE(store_->PutContainer(committed).ok());
+  fs::create_directories(dir_ + "/containers/committed-e");
+  // Its row no longer decodes: a listing would come back short if errors
+  // were skipped, and the domain would look orphaned.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/state.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE container SET command = X'39393a' WHERE name = X''", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+
+  absl::Status recovered = runtime_->Recover();
+  EXPECT_EQ(recovered.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(recovered.message()),
+              ::testing::AllOf(::testing::HasSubstr("recovery stopped"),
+                               ::testing::HasSubstr("committed-e")));
+  EXPECT_TRUE(DomainExists(domain));
+  EXPECT_TRUE(fs::exists(dir_ + "/containers/committed-e"));
 }
 
 }  // namespace
