@@ -8,9 +8,15 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <deque>
+#include <arpa/inet.h>
+
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <memory>
 #include <fstream>
 #include <iostream>
@@ -18,6 +24,8 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -134,7 +142,8 @@ class GuestNetworkTest : public ::testing::Test {
   // RunPodSandbox + CreateContainer + StartContainer through PodNetwork, in
   // the order the sandbox lifecycle calls it.
   GuestPod& StartPod(const std::string& id, const std::string& name,
-                     const std::vector<PortMapping>& ports, const std::string& extra_cmdline) {
+                     const std::vector<PortMapping>& ports, const std::string& extra_cmdline,
+                     std::optional<int64_t> global_quota_us = std::nullopt) {
     pods_.emplace_back();
     GuestPod& pod = pods_.back();
     pod.request = {id, "default", name, "uid-" + name, false, ports};
@@ -154,6 +163,10 @@ class GuestNetworkTest : public ::testing::Test {
     spec.name = absl::StrCat("vmmap-net-", name);
     spec.uuid = absl::StrCat(id.substr(0, 8), "-0000-4000-8000-", id.substr(8, 12));
     spec.memory_kib = 256 * 1024;
+    if (global_quota_us) {
+      spec.cputune.global_period_us = 100000;
+      spec.cputune.global_quota_us = *global_quota_us;
+    }
     pod.console = absl::StrCat(*work_, "/", name, ".console");
     spec.console_log_path = pod.console;
     spec.kernel_boot = DirectKernelBoot{*work_ + "/guest/vmlinuz", *work_ + "/guest/initrd.img",
@@ -265,6 +278,92 @@ TEST_F(GuestNetworkTest, HostReachesTheGuestOnItsPodIpAndHostPortAndPodsReachEac
   absl::StatusOr<ProcessResult> left = Sh("ip -o link show | grep -c 'veth\\|vmt' || true");
   ASSERT_TRUE(left.ok());
   EXPECT_EQ(left->stdout_bytes, "0\n");
+}
+
+// The domain-level cgroup of a running domain, for `controller` (cgroup v1,
+// as on this machine): the parent of the QEMU main thread's emulator cgroup.
+std::string DomainCgroup(const std::string& domain_name, const std::string& controller) {
+  absl::StatusOr<ProcessResult> pid = Sh(absl::StrCat("pgrep -f 'guest=", domain_name, "' | head -n1"));
+  if (!pid.ok()) return "";
+  std::string cgroups = ReadFile(absl::StrCat("/proc/", absl::StripAsciiWhitespace(pid->stdout_bytes), "/cgroup"));
+  for (absl::string_view line : absl::StrSplit(cgroups, '\n')) {
+    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (f.size() == 3 && f[1] == controller) {
+      std::string path = f[2];
+      if (absl::EndsWith(path, "/emulator")) path.resize(path.size() - 9);
+      return absl::StrCat("/sys/fs/cgroup/", controller, path);
+    }
+  }
+  return "";
+}
+
+int64_t ReadInt(const std::string& path, const std::string& key = "") {
+  std::string text = ReadFile(path);
+  if (key.empty()) return std::strtoll(text.c_str(), nullptr, 10);
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::ConsumePrefix(&line, key + " ")) return std::strtoll(std::string(line).c_str(), nullptr, 10);
+  }
+  return -1;
+}
+
+// A flood of UDP datagrams at the guest costs QEMU CPU (with TCG, QEMU's own
+// threads move the frames); all of it is charged to the domain's cgroup and
+// bounded by the pod's ceiling (<global_quota>, 25% of a CPU here), which
+// throttles the domain in every period while the flood lasts. The host
+// side of the flood (tc redirect, veth, bridge) runs in the sender's context.
+TEST_F(GuestNetworkTest, NetworkFloodStaysWithinThePodCpuCeiling) {
+  constexpr int64_t kQuotaUs = 25000;  // of 100000: 0.25 CPU
+  GuestPod& a = StartPod("c1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+                         "flood", {}, "", kQuotaUs);
+  ASSERT_NE(a.domain, nullptr);
+  ASSERT_TRUE(Eventually([&] { return ConsoleHas(a, "VMMAP-NET-UP"); })) << ReadFile(a.console);
+  std::string cpu = DomainCgroup("vmmap-net-flood", "cpu");
+  // QEMU's CPU time from /proc (all threads): libvirt does not place domains
+  // in the separately mounted cpuacct hierarchy of this machine.
+  absl::StatusOr<ProcessResult> pid_out = Sh("pgrep -f 'guest=vmmap-net-flood' | head -n1");
+  ASSERT_TRUE(pid_out.ok());
+  const std::string stat_path =
+      absl::StrCat("/proc/", absl::StripAsciiWhitespace(pid_out->stdout_bytes), "/stat");
+  auto qemu_cpu_ns = [&stat_path] {
+    std::string stat = ReadFile(stat_path);
+    std::vector<std::string> f = absl::StrSplit(stat.substr(stat.rfind(')') + 2), ' ');
+    // Fields 14 and 15 (utime, stime) are at 11 and 12 after "pid (comm) ".
+    return (std::strtoll(f.at(11).c_str(), nullptr, 10) + std::strtoll(f.at(12).c_str(), nullptr, 10)) *
+           (1000000000 / sysconf(_SC_CLK_TCK));
+  };
+  ASSERT_FALSE(cpu.empty());
+  ASSERT_EQ(ReadInt(cpu + "/cpu.cfs_quota_us"), kQuotaUs);
+
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(9);
+  inet_pton(AF_INET, a.ip().c_str(), &to.sin_addr);
+  std::string payload(1400, 'x');
+  const int64_t usage0 = qemu_cpu_ns();
+  const int64_t throttled0 = ReadInt(cpu + "/cpu.stat", "nr_throttled");
+  const absl::Time start = absl::Now();
+  int64_t sent = 0;
+  while (absl::Now() - start < absl::Seconds(20)) {
+    for (int i = 0; i < 256; ++i) {
+      if (sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                 sizeof to) > 0) {
+        ++sent;
+      }
+    }
+  }
+  const double elapsed_ns = absl::ToDoubleNanoseconds(absl::Now() - start);
+  const int64_t usage = qemu_cpu_ns() - usage0;
+  const int64_t throttled = ReadInt(cpu + "/cpu.stat", "nr_throttled") - throttled0;
+  close(fd);
+  const double cores = static_cast<double>(usage) / elapsed_ns;
+  std::cerr << "flood: " << sent << " datagrams; domain used " << cores
+            << " cores under a 0.25 ceiling; throttled " << throttled << " periods\n";
+  EXPECT_GT(sent, 1000);
+  EXPECT_GT(throttled, 0) << "the flood never reached the pod's ceiling";
+  // CFS enforces per 100 ms period; allow one period of slack over 20 s.
+  EXPECT_LE(cores, 0.25 * 1.05);
 }
 
 }  // namespace
