@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/cri/cri_convert.h"
 #include "server/cri/grpc_status.h"
+#include "server/cri/request_checks.h"
 
 namespace vmmap {
 namespace {
@@ -59,6 +60,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
   if (!request->has_config() || request->config().metadata().name().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "config.metadata.name is empty");
   }
+  if (absl::Status s = CheckSandboxConfig(request->config()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<std::string> id =
       runtime_->RunPodSandbox(FromCri(request->config(), request->runtime_handler()));
   if (!id.ok()) return ToGrpc(id.status());
@@ -105,6 +107,7 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*,
                                              v1::CreateContainerResponse* response) {
   if (request->pod_sandbox_id().empty()) return MissingId("pod_sandbox_id");
   if (request->config().image().image().empty()) return MissingId("config.image.image");
+  if (absl::Status s = CheckContainerConfig(request->config()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<std::string> id =
       runtime_->CreateContainer(request->pod_sandbox_id(), FromCri(request->config()),
                                 FromCri(request->config().linux().resources()));
@@ -167,6 +170,7 @@ grpc::Status RuntimeService::UpdateContainerResources(
   if (!request->has_linux()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "linux resources are missing");
   }
+  if (absl::Status s = CheckResources(request->linux(), "linux"); !s.ok()) return ToGrpc(s);
   return ToGrpc(runtime_->UpdateContainerResources(request->container_id(),
                                                    FromCri(request->linux())));
 }

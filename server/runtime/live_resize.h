@@ -16,22 +16,35 @@
 
 namespace vmmap {
 
+// What the running domain has and cannot change live.
+struct LiveDomainShape {
+  int vcpus = 1;
+  int64_t memory_kib = 0;  // the guest's memory (<memory>)
+};
+
 struct ResizePlan {
   int vcpus = 1;
+  int64_t guest_memory_kib = 0;  // what the new limits would give a new guest
   virt::CpuTuneUpdate cpu;  // every knob set: an unset quota becomes -1 (unlimited)
   std::optional<int64_t> hard_limit_kib;
 };
 
-// The vCPU count in a domain's XML; InvalidArgument if it has none.
-absl::StatusOr<int> VcpusOfDomainXml(const std::string& xml);
+// The vCPU count and memory in a domain's XML; InvalidArgument if either is
+// missing.
+absl::StatusOr<LiveDomainShape> ShapeOfDomainXml(const std::string& xml);
 
-// PURE: the plan for `wanted` on a domain that has `vcpus` vCPUs.
+// PURE: the plan for `wanted` on a running domain of `shape`. A memory limit
+// that would give the guest less memory than it has is InvalidArgument
+// naming the old and new limits and the guest's memory: a running guest's
+// memory cannot shrink (no balloon-based resize).
 absl::StatusOr<ResizePlan> PlanResize(const SandboxConfig& sandbox,
                                       const ContainerConfig& container,
-                                      const LinuxResources& wanted, int vcpus,
-                                      const NodeConfig& node);
+                                      const LinuxResources& current,
+                                      const LinuxResources& wanted,
+                                      const LiveDomainShape& shape, const NodeConfig& node);
 
-// Applies the plan to the running domain (live).
+// Applies the plan to the running domain (live) as one change: if the
+// memory limit cannot be set, the CPU parameters are put back as they were.
 absl::Status ApplyResize(virt::Hypervisor& hypervisor, const std::string& domain_name,
                          const ResizePlan& plan);
 

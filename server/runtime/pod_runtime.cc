@@ -361,10 +361,10 @@ absl::Status PodRuntime::UpdateContainerResources(const std::string& id,
   if (!sandbox.ok()) return sandbox.status();
   absl::StatusOr<std::string> live_xml = hypervisor_->DomainXml(record->domain_name);
   if (!live_xml.ok()) return live_xml.status();
-  absl::StatusOr<int> vcpus = VcpusOfDomainXml(*live_xml);
-  if (!vcpus.ok()) return vcpus.status();
-  absl::StatusOr<ResizePlan> plan =
-      PlanResize(sandbox->config, record->config, resources, *vcpus, options_.node);
+  absl::StatusOr<LiveDomainShape> shape = ShapeOfDomainXml(*live_xml);
+  if (!shape.ok()) return shape.status();
+  absl::StatusOr<ResizePlan> plan = PlanResize(sandbox->config, record->config,
+                                               record->resources, resources, *shape, options_.node);
   if (!plan.ok()) return plan.status();
   if (absl::Status s = ApplyResize(*hypervisor_, record->domain_name, *plan); !s.ok()) return s;
   VMMAP_LOG(kInfo, "container ", id, ": limits updated live: global_quota ",
