@@ -16,6 +16,7 @@
 #include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/cgroup_partition.h"
+#include "server/state_dir.h"
 #include "server/cri/call_log.h"
 #include "server/cri/image_service.h"
 #include "server/cri/legacy_state_decoder.h"
@@ -157,10 +158,9 @@ int RunServeCommand(const std::vector<std::string>& args) {
     VMMAP_LOG(kError, "vmmap serve: ", s.message());
     return 1;
   };
-  for (const char* sub : {"/containers", "/images"}) {
-    if (absl::Status s = MakeDirectories(options.state_dir + sub, 0711); !s.ok()) return fail(s);
-  }
-  ::chmod(options.state_dir.c_str(), 0711);  // QEMU (maybe another uid) must reach its files
+  // QEMU (maybe another uid) must reach its files: see state_dir.h.
+  const bool runs_qemu = options.libvirt_uri.rfind("qemu", 0) == 0;
+  if (absl::Status s = PrepareStateDir(options.state_dir, runs_qemu); !s.ok()) return fail(s);
 
   if (options.create_partition && options.node.cgroup_driver == CgroupDriver::kCgroupfs) {
     if (absl::Status s = EnsureCgroupfsPartition(options.node.node_partition); !s.ok()) {
