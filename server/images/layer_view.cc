@@ -21,6 +21,8 @@ namespace vmmap::images_internal {
 namespace {
 
 constexpr size_t kMaxNodes = 1 << 20;
+constexpr size_t kMaxPathLength = 4096;        // PATH_MAX
+constexpr uint64_t kMaxPathBytes = 64 << 20;  // all names held at once
 constexpr size_t kMaxCmdline = 4096;
 constexpr int kMaxSymlinkHops = 8;
 constexpr char kWhiteout[] = ".wh.";
@@ -123,6 +125,14 @@ absl::Status LayerView::ApplyLayer(int layer_fd,
     }
     if (nodes_.size() >= kMaxNodes) {
       return tar.Bad("more than 1048576 entries in the image");
+    }
+    if (entry.name.size() > kMaxPathLength) {
+      return tar.Bad(absl::StrCat("an entry name is ", entry.name.size(),
+                                  " bytes long (at most 4096)"));
+    }
+    path_bytes_ += entry.name.size() + entry.link.size();
+    if (path_bytes_ > kMaxPathBytes) {
+      return tar.Bad("the image's entry names add up to more than 64 MiB");
     }
     Node node;
     node.layer = layer_;

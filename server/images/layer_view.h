@@ -62,6 +62,7 @@ class LayerView {
   int layer_ = 0;
   uint64_t staged_bytes_ = 0;
   uint64_t staged_files_ = 0;
+  uint64_t path_bytes_ = 0;  // names and link targets seen, bounds memory
 };
 
 }  // namespace vmmap::images_internal
