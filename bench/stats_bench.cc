@@ -11,18 +11,22 @@
 //     between them; from /proc/<pid>/stat, as % of one core.
 //
 //   build/bench/vmmap_stats_bench [--pods N] [--duration SECONDS] [--requests R]
+//   (--help prints this usage; an unknown or malformed argument exits 2
+//   before anything starts)
 //
 // Needs root, libvirt (libvirtd is started through tests/harness/libvirtd.sh,
 // which preloads the sandbox's memlock shim), QEMU and the e2e guest's host
 // packages. Stops by itself and removes every pod, domain and file it made.
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +36,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <sstream>
 #include <string>
@@ -476,34 +481,88 @@ void Bench::Cleanup() {
 
 Bench* g_bench = nullptr;
 
+constexpr char kUsage[] =
+    "usage: vmmap_stats_bench [--pods N] [--duration SECONDS] [--requests R]\n"
+    "  --pods N            paused QEMU pods to create (default 50)\n"
+    "  --duration SECONDS  length of the kubelet-polling phase (default 60)\n"
+    "  --requests R        requests per latency measurement (default 10)\n"
+    "Needs root; starts libvirtd through tests/harness/libvirtd.sh and removes\n"
+    "everything it made when it ends or gets SIGINT/SIGTERM.\n";
+
+// A positive decimal int, or nothing.
+bool ParsePositive(const char* text, int* out) {
+  char* end = nullptr;
+  errno = 0;
+  const long value = std::strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || value <= 0 || value > 1'000'000) return false;
+  *out = static_cast<int>(value);
+  return true;
+}
+
+// The cleanup runs once, whoever gets there first: the end of main, Die()
+// (through atexit), or the signal thread.
+std::mutex g_cleanup_mu;
+void CleanupOnce() {
+  std::lock_guard<std::mutex> lock(g_cleanup_mu);
+  if (g_bench != nullptr) g_bench->Cleanup();
+  g_bench = nullptr;
+}
+
+// SIGINT and SIGTERM are blocked in every thread and taken by this one with
+// sigwait(), so a signal never interrupts anything halfway, the cleanup
+// included: the first one runs the cleanup and ends the process; a second one
+// stays pending (blocked) until then.
+void HandleSignalsOnOneThread() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every later thread
+  std::thread([set] {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    std::printf("\nsignal %d: cleaning up\n", sig);
+    CleanupOnce();
+    std::fflush(stdout);
+    _exit(130);
+  }).detach();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int pods = 50, duration = 60, requests = 10;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    const int value = std::atoi(argv[i + 1]);
-    if (flag == "--pods") pods = value;
-    else if (flag == "--duration") duration = value;
-    else if (flag == "--requests") requests = value;
-    else Die("unknown flag " + flag + " (--pods N --duration SECONDS --requests R)");
+    if (flag == "--help" || flag == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+    int* target = flag == "--pods"       ? &pods
+                  : flag == "--duration" ? &duration
+                  : flag == "--requests" ? &requests
+                                         : nullptr;
+    if (target == nullptr) {
+      std::cerr << "vmmap_stats_bench: unknown argument \"" << flag << "\"\n" << kUsage;
+      return 2;
+    }
+    if (i + 1 >= argc || !ParsePositive(argv[i + 1], target)) {
+      std::cerr << "vmmap_stats_bench: " << flag << " needs a positive integer, got \""
+                << (i + 1 < argc ? argv[i + 1] : "") << "\"\n" << kUsage;
+      return 2;
+    }
+    ++i;
   }
-  if (pods <= 0 || duration <= 0 || requests <= 0) Die("values must be positive");
   if (geteuid() != 0) Die("needs root (qemu:///system, cgroups)");
   setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows when piped to a file
+  HandleSignalsOnOneThread();
   virInitialize();
   Bench bench(pods, duration, requests);
   g_bench = &bench;
-  std::atexit([] {
-    if (g_bench) g_bench->Cleanup();
-  });
-  for (int sig : {SIGINT, SIGTERM}) {
-    signal(sig, [](int) { std::exit(130); });  // atexit runs the cleanup
-  }
+  std::atexit(CleanupOnce);
   bench.Setup();
   bench.Phase1();
   bench.Phase2();
-  bench.Cleanup();
-  g_bench = nullptr;
+  CleanupOnce();
   return 0;
 }

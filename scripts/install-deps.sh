@@ -19,6 +19,8 @@ packages=(
   containernetworking-plugins iproute2 iptables curl
   # images: JSON (qemu-img info, OCI manifests), a real registry and the tools that publish to it
   nlohmann-json3-dev libzstd-dev zlib1g-dev libre2-dev docker-registry skopeo apache2-utils openssl
+  # load for the suite's own proof that it holds on a busy machine (scripts/test.sh)
+  stress-ng
 )
 
 missing=()

@@ -112,8 +112,8 @@ SanitizeResult Sanitize(std::string_view raw, size_t max_out, bool final, std::s
 }
 
 // "2026-11-22T19:30:00.123456789Z"
-std::string CriTimestamp() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", absl::Now(), absl::UTCTimeZone());
+std::string CriTimestamp(absl::Time now) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", now, absl::UTCTimeZone());
 }
 
 void AppendCriLine(const std::string& timestamp, bool full, const std::string& text,
@@ -255,8 +255,12 @@ struct ConsoleLogForwarder::Tail {
 };
 
 ConsoleLogForwarder::ConsoleLogForwarder(StateStore* store, std::chrono::milliseconds interval,
-                                         std::chrono::milliseconds partial_timeout)
-    : store_(store), interval_(interval), partial_timeout_(partial_timeout) {}
+                                         std::chrono::milliseconds partial_timeout,
+                                         const Clock* clock)
+    : store_(store),
+      interval_(interval),
+      partial_timeout_(partial_timeout),
+      clock_(clock != nullptr ? clock : Clock::Real()) {}
 
 ConsoleLogForwarder::~ConsoleLogForwarder() { Stop(); }
 
@@ -393,8 +397,8 @@ absl::Status ConsoleLogForwarder::SyncTail(Tail& tail, const ContainerRecord& re
     tail.loaded = true;
   }
   const bool exited = record.state == ContainerState::kExited;
-  const SteadyClock::time_point now = SteadyClock::now();
-  const std::string timestamp = CriTimestamp();
+  const SteadyClock::time_point now = clock_->SteadyNow();
+  const std::string timestamp = CriTimestamp(clock_->WallNow());
 
   // Everything is computed into locals and committed only once the CRI lines
   // are written, so a failed write is retried by the next pass.

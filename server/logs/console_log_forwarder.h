@@ -50,6 +50,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/base/clock.h"
 #include "server/state/state_store.h"
 
 namespace vmmap {
@@ -63,9 +64,13 @@ class ConsoleLogForwarder {
   static constexpr size_t kMaxReadPerPass = 8 * 1024 * 1024;
 
   // `store` must outlive the forwarder. `interval` is the Start() thread's
-  // period; `partial_timeout` is how long an unterminated line is held back.
+  // period (real time: it only paces the thread); `partial_timeout` is how
+  // long an unterminated line is held back, measured on `clock`'s steady
+  // reading; CRI line timestamps are its wall reading. `clock` nullptr:
+  // Clock::Real(); otherwise it must outlive the forwarder.
   ConsoleLogForwarder(StateStore* store, std::chrono::milliseconds interval,
-                      std::chrono::milliseconds partial_timeout = std::chrono::seconds(1));
+                      std::chrono::milliseconds partial_timeout = std::chrono::seconds(1),
+                      const Clock* clock = nullptr);
   ~ConsoleLogForwarder();  // Stop()s and closes every log file
   ConsoleLogForwarder(const ConsoleLogForwarder&) = delete;
   ConsoleLogForwarder& operator=(const ConsoleLogForwarder&) = delete;
@@ -106,6 +111,7 @@ class ConsoleLogForwarder {
   StateStore* const store_;
   const std::chrono::milliseconds interval_;
   const std::chrono::milliseconds partial_timeout_;
+  const Clock* const clock_;
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Tail>> tails_ ABSL_GUARDED_BY(mu_);

@@ -135,7 +135,11 @@ DomainSample ParseDomainStats(const virt::DomainStats& stats) {
 
 StatsCollector::StatsCollector(virt::Hypervisor* hypervisor, PodRuntime* runtime,
                                ImageStore* images, StatsOptions options)
-    : hypervisor_(hypervisor), runtime_(runtime), images_(images), options_(std::move(options)) {}
+    : hypervisor_(hypervisor),
+      runtime_(runtime),
+      images_(images),
+      options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {}
 
 StatsCollector::~StatsCollector() = default;
 
@@ -151,7 +155,7 @@ absl::StatusOr<std::shared_ptr<const StatsCollector::Snapshot>> StatsCollector::
   {
     absl::MutexLock lock(&mu_);
     if (snapshot_ &&
-        std::chrono::steady_clock::now() - snapshot_->taken < options_.freshness) {
+        clock_->SteadyNow() - snapshot_->taken < options_.freshness) {
       return snapshot_;
     }
     if (flight_) {
@@ -196,12 +200,12 @@ absl::StatusOr<std::shared_ptr<StatsCollector::Snapshot>> StatsCollector::Refres
   absl::StatusOr<std::vector<ContainerRecord>> records = runtime_->Containers();
   if (!records.ok()) return records.status();
   auto snap = std::make_shared<Snapshot>();
-  snap->taken = std::chrono::steady_clock::now();
-  const int64_t before = NowNanos();
+  snap->taken = clock_->SteadyNow();
+  const int64_t before = absl::ToUnixNanos(clock_->WallNow());
   // The one bulk call: every domain on the connection, all groups at once.
   absl::StatusOr<std::vector<virt::DomainStats>> stats =
       hypervisor_->GetAllDomainStats(std::nullopt, options_.groups);
-  const int64_t after = NowNanos();
+  const int64_t after = absl::ToUnixNanos(clock_->WallNow());
   if (!stats.ok()) return stats.status();
   // libvirt reads the domains one after another during the call; its middle
   // is the best single instant for all of them.
@@ -289,7 +293,7 @@ v1::ContainerStats StatsCollector::MakeContainerStats(const ContainerRecord& rec
 
   const LayerUsage layer = ContainerLayerUsage(record);
   v1::FilesystemUsage* fs_usage = out.mutable_writable_layer();
-  fs_usage->set_timestamp(NowNanos());
+  fs_usage->set_timestamp(absl::ToUnixNanos(clock_->WallNow()));
   fs_usage->mutable_fs_id()->set_mountpoint(FsMountpoint());
   Set(fs_usage->mutable_used_bytes(), layer.bytes);
   Set(fs_usage->mutable_inodes_used(), layer.inodes);

@@ -46,6 +46,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "runtime_v1.pb.h"
+#include "server/base/clock.h"
 #include "server/images/image_store.h"
 #include "server/runtime/pod_runtime.h"
 #include "server/virt/hypervisor.h"
@@ -61,6 +62,10 @@ struct StatsOptions {
   // fs_id of writable layers; empty: the image store's mountpoint, looked up
   // once on first use.
   std::string fs_mountpoint;
+  // Freshness is measured on its steady reading, CRI timestamps (and so the
+  // CPU rate) on its wall reading. nullptr: Clock::Real(). Must outlive the
+  // collector.
+  const Clock* clock = nullptr;
 };
 
 // What one refresh learnt about one domain (parsed from the bulk stats).
@@ -134,6 +139,7 @@ class StatsCollector {
   PodRuntime* const runtime_;
   ImageStore* const images_;
   const StatsOptions options_;
+  const Clock* const clock_;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);

@@ -1,5 +1,14 @@
 // End to end: kubelet's call sequence against a real `vmmap serve` that boots
 // real QEMU (TCG) guests, for both the embedded QEMU driver and libvirtd.
+//
+// Each driver's suite boots ONE pod in SetUpTestSuite and its tests make one
+// claim each about it, in the order kubelet would see them: the read-only
+// claims first, then live update (which restores the limits it changed), the
+// restarts, and finally stop and remove. ctest runs each suite as one process
+// (tests/e2e/CMakeLists.txt), so the guest is booted once per driver.
+//
+// Nothing here depends on the machine's speed: every wait is for a state or a
+// console line, with deadlines of minutes.
 #include <filesystem>
 
 #include <gmock/gmock.h>
@@ -15,11 +24,10 @@ namespace v1 = runtime::v1;
 using ::testing::HasSubstr;
 
 constexpr int64_t kMiBytes = 1 << 20;
-
-Pod CreateVmPod(ServerProcess& server, const std::string& name, const std::string& image,
-                int64_t cpu_milli, int64_t memory, int vcpus) {
-  return CreatePod(server, PodRequest{name, image, cpu_milli, memory, vcpus, {}, {}});
-}
+// How long a TCG guest may take to reach userspace on a loaded 2-core machine;
+// far above what any machine of this kind needs (seconds to a minute).
+constexpr std::chrono::minutes kBootDeadline{5};
+constexpr std::chrono::minutes kEventDeadline{2};
 
 v1::ContainerStatus Status(ServerProcess& server, const std::string& container_id) {
   v1::ContainerStatusRequest request;
@@ -34,200 +42,185 @@ std::string Console(ServerProcess& server, const std::string& container_id) {
   return ReadFileOrEmpty(server.state_dir() + "/containers/" + container_id + "/console.log");
 }
 
-struct Mode {
-  std::string name;
-  bool system;  // libvirtd (qemu:///system) rather than the embedded driver
+std::string SourcePath(const std::string& relative) {
+  return std::string(VMMAP_SOURCE_DIR) + "/" + relative;
+}
+
+struct EmbedDriver {
+  static constexpr const char* kName = "embed";
+  static constexpr bool kSystem = false;
+};
+struct SystemDriver {
+  static constexpr const char* kName = "system";
+  static constexpr bool kSystem = true;
 };
 
-void PrintTo(const Mode& mode, std::ostream* os) { *os << mode.name; }
+// The pod every test of one driver's suite looks at.
+struct BootedPod {
+  std::string state_dir;
+  std::unique_ptr<ServerProcess> server;
+  std::string image;
+  Pod pod;
+  grpc::Status start_status;
+  bool guest_booted_before_start_returned = false;
+  bool booted = false;  // the guest printed VMMAP-NPROC within kBootDeadline
+  bool removed = false;
+};
 
-class VmLifecycleTest : public ::testing::TestWithParam<Mode> {
+template <typename Driver>
+class LifecycleTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  static void SetUpTestSuite() {
+    shared_ = new BootedPod;
+    BootedPod& b = *shared_;
     const Fixtures& f = GetFixtures();
-    state_dir_ = f.work_dir + "/" + GetParam().name;
-    fs::remove_all(state_dir_);
+    b.state_dir = f.work_dir + "/" + Driver::kName;
+    fs::remove_all(b.state_dir);
     ServerOptions options;
-    if (GetParam().system) {
-      ASSERT_EQ(ShellStatus(std::string(VMMAP_SOURCE_DIR) + "/tests/harness/libvirtd.sh start " +
-                            f.work_dir + "/libvirtd >/dev/null"),
+    if (Driver::kSystem) {
+      ASSERT_EQ(ShellStatus(SourcePath("tests/harness/libvirtd.sh") + " start " + f.work_dir +
+                            "/libvirtd >/dev/null"),
                 0);
       options.libvirt_uri = "qemu:///system";
     }
-    server_ = std::make_unique<ServerProcess>(state_dir_, options);
-    server_->Start();
+    b.server = std::make_unique<ServerProcess>(b.state_dir, options);
+    b.server->Start();
+    b.image = PullBundle(*b.server);
+    // cpu limit 1500m, memory limit 512Mi, 2 vCPUs.
+    b.pod = CreatePod(*b.server, PodRequest{"lifecycle", b.image, 1500, 512 * kMiBytes, 2, {}, {}});
+    ASSERT_FALSE(b.pod.container_id.empty());
+    b.start_status = StartContainer(*b.server, b.pod.container_id);
+    b.guest_booted_before_start_returned =
+        Console(*b.server, b.pod.container_id).find("VMMAP-GUEST-BOOTED") != std::string::npos;
+    ASSERT_TRUE(b.start_status.ok()) << b.start_status.error_message() << "\n" << b.server->log();
+    b.booted = WaitFor(
+        [&] {
+          return Console(*b.server, b.pod.container_id).find("VMMAP-NPROC=") != std::string::npos;
+        },
+        kBootDeadline);
+  }
+
+  static void TearDownTestSuite() {
+    if (shared_ == nullptr) return;
+    BootedPod& b = *shared_;
+    // Embedded-driver VMs outlive the server process: remove what a failed
+    // test left behind while the server still runs.
+    if (b.server && b.server->running() && !b.removed && !b.pod.sandbox_id.empty()) {
+      RemovePod(*b.server, b.pod);
+    }
+    b.server.reset();
+    delete shared_;
+    shared_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(shared_, nullptr);
+    ASSERT_TRUE(shared_->server && shared_->server->running())
+        << "the suite's server is not running (see the first failure)";
+    ASSERT_TRUE(shared_->booted) << "the guest did not boot within " << kBootDeadline.count()
+                                 << " min; console:\n"
+                                 << Console(server(), pod().container_id) << "\n--- server log ---\n"
+                                 << server().log();
   }
   void TearDown() override {
-    if (HasFailure() && server_) std::cerr << "--- vmmap serve log ---\n" << server_->log();
-    server_.reset();
+    if (HasFailure() && shared_->server) {
+      std::cerr << "--- vmmap serve log ---\n" << shared_->server->log();
+    }
   }
 
-  std::string state_dir_;
-  std::unique_ptr<ServerProcess> server_;
+  static ServerProcess& server() { return *shared_->server; }
+  static const Pod& pod() { return shared_->pod; }
+  static const std::string& image() { return shared_->image; }
+  static BootedPod& shared() { return *shared_; }
+
+  static grpc::Status UpdateCpu(int64_t cpu_milli) {
+    v1::UpdateContainerResourcesRequest update;
+    update.set_container_id(pod().container_id);
+    *update.mutable_linux() = ContainerConfig(image(), cpu_milli, 512 * kMiBytes, {}).linux().resources();
+    v1::UpdateContainerResourcesResponse updated;
+    return server().runtime().UpdateContainerResources(Context().get(), update, &updated);
+  }
+
+  static std::string CpuCgroup() { return DomainCgroup("cpu", "lifecycle"); }
+
+  // The state after a restart: one running container, one ready sandbox, and
+  // a guest that keeps writing heartbeats.
+  static void ExpectStateSurvived() {
+    v1::ListContainersResponse listed;
+    ASSERT_TRUE(server().runtime().ListContainers(Context().get(), v1::ListContainersRequest(), &listed).ok());
+    ASSERT_EQ(listed.containers_size(), 1);
+    EXPECT_EQ(listed.containers(0).id(), pod().container_id);
+    EXPECT_EQ(listed.containers(0).state(), v1::CONTAINER_RUNNING);
+    v1::ListPodSandboxResponse sandboxes;
+    ASSERT_TRUE(server().runtime().ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &sandboxes).ok());
+    ASSERT_EQ(sandboxes.items_size(), 1);
+    EXPECT_EQ(sandboxes.items(0).state(), v1::SANDBOX_READY);
+    const size_t console_size = Console(server(), pod().container_id).size();
+    EXPECT_TRUE(WaitFor([&] { return Console(server(), pod().container_id).size() > console_size; },
+                        kEventDeadline))
+        << "the guest stopped writing heartbeats after the restart";
+  }
+
+  static BootedPod* shared_;
 };
 
-TEST_P(VmLifecycleTest, BootsEnforcesUpdatesSurvivesKillAndCleansUp) {
-  ServerProcess& server = *server_;
-  const std::string image = PullBundle(server);
-  ASSERT_THAT(image, HasSubstr("sha256:"));
+template <typename Driver>
+BootedPod* LifecycleTest<Driver>::shared_ = nullptr;
 
-  // A pod with cpu limit 1500m, memory limit 512Mi and 2 vCPUs boots.
-  const Pod pod = CreateVmPod(server, "lifecycle", image, 1500, 512 * kMiBytes, 2);
-  ASSERT_FALSE(pod.container_id.empty());
-  const auto before_start = std::chrono::steady_clock::now();
-  grpc::Status started = StartContainer(server, pod.container_id);
-  ASSERT_TRUE(started.ok()) << started.error_message();
-  // StartContainer must not wait for the guest to boot.
-  EXPECT_LT(std::chrono::steady_clock::now() - before_start, std::chrono::seconds(3));
-  EXPECT_EQ(Status(server, pod.container_id).state(), v1::CONTAINER_RUNNING);
+class DriverNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return T::kName;
+  }
+};
 
-  ASSERT_TRUE(WaitFor([&] { return Console(server, pod.container_id).find("VMMAP-NPROC=") != std::string::npos; },
-                      std::chrono::seconds(90)))
-      << "guest did not boot; console:\n" << Console(server, pod.container_id);
-  const std::string console = Console(server, pod.container_id);
+using Drivers = ::testing::Types<EmbedDriver, SystemDriver>;
+TYPED_TEST_SUITE(LifecycleTest, Drivers, DriverNames);
+
+TYPED_TEST(LifecycleTest, StartContainerReturnsBeforeTheGuestBoots) {
+  // Ordered by events, not by a stopwatch: the guest's first userspace line
+  // was not yet on the console when StartContainer answered.
+  EXPECT_FALSE(this->shared().guest_booted_before_start_returned);
+  EXPECT_EQ(Status(this->server(), this->pod().container_id).state(), v1::CONTAINER_RUNNING);
+}
+
+TYPED_TEST(LifecycleTest, GuestSeesTwoCpus) {
+  const std::string console = Console(this->server(), this->pod().container_id);
   EXPECT_THAT(console, HasSubstr("VMMAP-GUEST-BOOTED"));
   EXPECT_THAT(console, HasSubstr("VMMAP-CPUS-ONLINE=0-1"));
   EXPECT_THAT(console, HasSubstr("VMMAP-NPROC=2"));
+}
 
+TYPED_TEST(LifecycleTest, ConsoleReachesTheCriLog) {
   // kubectl logs: the console reaches the CRI log file in the CRI format.
   const std::string cri_log = GetFixtures().work_dir + "/pod-logs/e2e_lifecycle/vm/0.log";
   EXPECT_TRUE(WaitFor([&] { return ReadFileOrEmpty(cri_log).find("VMMAP-NPROC=2") != std::string::npos; },
-                      std::chrono::seconds(10)));
+                      kEventDeadline))
+      << ReadFileOrEmpty(cri_log);
   EXPECT_THAT(ReadFileOrEmpty(cri_log),
               ::testing::ContainsRegex("[0-9T:.-]+Z stdout F VMMAP-CPUS-ONLINE=0-1\n"));
+}
 
-  // The cgroup files show the split: 2 × 70000 + 10000 = 150000 per 100000 µs.
-  const std::string cpu = DomainCgroup("cpu", "lifecycle");
+TYPED_TEST(LifecycleTest, CgroupQuotasSplitTheCpuLimit) {
+  // 2 × 70000 + 10000 = 150000 per 100000 µs.
+  const std::string cpu = this->CpuCgroup();
   ASSERT_FALSE(cpu.empty()) << "no domain cgroup under the vmmap partition";
   EXPECT_EQ(ReadCgroupInt(cpu + "/cpu.cfs_quota_us"), 150000);
   EXPECT_EQ(ReadCgroupInt(cpu + "/vcpu0/cpu.cfs_quota_us"), 70000);
   EXPECT_EQ(ReadCgroupInt(cpu + "/vcpu1/cpu.cfs_quota_us"), 70000);
   EXPECT_EQ(ReadCgroupInt(cpu + "/emulator/cpu.cfs_quota_us"), 10000);
-  const std::string memory = DomainCgroup("memory", "lifecycle");
-  ASSERT_FALSE(memory.empty());
-  const int64_t guest = 512 * kMiBytes;
-  // hard_limit = 512Mi guest + 64Mi + 2 × 16Mi + 512Mi/512 + 16Mi + 64Mi TCG code cache.
-  EXPECT_EQ(ReadCgroupInt(memory + "/memory.limit_in_bytes"), guest + 177 * kMiBytes);
-
-  // UpdateContainerResources: 1 CPU now; the VM keeps 2 vCPUs, split anew.
-  v1::UpdateContainerResourcesRequest update;
-  update.set_container_id(pod.container_id);
-  *update.mutable_linux() = ContainerConfig(image, 1000, 512 * kMiBytes, {}).linux().resources();
-  v1::UpdateContainerResourcesResponse updated;
-  grpc::Status s = server.runtime().UpdateContainerResources(Context().get(), update, &updated);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(ReadCgroupInt(cpu + "/cpu.cfs_quota_us"), 100000);
-  EXPECT_EQ(ReadCgroupInt(cpu + "/vcpu0/cpu.cfs_quota_us"), 45000);
-  EXPECT_EQ(ReadCgroupInt(cpu + "/emulator/cpu.cfs_quota_us"), 10000);
-
-  // kill -9 and restart: the state is intact and the guest kept running.
-  server.Kill9();
-  server.Start();
-  v1::ListContainersResponse listed;
-  ASSERT_TRUE(server.runtime().ListContainers(Context().get(), v1::ListContainersRequest(), &listed).ok());
-  ASSERT_EQ(listed.containers_size(), 1);
-  EXPECT_EQ(listed.containers(0).id(), pod.container_id);
-  EXPECT_EQ(listed.containers(0).state(), v1::CONTAINER_RUNNING);
-  v1::ListPodSandboxResponse sandboxes;
-  ASSERT_TRUE(server.runtime().ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &sandboxes).ok());
-  ASSERT_EQ(sandboxes.items_size(), 1);
-  EXPECT_EQ(sandboxes.items(0).state(), v1::SANDBOX_READY);
-  const size_t console_size = Console(server, pod.container_id).size();
-  EXPECT_TRUE(WaitFor([&] { return Console(server, pod.container_id).size() > console_size; },
-                      std::chrono::seconds(20)))
-      << "the guest stopped writing heartbeats after the server restart";
-
-  if (GetParam().system) {
-    // A libvirtd restart while vmmap runs is survived: the next calls reconnect.
-    const std::string daemons = std::string(VMMAP_SOURCE_DIR) + "/tests/harness/libvirtd.sh";
-    const std::string dir = GetFixtures().work_dir + "/libvirtd";
-    // Only libvirtd: virtlogd carries the guests' consoles and stays up, as on a node.
-    const std::string pid_file = dir + "/libvirtd.started-pid";
-    if (fs::exists(pid_file)) {
-      const std::string pid = ReadFileOrEmpty(pid_file);
-      ASSERT_EQ(ShellStatus("kill " + pid + " && while kill -0 " + pid + " 2>/dev/null; do sleep 0.1; done"), 0);
-      ASSERT_EQ(ShellStatus(daemons + " start " + dir + " >/dev/null"), 0);
-      EXPECT_NE(ReadFileOrEmpty(pid_file), pid) << "libvirtd was not restarted";
-    } else {
-      std::cerr << "note: libvirtd was not started by this test; its restart is not exercised\n";
-    }
-    v1::StatusResponse status;
-    ASSERT_TRUE(server.runtime().Status(Context().get(), v1::StatusRequest(), &status).ok());
-    EXPECT_TRUE(status.status().conditions(0).status()) << status.status().conditions(0).message();
-    EXPECT_EQ(Status(server, pod.container_id).state(), v1::CONTAINER_RUNNING);
-  }
-
-  // The image is listed, and cannot be removed while the container uses it.
-  v1::ListImagesResponse images;
-  ASSERT_TRUE(server.images().ListImages(Context().get(), v1::ListImagesRequest(), &images).ok());
-  ASSERT_EQ(images.images_size(), 1);
-  EXPECT_EQ(images.images(0).id(), image);
-  v1::RemoveImageRequest remove_image;
-  remove_image.mutable_image()->set_image(image);
-  v1::RemoveImageResponse remove_image_response;
-  s = server.images().RemoveImage(Context().get(), remove_image, &remove_image_response);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
-  EXPECT_THAT(s.error_message(), HasSubstr(pod.container_id));
-  v1::ImageFsInfoResponse fs_info;
-  ASSERT_TRUE(server.images().ImageFsInfo(Context().get(), v1::ImageFsInfoRequest(), &fs_info).ok());
-  ASSERT_EQ(fs_info.image_filesystems_size(), 1);
-  EXPECT_GT(fs_info.image_filesystems(0).used_bytes().value(), 1u << 20);  // kernel + initrd
-  EXPECT_FALSE(fs_info.image_filesystems(0).fs_id().mountpoint().empty());
-
-  // A second container in the pod is refused: one VM per pod.
-  v1::CreateContainerRequest second;
-  second.set_pod_sandbox_id(pod.sandbox_id);
-  *second.mutable_config() = ContainerConfig(image, 1500, 512 * kMiBytes, {});
-  v1::CreateContainerResponse second_response;
-  s = server.runtime().CreateContainer(Context().get(), second, &second_response);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(s.error_message(), HasSubstr("one VM per pod"));
-
-  // Stop asks the guest to power off (ACPI) within the timeout.
-  v1::StopContainerRequest stop;
-  stop.set_container_id(pod.container_id);
-  stop.set_timeout(30);
-  v1::StopContainerResponse stopped;
-  s = server.runtime().StopContainer(Context(std::chrono::seconds(40)).get(), stop, &stopped);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  v1::ContainerStatus after_stop = Status(server, pod.container_id);
-  EXPECT_EQ(after_stop.state(), v1::CONTAINER_EXITED);
-  EXPECT_EQ(after_stop.exit_code(), 0) << after_stop.reason() << ": " << after_stop.message();
-  if (!GetParam().system) {
-    // Under libvirtd the console goes through virtlogd, and on libvirt 9.0 it
-    // stops reaching the file after the libvirtd restart above (README: known
-    // issues); the exit code already shows the guest powered itself off.
-    EXPECT_THAT(Console(server, pod.container_id), HasSubstr("VMMAP-POWEROFF"));
-  }
-  // Stop and Remove are idempotent.
-  EXPECT_TRUE(server.runtime().StopContainer(Context().get(), stop, &stopped).ok());
-
-  v1::StopPodSandboxRequest stop_pod;
-  stop_pod.set_pod_sandbox_id(pod.sandbox_id);
-  v1::StopPodSandboxResponse stop_pod_response;
-  ASSERT_TRUE(server.runtime().StopPodSandbox(Context().get(), stop_pod, &stop_pod_response).ok());
-  v1::RemovePodSandboxRequest remove;
-  remove.set_pod_sandbox_id(pod.sandbox_id);
-  v1::RemovePodSandboxResponse removed;
-  ASSERT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok());
-  ASSERT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok());
-
-  // Nothing behind: no rows, no files, no domain.
-  listed.Clear();
-  ASSERT_TRUE(server.runtime().ListContainers(Context().get(), v1::ListContainersRequest(), &listed).ok());
-  EXPECT_EQ(listed.containers_size(), 0);
-  EXPECT_TRUE(fs::is_empty(state_dir_ + "/containers"));
-  // With no user left, the image can go.
-  s = server.images().RemoveImage(Context().get(), remove_image, &remove_image_response);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  server.Terminate();
-  const std::string uri = GetParam().system ? "qemu:///system"
-                                            : "qemu:///embed?root=" + state_dir_ + "/libvirt";
-  EXPECT_EQ(Shell("virsh -q -c '" + uri + "' list --all --name | grep vmmap-e2e-lifecycle- || true"), "");
 }
 
-TEST_P(VmLifecycleTest, ServiceBasicsAndErrors) {
-  ServerProcess& server = *server_;
+TYPED_TEST(LifecycleTest, MemoryCgroupLimitIsTheHardLimit) {
+  const std::string memory = DomainCgroup("memory", "lifecycle");
+  ASSERT_FALSE(memory.empty()) << "no domain memory cgroup under the vmmap partition";
+  // hard_limit = 512Mi guest + 64Mi + 2 × 16Mi + 512Mi/512 + 16Mi + 64Mi TCG code cache.
+  EXPECT_EQ(ReadCgroupInt(memory + "/memory.limit_in_bytes"), 512 * kMiBytes + 177 * kMiBytes);
+}
+
+TYPED_TEST(LifecycleTest, ServiceBasicsAndErrors) {
+  ServerProcess& server = this->server();
   v1::VersionResponse version;
   ASSERT_TRUE(server.runtime().Version(Context().get(), v1::VersionRequest(), &version).ok());
   EXPECT_EQ(version.version(), "0.1.0");
@@ -279,14 +272,148 @@ TEST_P(VmLifecycleTest, ServiceBasicsAndErrors) {
   s = server.runtime().RunPodSandbox(Context().get(), run, &ran);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("vmmap.io/vcpus"));
+  v1::ListPodSandboxResponse sandboxes;
+  ASSERT_TRUE(server.runtime().ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &sandboxes).ok());
+  EXPECT_EQ(sandboxes.items_size(), 1) << "the refused pod left a sandbox behind";
 
   // The socket is not world-accessible.
   EXPECT_EQ(fs::status(server.socket()).permissions() & fs::perms::others_all, fs::perms::none);
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, VmLifecycleTest,
-                         ::testing::Values(Mode{"embed", false}, Mode{"system", true}),
-                         [](const auto& info) { return info.param.name; });
+TYPED_TEST(LifecycleTest, ImageIsListedAndPinnedByItsContainer) {
+  ServerProcess& server = this->server();
+  v1::ListImagesResponse images;
+  ASSERT_TRUE(server.images().ListImages(Context().get(), v1::ListImagesRequest(), &images).ok());
+  ASSERT_EQ(images.images_size(), 1);
+  EXPECT_EQ(images.images(0).id(), this->image());
+  v1::RemoveImageRequest remove_image;
+  remove_image.mutable_image()->set_image(this->image());
+  v1::RemoveImageResponse remove_image_response;
+  grpc::Status s = server.images().RemoveImage(Context().get(), remove_image, &remove_image_response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr(this->pod().container_id));
+  v1::ImageFsInfoResponse fs_info;
+  ASSERT_TRUE(server.images().ImageFsInfo(Context().get(), v1::ImageFsInfoRequest(), &fs_info).ok());
+  ASSERT_EQ(fs_info.image_filesystems_size(), 1);
+  EXPECT_GT(fs_info.image_filesystems(0).used_bytes().value(), 1u << 20);  // kernel + initrd
+  EXPECT_FALSE(fs_info.image_filesystems(0).fs_id().mountpoint().empty());
+}
+
+TYPED_TEST(LifecycleTest, SecondContainerInThePodIsRefused) {
+  v1::CreateContainerRequest second;
+  second.set_pod_sandbox_id(this->pod().sandbox_id);
+  *second.mutable_config() = ContainerConfig(this->image(), 1500, 512 * kMiBytes, {});
+  v1::CreateContainerResponse second_response;
+  grpc::Status s = this->server().runtime().CreateContainer(Context().get(), second, &second_response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("one VM per pod"));
+}
+
+TYPED_TEST(LifecycleTest, LiveUpdateResplitsTheQuotaAndKeepsTheVcpus) {
+  const std::string cpu = this->CpuCgroup();
+  ASSERT_FALSE(cpu.empty());
+  // 1 CPU now; the VM keeps 2 vCPUs, split anew.
+  grpc::Status s = this->UpdateCpu(1000);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ReadCgroupInt(cpu + "/cpu.cfs_quota_us"), 100000);
+  EXPECT_EQ(ReadCgroupInt(cpu + "/vcpu0/cpu.cfs_quota_us"), 45000);
+  EXPECT_EQ(ReadCgroupInt(cpu + "/vcpu1/cpu.cfs_quota_us"), 45000);
+  EXPECT_EQ(ReadCgroupInt(cpu + "/emulator/cpu.cfs_quota_us"), 10000);
+  // And back, for the tests that follow.
+  s = this->UpdateCpu(1500);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ReadCgroupInt(cpu + "/cpu.cfs_quota_us"), 150000);
+  EXPECT_EQ(ReadCgroupInt(cpu + "/vcpu0/cpu.cfs_quota_us"), 70000);
+}
+
+TYPED_TEST(LifecycleTest, Kill9AndRestartKeepTheStateAndTheGuest) {
+  this->server().Kill9();
+  this->server().Start();
+  this->ExpectStateSurvived();
+}
+
+// The driver's own restart while vmmap runs: libvirtd for qemu:///system
+// (the next calls reconnect); for the embedded driver, which lives inside
+// vmmap, an orderly SIGTERM + start of vmmap itself.
+TYPED_TEST(LifecycleTest, DriverRestartIsSurvived) {
+  if (TypeParam::kSystem) {
+    const std::string dir = GetFixtures().work_dir + "/libvirtd";
+    // Only libvirtd: virtlogd carries the guests' consoles and stays up, as on a node.
+    const std::string pid_file = dir + "/libvirtd.started-pid";
+    ASSERT_TRUE(fs::exists(pid_file))
+        << "libvirtd was already running before this test; it does not restart a daemon it did not start";
+    const std::string pid = ReadFileOrEmpty(pid_file);
+    ASSERT_EQ(ShellStatus("kill " + pid + " && while kill -0 " + pid + " 2>/dev/null; do sleep 0.1; done"), 0);
+    ASSERT_EQ(ShellStatus(SourcePath("tests/harness/libvirtd.sh") + " start " + dir + " >/dev/null"), 0);
+    EXPECT_NE(ReadFileOrEmpty(pid_file), pid) << "libvirtd was not restarted";
+    v1::StatusResponse status;
+    ASSERT_TRUE(this->server().runtime().Status(Context().get(), v1::StatusRequest(), &status).ok());
+    EXPECT_TRUE(status.status().conditions(0).status()) << status.status().conditions(0).message();
+    EXPECT_EQ(Status(this->server(), this->pod().container_id).state(), v1::CONTAINER_RUNNING);
+  } else {
+    this->server().Terminate();
+    this->server().Start();
+    this->ExpectStateSurvived();
+  }
+}
+
+TYPED_TEST(LifecycleTest, StopPowersTheGuestOffAndIsIdempotent) {
+  ServerProcess& server = this->server();
+  // Stop asks the guest to power off (ACPI) within the timeout; the timeout
+  // is generous so that a slow machine still sees the orderly path.
+  v1::StopContainerRequest stop;
+  stop.set_container_id(this->pod().container_id);
+  stop.set_timeout(240);
+  v1::StopContainerResponse stopped;
+  grpc::Status s = server.runtime().StopContainer(Context(std::chrono::seconds(300)).get(), stop, &stopped);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::ContainerStatus after_stop = Status(server, this->pod().container_id);
+  EXPECT_EQ(after_stop.state(), v1::CONTAINER_EXITED);
+  EXPECT_EQ(after_stop.exit_code(), 0) << after_stop.reason() << ": " << after_stop.message();
+  if (!TypeParam::kSystem) {
+    // Under libvirtd the console goes through virtlogd, and on libvirt 9.0 it
+    // stops reaching the file after the libvirtd restart above (README: known
+    // issues); the exit code already shows the guest powered itself off.
+    EXPECT_THAT(Console(server, this->pod().container_id), HasSubstr("VMMAP-POWEROFF"));
+  }
+  EXPECT_TRUE(server.runtime().StopContainer(Context().get(), stop, &stopped).ok());
+}
+
+TYPED_TEST(LifecycleTest, RemoveLeavesNothingBehind) {
+  ServerProcess& server = this->server();
+  const Pod& pod = this->pod();
+  v1::StopPodSandboxRequest stop_pod;
+  stop_pod.set_pod_sandbox_id(pod.sandbox_id);
+  v1::StopPodSandboxResponse stop_pod_response;
+  ASSERT_TRUE(
+      server.runtime().StopPodSandbox(Context(std::chrono::seconds(60)).get(), stop_pod, &stop_pod_response).ok());
+  v1::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(pod.sandbox_id);
+  v1::RemovePodSandboxResponse removed;
+  ASSERT_TRUE(server.runtime().RemovePodSandbox(Context(std::chrono::seconds(60)).get(), remove, &removed).ok());
+  this->shared().removed = true;
+  ASSERT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok()) << "not idempotent";
+
+  // No rows, no files, no domain.
+  v1::ListContainersResponse listed;
+  ASSERT_TRUE(server.runtime().ListContainers(Context().get(), v1::ListContainersRequest(), &listed).ok());
+  EXPECT_EQ(listed.containers_size(), 0);
+  v1::ListPodSandboxResponse sandboxes;
+  ASSERT_TRUE(server.runtime().ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &sandboxes).ok());
+  EXPECT_EQ(sandboxes.items_size(), 0);
+  EXPECT_TRUE(fs::is_empty(this->shared().state_dir + "/containers"));
+  // With no user left, the image can go.
+  v1::RemoveImageRequest remove_image;
+  remove_image.mutable_image()->set_image(this->image());
+  v1::RemoveImageResponse remove_image_response;
+  grpc::Status s = server.images().RemoveImage(Context().get(), remove_image, &remove_image_response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  server.Terminate();
+  const std::string uri = TypeParam::kSystem ? "qemu:///system"
+                                             : "qemu:///embed?root=" + this->shared().state_dir + "/libvirt";
+  EXPECT_EQ(Shell("virsh -q -c '" + uri + "' list --all --name | grep vmmap-e2e-lifecycle- || true"), "");
+  EXPECT_EQ(DomainCgroup("cpu", "lifecycle"), "") << "the domain's cgroup is still there";
+}
 
 // Without the harness's memlock shim, the sandbox refuses libvirt's prlimit;
 // the product must say which limit and how to fix it.
@@ -298,9 +425,13 @@ TEST(MemlockTest, RefusalNamesTheLimitAndTheCapability) {
   ServerProcess server(state_dir, options);
   server.Start();
   const std::string image = PullBundle(server);
-  const Pod pod = CreateVmPod(server, "memlock", image, 1000, 256 * kMiBytes, 1);
+  const Pod pod = CreatePod(server, PodRequest{"memlock", image, 1000, 256 * kMiBytes, 1, {}, {}});
   grpc::Status s = StartContainer(server, pod.container_id);
-  if (s.ok()) GTEST_SKIP() << "this machine allows raising RLIMIT_MEMLOCK; nothing to refuse";
+  if (s.ok()) {
+    RemovePod(server, pod);
+    GTEST_SKIP() << "this host lets the process raise RLIMIT_MEMLOCK (CAP_SYS_RESOURCE or a high "
+                    "hard limit), so there is no refusal to check";
+  }
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("RLIMIT_MEMLOCK"));
   EXPECT_THAT(s.error_message(), HasSubstr("CAP_SYS_RESOURCE"));

@@ -17,6 +17,7 @@
 
 #include "runtime_v1.pb.h"
 #include "server/state/state_store.h"
+#include "tests/harness/fake_clock.h"
 
 namespace vmmap {
 namespace {
@@ -171,16 +172,35 @@ TEST_F(ConsoleLogForwarderTest, PartialLineIsHeldBackUntilCompleted) {
 
 TEST_F(ConsoleLogForwarderTest, StalePartialLineIsFlushedAsP) {
   const std::string log = AddContainer("c1");
-  ConsoleLogForwarder forwarder(store_.get(), milliseconds(100), milliseconds(50));
+  FakeClock clock;
+  ConsoleLogForwarder forwarder(store_.get(), milliseconds(100), milliseconds(50), &clock);
   AppendConsole("c1", "login: ");
   ASSERT_TRUE(forwarder.SyncOnce().ok());
   EXPECT_THAT(ParseCriLog(log), IsEmpty());  // just seen: held back
-  std::this_thread::sleep_for(milliseconds(120));
+  clock.Advance(milliseconds(50));
+  ASSERT_TRUE(forwarder.SyncOnce().ok());
+  EXPECT_THAT(ParseCriLog(log), IsEmpty()) << "flushed at the timeout, not after it";
+  clock.Advance(milliseconds(1));
   ASSERT_TRUE(forwarder.SyncOnce().ok());
   EXPECT_THAT(ParseCriLog(log), ElementsAre(P("login: ")));
   AppendConsole("c1", "root\n");
   ASSERT_TRUE(forwarder.SyncOnce().ok());
   EXPECT_THAT(ParseCriLog(log), ElementsAre(P("login: "), F("root")));
+}
+
+TEST_F(ConsoleLogForwarderTest, LinesAreStampedWithTheClocksWallTimeWhenRead) {
+  const std::string log = AddContainer("c1");
+  FakeClock clock;
+  ConsoleLogForwarder forwarder(store_.get(), milliseconds(100), kNever, &clock);
+  AppendConsole("c1", "first\n");
+  ASSERT_TRUE(forwarder.SyncOnce().ok());
+  clock.Advance(std::chrono::nanoseconds(1'500'000'123));
+  AppendConsole("c1", "second\n");
+  ASSERT_TRUE(forwarder.SyncOnce().ok());
+  // FakeClock starts at 1800000000 s since the epoch.
+  EXPECT_EQ(ReadFile(log),
+            "2027-01-15T08:00:00.000000000Z stdout F first\n"
+            "2027-01-15T08:00:01.500000123Z stdout F second\n");
 }
 
 TEST_F(ConsoleLogForwarderTest, ExitedContainerFlushesPartialLineAsF) {
@@ -367,16 +387,20 @@ TEST_F(ConsoleLogForwarderTest, BackgroundThreadForwardsUntilStopped) {
   forwarder.Start();
   forwarder.Start();  // no-op
   AppendConsole("c1", "tick\n");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // The thread's own pace is real time; wait for its result, not for a guess.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   while (ParseCriLog(log).empty() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   EXPECT_THAT(ParseCriLog(log), ElementsAre(F("tick")));
   forwarder.Stop();
   forwarder.Stop();  // idempotent
+  // Stop() joined the thread: whatever is appended now stays unforwarded
+  // until someone syncs, however long we waited.
   AppendConsole("c1", "tock\n");
-  std::this_thread::sleep_for(milliseconds(50));
   EXPECT_THAT(ParseCriLog(log), ElementsAre(F("tick")));
+  ASSERT_TRUE(forwarder.SyncOnce().ok());
+  EXPECT_THAT(ParseCriLog(log), ElementsAre(F("tick"), F("tock")));
   forwarder.Start();  // restartable; the destructor stops it
 }
 

@@ -22,6 +22,7 @@
 #include "server/runtime/ids.h"
 #include "server/state/state_store.h"
 #include "server/virt/libvirt_hypervisor.h"
+#include "tests/harness/fake_clock.h"
 
 namespace vmmap {
 namespace {
@@ -31,7 +32,8 @@ namespace v1 = runtime::v1;
 using virt::Hypervisor;
 
 // Delegates everything to a real libvirt connection; GetAllDomainStats
-// additionally merges scripted keys and can be slowed down.
+// additionally merges scripted keys and can be held until the test opens a
+// gate (so that concurrent callers provably overlap, however slow the machine).
 class ScriptedHypervisor : public Hypervisor {
  public:
   explicit ScriptedHypervisor(Hypervisor* inner) : inner_(inner) {}
@@ -41,16 +43,23 @@ class ScriptedHypervisor : public Hypervisor {
     absl::MutexLock lock(&mu_);
     extra_ = std::move(extra);
   }
-  void set_delay(std::chrono::milliseconds d) { delay_ms_ = d.count(); }
+  void CloseGate() {
+    absl::MutexLock lock(&mu_);
+    gate_open_ = false;
+  }
+  void OpenGate() {
+    absl::MutexLock lock(&mu_);
+    gate_open_ = true;
+  }
   int bulk_calls() const { return bulk_calls_.load(); }
 
   absl::StatusOr<std::vector<virt::DomainStats>> GetAllDomainStats(
       const std::optional<std::vector<std::string>>& names, unsigned groups) override {
     ++bulk_calls_;
     auto stats = inner_->GetAllDomainStats(names, groups);
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_.load()));
-    if (!stats.ok()) return stats;
     absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&gate_open_));
+    if (!stats.ok()) return stats;
     if (extra_) {
       for (virt::DomainStats& d : *stats) {
         for (auto& [k, v] : extra_(d.name)) d.params[k] = v;
@@ -88,9 +97,9 @@ class ScriptedHypervisor : public Hypervisor {
  private:
   Hypervisor* const inner_;
   std::atomic<int> bulk_calls_{0};
-  std::atomic<int64_t> delay_ms_{0};
   absl::Mutex mu_;
   Extra extra_ ABSL_GUARDED_BY(mu_);
+  bool gate_open_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 constexpr uint64_t kHardLimitKib = 262144;
@@ -115,6 +124,7 @@ class StatsCollectorTest : public ::testing::Test {
     StatsOptions options;
     options.freshness = std::chrono::milliseconds(300);
     options.fs_mountpoint = "/var/lib/vmmap-test";
+    options.clock = &clock_;
     stats_ = std::make_unique<StatsCollector>(hv_.get(), runtime_.get(), nullptr, options);
   }
   void TearDown() override {
@@ -165,8 +175,10 @@ class StatsCollectorTest : public ::testing::Test {
     EXPECT_TRUE(list.ok()) << list.status();
     return list.ok() ? *list : std::vector<v1::ContainerStats>{};
   }
-  void WaitStale() { std::this_thread::sleep_for(std::chrono::milliseconds(350)); }
+  // Past the freshness bound (300 ms) on the collector's clock.
+  void MakeStale() { clock_.Advance(std::chrono::milliseconds(301)); }
 
+  FakeClock clock_;
   fs::path dir_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<virt::LibvirtHypervisor> libvirt_;
@@ -285,14 +297,19 @@ TEST_F(StatsCollectorTest, VanishedAndStoppedDomainsDoNotFailTheList) {
 TEST_F(StatsCollectorTest, ConcurrentRequestsShareOneBulkCall) {
   for (int i = 0; i < 5; ++i) AddPod("p" + std::to_string(i), {});
   List();  // warm: hard limits are read once per domain, then cached
-  WaitStale();
-  hv_->set_delay(std::chrono::milliseconds(200));
+  MakeStale();
+  // The first refresh is held inside libvirt until every caller has started;
+  // the clock stands still, so a caller that arrives after it finished is
+  // served from the cache. Either way: one bulk call, nothing else.
+  hv_->CloseGate();
   const uint64_t calls_before = hv_->calls();
   const int bulk_before = hv_->bulk_calls();
   std::vector<std::thread> threads;
+  std::atomic<int> started{0};
   std::atomic<int> ok{0};
   for (int i = 0; i < 16; ++i) {
     threads.emplace_back([&, i] {
+      ++started;
       if (i % 4 == 3) {
         if (stats_->ListPodSandboxStats({}).ok()) ++ok;
       } else if (i % 4 == 2) {
@@ -302,6 +319,12 @@ TEST_F(StatsCollectorTest, ConcurrentRequestsShareOneBulkCall) {
       }
     });
   }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  while ((started.load() < 16 || hv_->bulk_calls() == bulk_before) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  hv_->OpenGate();
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 16);
   EXPECT_EQ(hv_->bulk_calls() - bulk_before, 1);
@@ -312,21 +335,23 @@ TEST_F(StatsCollectorTest, FreshnessBoundsTheCacheAndTimestampsAdvance) {
   AddPod("fresh", {});
   const auto first = List();
   const uint64_t calls = hv_->calls();
+  clock_.Advance(std::chrono::milliseconds(299));  // within the 300 ms bound
   const auto cached = List();
   EXPECT_EQ(hv_->calls(), calls) << "a second request within the freshness bound asked libvirt";
   EXPECT_EQ(cached[0].cpu().timestamp(), first[0].cpu().timestamp());
-  WaitStale();
+  clock_.Advance(std::chrono::milliseconds(1));  // at the bound: stale
   const auto later = List();
   EXPECT_EQ(hv_->calls(), calls + 1) << "one bulk call per refresh, nothing per domain";
-  EXPECT_GT(later[0].cpu().timestamp(), first[0].cpu().timestamp());
+  EXPECT_EQ(later[0].cpu().timestamp(), first[0].cpu().timestamp() + 300'000'000);
 }
 
 TEST_F(StatsCollectorTest, CpuRateMemoryFaultsAndNetwork) {
   AddPod("figures", {});
-  // A domain burning exactly half a core since t0.
-  const int64_t t0 = NowNanos();
-  hv_->set_extra([t0](const std::string&) {
-    const uint64_t cpu = static_cast<uint64_t>((NowNanos() - t0) / 2) + 1'000'000'000;
+  // A domain burning exactly half a core since t0, on the collector's clock.
+  const absl::Time t0 = clock_.WallNow();
+  hv_->set_extra([this, t0](const std::string&) {
+    const uint64_t cpu =
+        static_cast<uint64_t>(absl::ToInt64Nanoseconds(clock_.WallNow() - t0) / 2) + 1'000'000'000;
     return std::map<std::string, virt::TypedValue>{
         {"cpu.time", cpu},
         {"balloon.rss", uint64_t{100000}},
@@ -343,11 +368,12 @@ TEST_F(StatsCollectorTest, CpuRateMemoryFaultsAndNetwork) {
   ASSERT_EQ(first.size(), 1u);
   EXPECT_TRUE(first[0].cpu().has_usage_core_nano_seconds());
   EXPECT_FALSE(first[0].cpu().has_usage_nano_cores()) << "no rate from a single sample";
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  clock_.Advance(std::chrono::milliseconds(600));
   auto second = List();
   ASSERT_EQ(second.size(), 1u);
   ASSERT_TRUE(second[0].cpu().has_usage_nano_cores());
-  EXPECT_NEAR(static_cast<double>(second[0].cpu().usage_nano_cores().value()), 5e8, 5e8 * 0.05);
+  EXPECT_EQ(second[0].cpu().usage_nano_cores().value(), 500'000'000u);
+  EXPECT_EQ(second[0].cpu().usage_core_nano_seconds().value(), 1'300'000'000u);
   const auto& m = second[0].memory();
   EXPECT_EQ(m.working_set_bytes().value(), 100000u * 1024);
   EXPECT_EQ(m.usage_bytes().value(), 100000u * 1024);
