@@ -135,7 +135,7 @@ void ServerProcess::Start() {
         auto ctx = Context(std::chrono::seconds(1));
         return runtime_->Version(ctx.get(), v1::VersionRequest(), &response).ok();
       },
-      std::chrono::seconds(30));
+      kRuntimeRequestTimeout);
   ASSERT_TRUE(up) << "vmmap serve did not answer; its log:\n" << log();
 }
 
@@ -198,7 +198,7 @@ std::string PullBundle(ServerProcess& server) {
   v1::PullImageRequest pull;
   pull.mutable_image()->set_image("file://" + GetFixtures().bundle_tar);
   v1::PullImageResponse pulled;
-  grpc::Status s = server.images().PullImage(Context(std::chrono::seconds(60)).get(), pull, &pulled);
+  grpc::Status s = server.images().PullImage(Context().get(), pull, &pulled);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return pulled.image_ref();
 }
@@ -224,7 +224,7 @@ Pod CreatePod(ServerProcess& server, const PodRequest& request) {
   (*create.mutable_config()->mutable_labels())["pod"] = request.name;
   *create.mutable_sandbox_config() = run.config();
   v1::CreateContainerResponse created;
-  s = server.runtime().CreateContainer(Context(std::chrono::seconds(60)).get(), create, &created);
+  s = server.runtime().CreateContainer(Context().get(), create, &created);
   EXPECT_TRUE(s.ok()) << s.error_message() << "\n" << server.log();
   pod.container_id = created.container_id();
   return pod;
@@ -234,7 +234,7 @@ grpc::Status StartContainer(ServerProcess& server, const std::string& container_
   v1::StartContainerRequest start;
   start.set_container_id(container_id);
   v1::StartContainerResponse started;
-  return server.runtime().StartContainer(Context(std::chrono::seconds(60)).get(), start, &started);
+  return server.runtime().StartContainer(Context().get(), start, &started);
 }
 
 void RemovePod(ServerProcess& server, const Pod& pod) {
@@ -242,12 +242,12 @@ void RemovePod(ServerProcess& server, const Pod& pod) {
   stop.set_pod_sandbox_id(pod.sandbox_id);
   v1::StopPodSandboxResponse stopped;
   EXPECT_TRUE(
-      server.runtime().StopPodSandbox(Context(std::chrono::seconds(30)).get(), stop, &stopped).ok());
+      server.runtime().StopPodSandbox(Context().get(), stop, &stopped).ok());
   v1::RemovePodSandboxRequest remove;
   remove.set_pod_sandbox_id(pod.sandbox_id);
   v1::RemovePodSandboxResponse removed;
   EXPECT_TRUE(
-      server.runtime().RemovePodSandbox(Context(std::chrono::seconds(30)).get(), remove, &removed).ok());
+      server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok());
 }
 
 std::string DomainCgroup(const std::string& controller, const std::string& pod_name) {

@@ -79,8 +79,13 @@ class ServerProcess {
   std::unique_ptr<runtime::v1::ImageService::Stub> images_;
 };
 
-// A deadline-bound client context (kubelet's calls time out in seconds).
-std::unique_ptr<grpc::ClientContext> Context(std::chrono::seconds timeout = std::chrono::seconds(10));
+// kubelet's default --runtime-request-timeout: how long kubelet itself lets a
+// CRI call take. Tests use it for every call, so a slow machine is never a
+// failure; a hung call still is.
+constexpr std::chrono::seconds kRuntimeRequestTimeout{120};
+
+// A deadline-bound client context.
+std::unique_ptr<grpc::ClientContext> Context(std::chrono::seconds timeout = kRuntimeRequestTimeout);
 
 // Sandbox and container configs shaped like kubelet's.
 runtime::v1::PodSandboxConfig SandboxConfig(const std::string& name, int64_t cpu_milli,

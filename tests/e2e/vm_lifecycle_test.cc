@@ -386,11 +386,11 @@ TYPED_TEST(LifecycleTest, RemoveLeavesNothingBehind) {
   stop_pod.set_pod_sandbox_id(pod.sandbox_id);
   v1::StopPodSandboxResponse stop_pod_response;
   ASSERT_TRUE(
-      server.runtime().StopPodSandbox(Context(std::chrono::seconds(60)).get(), stop_pod, &stop_pod_response).ok());
+      server.runtime().StopPodSandbox(Context().get(), stop_pod, &stop_pod_response).ok());
   v1::RemovePodSandboxRequest remove;
   remove.set_pod_sandbox_id(pod.sandbox_id);
   v1::RemovePodSandboxResponse removed;
-  ASSERT_TRUE(server.runtime().RemovePodSandbox(Context(std::chrono::seconds(60)).get(), remove, &removed).ok());
+  ASSERT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok());
   this->shared().removed = true;
   ASSERT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok()) << "not idempotent";
 

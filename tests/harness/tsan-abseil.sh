@@ -39,7 +39,7 @@ TREE=$(find "$SRC" -maxdepth 1 -type d -name 'abseil-*' | head -n 1)
 [ -n "$TREE" ] || { echo "tsan-abseil.sh: apt-get source abseil=$ABSL_VERSION gave no tree" >&2; exit 1; }
 
 cmake -S "$TREE" -B "$SRC/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_STANDARD=17 \
-    -DBUILD_SHARED_LIBS=ON -DBUILD_TESTING=OFF \
+    -DBUILD_SHARED_LIBS=ON -DBUILD_TESTING=OFF -DABSL_PROPAGATE_CXX_STD=ON \
     -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" >/dev/null
 cmake --build "$SRC/build" --target synchronization -j "$(nproc)" >/dev/null
 mkdir -p "$OUTDIR/lib"
