@@ -21,7 +21,9 @@
 // The memlock shim must be preloaded in this process (the embedded driver here
 // raises QEMU's RLIMIT_MEMLOCK); the program re-executes itself with LD_PRELOAD
 // set when it is not. Everything lives under /var/tmp/vmmap-e2e-<pid> (the e2e
-// harness's work dir) and is removed at the end, with every domain it created.
+// harness's work dir) and is removed at the end, with every domain it created
+// and the partition cgroups (vmmap.partition, machine) that did not exist
+// before it ran.
 //
 // usage: vmmap_start_path_bench [--pods N] [--rss-pods M] [--keep-work-dir]
 #include <fcntl.h>
@@ -83,6 +85,10 @@ struct State {
   std::unique_ptr<ServerProcess> server;
   virConnectPtr conn = nullptr;          // this process's embed connection
   std::vector<std::string> embed_roots;  // every qemu:///embed root we created
+  // Partition cgroups (vmmap's node partition, libvirt's default "machine")
+  // that did not exist when the bench started: libvirt removes each domain's
+  // own cgroup, but nobody removes these.
+  std::vector<std::string> new_cgroup_dirs;
 };
 State g;
 volatile sig_atomic_t g_stop = 0;
@@ -164,6 +170,32 @@ std::vector<pid_t> QemuProcesses(const std::string& needle) {
   return pids;
 }
 
+// The partition directories, in every mounted controller, that are missing now.
+std::vector<std::string> MissingPartitionCgroups() {
+  std::vector<std::string> missing;
+  std::error_code ec;
+  for (const auto& controller : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    std::error_code ec2;
+    if (!controller.is_directory(ec2) || controller.is_symlink(ec2)) continue;
+    for (const char* name : {"vmmap.partition", "machine"}) {
+      const fs::path dir = controller.path() / name;
+      if (!fs::exists(dir, ec2)) missing.push_back(dir.string());
+    }
+  }
+  return missing;
+}
+
+// rmdir (never recursive: a cgroup with tasks or children stays, and says so).
+void RemoveNewCgroupDirs() {
+  for (const std::string& dir : g.new_cgroup_dirs) {
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) continue;
+    if (::rmdir(dir.c_str()) != 0) {
+      std::cerr << "cleanup: cannot remove cgroup " << dir << ": " << strerror(errno) << "\n";
+    }
+  }
+}
+
 void Cleanup() {
   g.server.reset();  // SIGTERM; its VMs (if any) keep running and are found below
   if (g.conn != nullptr) {
@@ -193,6 +225,7 @@ void Cleanup() {
       kill(pid, SIGKILL);
     }
   }
+  RemoveNewCgroupDirs();
   if (!g.work_dir.empty() && !g.keep_work_dir) {
     std::error_code ec;
     fs::remove_all(g.work_dir, ec);
@@ -672,6 +705,9 @@ int main(int argc, char** argv) {
       o.rss_pods = std::atoi(argv[++i]);
     } else if (a == "--keep-work-dir") {
       g.keep_work_dir = true;
+    } else if (a == "--help" || a == "-h") {
+      std::cout << "usage: vmmap_start_path_bench [--pods N] [--rss-pods M] [--keep-work-dir]\n";
+      return 0;
     } else {
       std::cerr << "usage: vmmap_start_path_bench [--pods N] [--rss-pods M] [--keep-work-dir]\n";
       return 2;
@@ -699,6 +735,8 @@ int main(int argc, char** argv) {
     execv("/proc/self/exe", argv);
     Die(std::string("re-exec with LD_PRELOAD failed: ") + strerror(errno));
   }
+
+  g.new_cgroup_dirs = MissingPartitionCgroups();
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
