@@ -19,7 +19,6 @@
 // packages. Stops by itself and removes every pod, domain and file it made.
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,6 +29,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -151,11 +151,17 @@ class Bench {
   void Setup();
   void Phase1();
   void Phase2();
-  void Cleanup();
+  // Removes every pod, domain, daemon and file the bench made. With
+  // `concurrent` (a signal arrived while the main thread may still be using
+  // the bench), it frees nothing the main thread could be touching: the
+  // server is signalled by pid and the domains are swept on a connection of
+  // its own; the process ends right after.
+  void Cleanup(bool concurrent = false);
 
  private:
   void CreatePods();
-  std::vector<std::string> DomainNames();
+  static std::vector<std::string> DomainNames(virConnectPtr conn);
+  std::vector<std::string> DomainNames() { return DomainNames(conn_); }
 
   const int pods_, duration_, requests_;
   std::string work_, state_dir_;
@@ -269,10 +275,10 @@ void Bench::CreatePods() {
               std::chrono::duration<double>(Clock::now() - t0).count());
 }
 
-std::vector<std::string> Bench::DomainNames() {
+std::vector<std::string> Bench::DomainNames(virConnectPtr conn) {
   std::vector<std::string> out;
   virDomainPtr* doms = nullptr;
-  const int n = virConnectListAllDomains(conn_, &doms, 0);
+  const int n = virConnectListAllDomains(conn, &doms, 0);
   for (int i = 0; i < n; ++i) {
     if (const char* name = virDomainGetName(doms[i])) out.push_back(name);
     virDomainFree(doms[i]);
@@ -443,7 +449,7 @@ void Bench::Phase2() {
   }
 }
 
-void Bench::Cleanup() {
+void Bench::Cleanup(bool concurrent) {
   if (cleaned_) return;
   cleaned_ = true;
   std::printf("\ncleanup: removing %zu pods\n", pods_list_.size());
@@ -459,13 +465,19 @@ void Bench::Cleanup() {
       server_->runtime().RemovePodSandbox(Ctx().get(), remove, &removed);
     }
   }
-  server_.reset();  // SIGTERM, wait
+  if (!concurrent) {
+    server_.reset();  // SIGTERM, wait
+  } else if (server_ && server_->pid() > 0) {
+    kill(server_->pid(), SIGTERM);
+    waitpid(server_->pid(), nullptr, 0);
+  }
   // Safety net: any domain of ours the server did not remove.
-  if (conn_ != nullptr) {
+  virConnectPtr conn = concurrent ? virConnectOpen("qemu:///system") : conn_;
+  if (conn != nullptr) {
     int left = 0;
-    for (const std::string& name : DomainNames()) {
+    for (const std::string& name : DomainNames(conn)) {
       if (name.find(kPodPrefix) == std::string::npos) continue;
-      if (virDomainPtr dom = virDomainLookupByName(conn_, name.c_str())) {
+      if (virDomainPtr dom = virDomainLookupByName(conn, name.c_str())) {
         virDomainDestroy(dom);
         virDomainUndefine(dom);
         virDomainFree(dom);
@@ -473,8 +485,8 @@ void Bench::Cleanup() {
       }
     }
     if (left > 0) std::printf("cleanup: removed %d leftover domains\n", left);
-    virConnectClose(conn_);
-    conn_ = nullptr;
+    virConnectClose(conn);
+    if (!concurrent) conn_ = nullptr;
   }
   vmmap::e2e::CleanUpFixtures();  // our libvirtd, the guest, the work dir
 }
@@ -500,32 +512,44 @@ bool ParsePositive(const char* text, int* out) {
 }
 
 // The cleanup runs once, whoever gets there first: the end of main, Die()
-// (through atexit), or the signal thread.
+// (through atexit), or the signal thread (`concurrent`: main still runs).
 std::mutex g_cleanup_mu;
-void CleanupOnce() {
+void CleanupOnce(bool concurrent) {
   std::lock_guard<std::mutex> lock(g_cleanup_mu);
-  if (g_bench != nullptr) g_bench->Cleanup();
+  if (g_bench != nullptr) g_bench->Cleanup(concurrent);
   g_bench = nullptr;
 }
 
-// SIGINT and SIGTERM are blocked in every thread and taken by this one with
-// sigwait(), so a signal never interrupts anything halfway, the cleanup
-// included: the first one runs the cleanup and ends the process; a second one
-// stays pending (blocked) until then.
+// SIGINT, SIGTERM and SIGHUP only write a byte to a pipe (async-signal-safe,
+// SA_RESTART); one thread waits on the pipe and runs the cleanup, so a signal
+// never interrupts anything halfway, the cleanup included: the first one
+// cleans up and ends the process, later ones only add bytes nobody reads.
+// (The signals are not blocked: children such as libvirtd must still get
+// their own SIGTERM.)
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int sig) {
+  const char byte = static_cast<char>(sig);
+  [[maybe_unused]] const ssize_t n = write(g_signal_pipe[1], &byte, 1);
+}
+
 void HandleSignalsOnOneThread() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every later thread
-  std::thread([set] {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) return;
+  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) Die(std::string("pipe2: ") + strerror(errno));
+  std::thread([] {
+    char sig = 0;
+    while (read(g_signal_pipe[0], &sig, 1) != 1) {
+      if (errno != EINTR) return;
+    }
     std::printf("\nsignal %d: cleaning up\n", sig);
-    CleanupOnce();
+    CleanupOnce(/*concurrent=*/true);
     std::fflush(stdout);
     _exit(130);
   }).detach();
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
 }
 
 }  // namespace
@@ -559,10 +583,10 @@ int main(int argc, char** argv) {
   virInitialize();
   Bench bench(pods, duration, requests);
   g_bench = &bench;
-  std::atexit(CleanupOnce);
+  std::atexit([] { CleanupOnce(/*concurrent=*/false); });
   bench.Setup();
   bench.Phase1();
   bench.Phase2();
-  CleanupOnce();
+  CleanupOnce(/*concurrent=*/false);
   return 0;
 }
