@@ -382,16 +382,12 @@ TYPED_TEST(LifecycleTest, StopPowersTheGuestOffAndIsIdempotent) {
 TYPED_TEST(LifecycleTest, RemoveLeavesNothingBehind) {
   ServerProcess& server = this->server();
   const Pod& pod = this->pod();
-  v1::StopPodSandboxRequest stop_pod;
-  stop_pod.set_pod_sandbox_id(pod.sandbox_id);
-  v1::StopPodSandboxResponse stop_pod_response;
-  ASSERT_TRUE(
-      server.runtime().StopPodSandbox(Context().get(), stop_pod, &stop_pod_response).ok());
+  RemovePod(server, pod);  // StopPodSandbox + RemovePodSandbox, each must succeed
+  ASSERT_FALSE(this->HasFailure());
+  this->shared().removed = true;
   v1::RemovePodSandboxRequest remove;
   remove.set_pod_sandbox_id(pod.sandbox_id);
   v1::RemovePodSandboxResponse removed;
-  ASSERT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok());
-  this->shared().removed = true;
   ASSERT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok()) << "not idempotent";
 
   // No rows, no files, no domain.
