@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "mapper/domain_xml.h"
 #include "mapper/planner.h"
+#include "mapper/startup_limits.h"
 #include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/runtime/container_layout.h"
@@ -16,6 +17,7 @@
 #include "server/runtime/ids.h"
 #include "server/runtime/live_resize.h"
 #include "server/runtime/plan_input.h"
+#include "server/runtime/post_start.h"
 #include "server/runtime/recovery.h"
 
 namespace vmmap {
@@ -51,7 +53,8 @@ std::string PodRuntime::ContainerDir(const std::string& id) const {
 }
 
 absl::Status PodRuntime::Recover() {
-  return RecoverState(*hypervisor_, *store_, absl::StrCat(options_.state_dir, "/containers"));
+  return RecoverState(*hypervisor_, *store_, absl::StrCat(options_.state_dir, "/containers"),
+                      options_.node);
 }
 
 // ---------------------------------------------------------------- sandboxes
@@ -174,7 +177,9 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   record.domain_name = layout->spec.name;
   record.overlay_path = layout->overlay_path;
   record.console_path = layout->console_path;
-  absl::StatusOr<std::string> xml = RenderDomainXml(layout->spec);
+  // Defined without the limits that would throttle QEMU's start-up;
+  // StartContainer applies them once QEMU runs (mapper/startup_limits.h).
+  absl::StatusOr<std::string> xml = RenderDomainXml(SplitStartupLimits(layout->spec).boot);
   if (!xml.ok()) return xml.status();
 
   // Intent first: a crash from here on is rolled back by Recover().
@@ -215,8 +220,18 @@ absl::Status PodRuntime::StartContainer(const std::string& id) {
                                                       StateName(record->state),
                                                       "; only a CREATED container can be started"));
   }
+  absl::StatusOr<SandboxRecord> sandbox = store_->GetSandbox(record->sandbox_id);
+  if (!sandbox.ok()) return sandbox.status();
+  // Planned before the start, so that a plan error starts nothing.
+  absl::StatusOr<PostStartLimits> after_start =
+      PlanPostStartLimits(sandbox->config, *record, options_.node);
+  if (!after_start.ok()) return after_start.status();
   // virDomainCreate returns once QEMU runs; it does not wait for the guest.
   if (absl::Status s = hypervisor_->StartDomain(record->domain_name); !s.ok()) return s;
+  if (absl::Status s = ApplyPostStartLimits(*hypervisor_, record->domain_name, *after_start);
+      !s.ok()) {
+    return s;
+  }
   record->state = ContainerState::kRunning;
   record->started_at_ns = NowNanos();
   return store_->PutContainer(*record);
@@ -366,10 +381,16 @@ absl::Status PodRuntime::UpdateContainerResources(const std::string& id,
   absl::StatusOr<ResizePlan> plan = PlanResize(sandbox->config, record->config,
                                                record->resources, resources, *shape, options_.node);
   if (!plan.ok()) return plan.status();
+  if (record->state == ContainerState::kCreated) {
+    // Not in the defined domain: StartContainer applies the emulator quota
+    // of the resources recorded below once QEMU runs (post_start.h).
+    plan->cpu.emulator_period.reset();
+    plan->cpu.emulator_quota.reset();
+  }
   if (absl::Status s = ApplyResize(*hypervisor_, record->domain_name, *plan); !s.ok()) return s;
   VMMAP_LOG(kInfo, "container ", id, ": limits updated live: global_quota ",
             *plan->cpu.global_quota, ", vCPU quota ", *plan->cpu.quota, " x ", plan->vcpus,
-            ", emulator_quota ", *plan->cpu.emulator_quota, " (µs per ", *plan->cpu.global_period,
+            ", emulator_quota ", plan->cpu.emulator_quota.value_or(-1), " (µs per ", *plan->cpu.global_period,
             "), hard_limit ", plan->hard_limit_kib.value_or(0), " KiB");
   record->resources = resources;
   return store_->PutContainer(*record);

@@ -10,6 +10,7 @@
 #include "server/runtime/domain_observation.h"
 #include "server/runtime/domains.h"
 #include "server/runtime/ids.h"
+#include "server/runtime/post_start.h"
 
 namespace vmmap {
 namespace {
@@ -30,10 +31,36 @@ absl::StatusOr<bool> RowAbsentOrPending(StateStore& store, const std::string& co
   return row->pending;
 }
 
+// StartContainer started the domain but did not record RUNNING.
+absl::Status CompleteInterruptedStart(virt::Hypervisor& hypervisor, StateStore& store,
+                                      const ContainerRecord& record, const NodeConfig& node) {
+  absl::StatusOr<SandboxRecord> sandbox = store.GetSandbox(record.sandbox_id);
+  if (!sandbox.ok()) return Stop(sandbox.status());
+  absl::StatusOr<PostStartLimits> limits = PlanPostStartLimits(sandbox->config, record, node);
+  absl::Status applied =
+      limits.ok() ? ApplyPostStartLimits(hypervisor, record.domain_name, *limits) : limits.status();
+  if (!applied.ok()) {
+    // The start was never acknowledged: back to CREATED, a retry starts it.
+    VMMAP_LOG(kWarning, "recovery: container ", record.id, " was being started; ",
+              applied.message());
+    absl::Status destroyed = hypervisor.DestroyDomain(record.domain_name);
+    if (!destroyed.ok() && !absl::IsFailedPrecondition(destroyed) && !absl::IsNotFound(destroyed)) {
+      return destroyed;
+    }
+    return absl::OkStatus();
+  }
+  VMMAP_LOG(kInfo, "recovery: container ", record.id,
+            " was being started: limits applied after start, now RUNNING");
+  ContainerRecord running = record;
+  running.state = ContainerState::kRunning;
+  running.started_at_ns = NowNanos();
+  return store.PutContainer(running);
+}
+
 }  // namespace
 
 absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
-                          const std::string& containers_dir) {
+                          const std::string& containers_dir, const NodeConfig& node) {
   absl::StatusOr<std::vector<ContainerRecord>> records = store.ListContainers();
   if (!records.ok()) return Stop(records.status());
   absl::StatusOr<std::vector<virt::DomainInfo>> domains =
@@ -95,8 +122,13 @@ absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
   // Committed rows: learn what happened to their domains while we were away.
   for (const ContainerRecord& r : *records) {
     if (r.pending) continue;
-    std::optional<ContainerRecord> changed =
-        ObserveDomain(r, hypervisor.DomainState(r.domain_name), NowNanos());
+    const absl::StatusOr<virt::DomainStatus> status = hypervisor.DomainState(r.domain_name);
+    if (r.state == ContainerState::kCreated && status.ok() &&
+        status->state != virt::PowerState::kShutoff) {
+      if (absl::Status s = CompleteInterruptedStart(hypervisor, store, r, node); !s.ok()) return s;
+      continue;
+    }
+    std::optional<ContainerRecord> changed = ObserveDomain(r, status, NowNanos());
     if (!changed) continue;
     if (absl::Status s = store.PutContainer(*changed); !s.ok()) return s;
   }

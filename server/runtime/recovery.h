@@ -6,7 +6,11 @@
 //  * pending rows are rolled back (their files removed, the row deleted);
 //  * container directories no row knows are removed;
 //  * committed rows learn what happened to their domains while vmmap was
-//    down (ObserveDomain).
+//    down (ObserveDomain);
+//  * a CREATED row whose domain runs (a crash inside StartContainer, after
+//    the start and before the row said RUNNING) gets the limits applied
+//    after start (server/runtime/post_start.h) and becomes RUNNING; if they
+//    cannot be applied the domain is destroyed and the row stays CREATED.
 // Never destroys on doubt: a domain is removed only after its owner's row is
 // confirmed absent (or pending) by a direct read; domains without vmmap
 // metadata are never touched; any store or libvirt listing error stops
@@ -17,13 +21,14 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "mapper/node_config.h"
 #include "server/state/state_store.h"
 #include "server/virt/hypervisor.h"
 
 namespace vmmap {
 
 absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
-                          const std::string& containers_dir);
+                          const std::string& containers_dir, const NodeConfig& node);
 
 }  // namespace vmmap
 

@@ -1,0 +1,144 @@
+// Limits applied after start (server/runtime/post_start.h) on libvirt's test
+// driver. The test driver rejects every scheduler-parameter update, which is
+// exactly the failure path: a domain whose limits cannot be applied must not
+// be left running.
+#include "server/runtime/post_start.h"
+
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "mapper/domain_xml.h"
+#include "mapper/kubelet_math.h"
+#include "mapper/planner.h"
+#include "server/runtime/pod_runtime.h"
+#include "server/runtime/plan_input.h"
+#include "server/virt/libvirt_hypervisor.h"
+
+namespace vmmap {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class PostStartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/vmmap-post-start-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    fs::create_directories(dir_ + "/containers");
+    auto hypervisor = virt::LibvirtHypervisor::Open("test:///default");
+    ASSERT_TRUE(hypervisor.ok()) << hypervisor.status();
+    hypervisor_ = std::move(*hypervisor);
+    auto store = StateStore::Open(dir_ + "/state.db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    auto images = ImageStore::Open(dir_ + "/images");
+    ASSERT_TRUE(images.ok()) << images.status();
+    images_ = std::move(*images);
+    runtime_ = std::make_unique<PodRuntime>(RuntimeOptions{dir_, NodeConfig()}, hypervisor_.get(),
+                                            store_.get(), images_.get());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static LinuxResources CpuLimit(int64_t milli) {
+    LinuxResources r;
+    if (milli > 0) {
+      r.cpu_period_us = kDefaultQuotaPeriodUs;
+      r.cpu_quota_us = MilliCpuToQuota(milli, kDefaultQuotaPeriodUs);
+      r.cpu_shares = MilliCpuToShares(milli);
+    }
+    r.memory_limit_bytes = 256 * kMiB;
+    return r;
+  }
+
+  // What a kill -9 inside StartContainer leaves: a committed CREATED row whose
+  // domain (defined as CreateContainer defines it) is running.
+  ContainerRecord InterruptedStart(const std::string& pod, int64_t cpu_milli) {
+    SandboxRecord sandbox;
+    sandbox.id = "sandbox-" + pod;
+    sandbox.config.metadata.name = pod;
+    sandbox.config.metadata.namespace_name = "ns";
+    sandbox.config.metadata.uid = "uid-" + pod;
+    sandbox.config.pod_resources = CpuLimit(cpu_milli);
+    EXPECT_TRUE(store_->PutSandbox(sandbox).ok());
+    ContainerRecord c;
+    c.id = "container-" + pod;
+    c.sandbox_id = sandbox.id;
+    c.resources = CpuLimit(cpu_milli);
+    absl::StatusOr<DomainPlan> plan = PlanDomain(
+        PlanInputFor(sandbox.config, c.resources, 0), NodeConfig());
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    plan->spec.owner.sandbox_id = sandbox.id;
+    plan->spec.owner.container_id = c.id;
+    c.domain_name = plan->spec.name;
+    absl::StatusOr<std::string> xml = RenderDomainXml(SplitStartupLimits(plan->spec).boot);
+    EXPECT_TRUE(xml.ok()) << xml.status();
+    EXPECT_TRUE(hypervisor_->DefineDomain(*xml).ok());
+    EXPECT_TRUE(hypervisor_->StartDomain(c.domain_name).ok());
+    EXPECT_TRUE(store_->PutContainer(c).ok());
+    return c;
+  }
+
+  virt::PowerState Power(const std::string& name) {
+    absl::StatusOr<virt::DomainStatus> s = hypervisor_->DomainState(name);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? s->state : virt::PowerState::kCrashed;
+  }
+
+  std::string dir_;
+  std::unique_ptr<virt::LibvirtHypervisor> hypervisor_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<PodRuntime> runtime_;
+};
+
+TEST_F(PostStartTest, PlannedFromTheRecordsAsCreateContainerPlannedTheDomain) {
+  SandboxConfig sandbox;
+  sandbox.metadata = {"web", "uid-web", "ns", 0};
+  sandbox.pod_resources = CpuLimit(1500);
+  ContainerRecord c;
+  c.resources = CpuLimit(1500);
+  absl::StatusOr<PostStartLimits> limits = PlanPostStartLimits(sandbox, c, NodeConfig());
+  ASSERT_TRUE(limits.ok()) << limits.status();
+  EXPECT_EQ(limits->emulator_quota_us, 10000);  // the node default, 100m
+  EXPECT_EQ(limits->emulator_period_us, 100000);
+  c.resources = CpuLimit(0);
+  sandbox.pod_resources = CpuLimit(0);
+  limits = PlanPostStartLimits(sandbox, c, NodeConfig());
+  ASSERT_TRUE(limits.ok()) << limits.status();
+  EXPECT_TRUE(limits->empty());  // no CPU limit: no quota to defer
+}
+
+TEST_F(PostStartTest, ADomainWhoseLimitsCannotBeAppliedIsDestroyed) {
+  ContainerRecord c = InterruptedStart("a", 1500);
+  absl::Status s = ApplyPostStartLimits(*hypervisor_, c.domain_name, {100000, 10000});
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("so it was destroyed"));
+  EXPECT_EQ(Power(c.domain_name), virt::PowerState::kShutoff);
+}
+
+TEST_F(PostStartTest, RecoveryFinishesAnInterruptedStartOrUndoesIt) {
+  // No CPU limit: nothing to apply, so the start is complete: RUNNING.
+  ContainerRecord unlimited = InterruptedStart("free", 0);
+  // With a CPU limit the emulator quota must be applied; the test driver
+  // refuses, so the domain is destroyed and the row stays CREATED.
+  ContainerRecord limited = InterruptedStart("capped", 1500);
+  ASSERT_TRUE(runtime_->Recover().ok());
+
+  absl::StatusOr<ContainerRecord> after = store_->GetContainer(unlimited.id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->state, ContainerState::kRunning);
+  EXPECT_NE(after->started_at_ns, 0);
+  EXPECT_NE(Power(unlimited.domain_name), virt::PowerState::kShutoff);
+
+  after = store_->GetContainer(limited.id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->state, ContainerState::kCreated);
+  EXPECT_EQ(Power(limited.domain_name), virt::PowerState::kShutoff);
+}
+
+}  // namespace
+}  // namespace vmmap
