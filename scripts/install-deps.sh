@@ -9,7 +9,8 @@ packages=(
   # libraries
   libvirt-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-dev libpugixml-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev
-  # tests and benchmarks
+  # tests and benchmarks (clang: libFuzzer targets)
+  clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime: libvirt, QEMU, validation, the reference tool we benchmark against
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils virtinst

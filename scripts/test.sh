@@ -14,6 +14,8 @@
 #              shim LD_PRELOADed ahead of its runtime (the e2e harness needs
 #              that shim in this sandbox); what they drive is covered by the
 #              server tests on libvirt's test driver.
+#   fuzz       each libFuzzer target for 20 s from its seed corpus
+#              (scripts/fuzz.sh; clang, ASan + UBSan)
 #   tsan       the server tests (state store, recovery, stats collector, log
 #              forwarder, image store, libvirt client) under ThreadSanitizer
 #              (build-tsan/), with an instrumented abseil (see
@@ -132,3 +134,5 @@ tsan_stage() {
   return "$failed"
 }
 stage tsan tsan_stage
+
+stage fuzz "$root/scripts/fuzz.sh" 20

@@ -25,14 +25,22 @@ fi
 
 SRC="$OUTDIR/src"
 rm -rf "$SRC" "$OUTDIR/lib"
-mkdir -p "$SRC/lists/partial"
-CODENAME=$(. /etc/os-release && echo "$VERSION_CODENAME")
-cat > "$SRC/sources.list" <<LIST
-deb-src http://deb.debian.org/debian $CODENAME main
-deb-src http://deb.debian.org/debian-security $CODENAME-security main
-deb-src http://deb.debian.org/debian $CODENAME-updates main
-LIST
-APT="apt-get -qq -o Dir::Etc::SourceList=$SRC/sources.list -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$SRC/lists"
+mkdir -p "$SRC/lists/partial" "$SRC/parts"
+# Source entries for the archives this machine's apt already uses (its own
+# mirror configuration, deb822 or one-line), never a hard-coded host.
+: > "$SRC/sources.list"
+if [ -f /etc/apt/sources.list ]; then
+    sed -n 's/^deb \(.*\)$/deb-src \1/p' /etc/apt/sources.list > "$SRC/sources.list"
+fi
+for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    sed 's/^Types:.*$/Types: deb-src/' "$f" > "$SRC/parts/$(basename "$f")"
+done
+for f in /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    sed -n 's/^deb \(.*\)$/deb-src \1/p' "$f" > "$SRC/parts/$(basename "$f")"
+done
+APT="apt-get -qq -o Dir::Etc::SourceList=$SRC/sources.list -o Dir::Etc::SourceParts=$SRC/parts -o Dir::State::Lists=$SRC/lists"
 $APT update
 (cd "$SRC" && $APT source "abseil=$ABSL_VERSION" >/dev/null 2>&1)
 TREE=$(find "$SRC" -maxdepth 1 -type d -name 'abseil-*' | head -n 1)
