@@ -11,6 +11,8 @@ packages=(
   libabsl-dev libyaml-dev libpugixml-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev
   # tests and benchmarks (clang: libFuzzer targets)
   clang libclang-rt-14-dev
+  # dpkg-dev: apt-get source unpacks abseil for the TSan stage (tests/harness/tsan-abseil.sh)
+  dpkg-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime: libvirt, QEMU, validation, the reference tool we benchmark against
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils virtinst
