@@ -25,6 +25,31 @@ void ToCri(const ContainerMetadata& from, v1::ContainerMetadata* to) {
   to->set_attempt(from.attempt);
 }
 
+// The fields a list item and a status share (PodSandbox / PodSandboxStatus,
+// Container / ContainerStatus), filled one way for both.
+template <typename SandboxMessage>
+void FillShared(const SandboxRecord& r, SandboxMessage* to) {
+  to->set_id(r.id);
+  ToCri(r.config.metadata, to->mutable_metadata());
+  to->set_state(static_cast<v1::PodSandboxState>(r.state));
+  to->set_created_at(r.created_at_ns);
+  ToCri(r.config.labels, to->mutable_labels());
+  ToCri(r.config.annotations, to->mutable_annotations());
+  to->set_runtime_handler(r.config.runtime_handler);
+}
+
+template <typename ContainerMessage>
+void FillShared(const ContainerRecord& r, ContainerMessage* to) {
+  to->set_id(r.id);
+  ToCri(r.config.metadata, to->mutable_metadata());
+  to->mutable_image()->set_image(r.config.image_ref);
+  to->set_image_ref(r.image_id);
+  to->set_state(static_cast<v1::ContainerState>(r.state));
+  to->set_created_at(r.created_at_ns);
+  ToCri(r.config.labels, to->mutable_labels());
+  ToCri(r.config.annotations, to->mutable_annotations());
+}
+
 }  // namespace
 
 LinuxResources FromCri(const v1::LinuxContainerResources& r) {
@@ -96,45 +121,26 @@ ContainerFilter FromCri(const v1::ContainerFilter& filter) {
 
 v1::PodSandboxStatus ToCriStatus(const SandboxRecord& r) {
   v1::PodSandboxStatus status;
-  status.set_id(r.id);
-  ToCri(r.config.metadata, status.mutable_metadata());
-  status.set_state(static_cast<v1::PodSandboxState>(r.state));
-  status.set_created_at(r.created_at_ns);
+  FillShared(r, &status);
   status.mutable_network();  // VMs get no pod network yet; an empty IP
   status.mutable_linux()->mutable_namespaces()->mutable_options();
-  ToCri(r.config.labels, status.mutable_labels());
-  ToCri(r.config.annotations, status.mutable_annotations());
-  status.set_runtime_handler(r.config.runtime_handler);
   return status;
 }
 
 v1::PodSandbox ToCriItem(const SandboxRecord& r) {
   v1::PodSandbox item;
-  item.set_id(r.id);
-  ToCri(r.config.metadata, item.mutable_metadata());
-  item.set_state(static_cast<v1::PodSandboxState>(r.state));
-  item.set_created_at(r.created_at_ns);
-  ToCri(r.config.labels, item.mutable_labels());
-  ToCri(r.config.annotations, item.mutable_annotations());
-  item.set_runtime_handler(r.config.runtime_handler);
+  FillShared(r, &item);
   return item;
 }
 
 v1::ContainerStatus ToCriStatus(const ContainerRecord& r) {
   v1::ContainerStatus status;
-  status.set_id(r.id);
-  ToCri(r.config.metadata, status.mutable_metadata());
-  status.set_state(static_cast<v1::ContainerState>(r.state));
-  status.set_created_at(r.created_at_ns);
+  FillShared(r, &status);
   status.set_started_at(r.started_at_ns);
   status.set_finished_at(r.finished_at_ns);
   status.set_exit_code(r.exit_code);
-  status.mutable_image()->set_image(r.config.image_ref);
-  status.set_image_ref(r.image_id);
   status.set_reason(r.reason);
   status.set_message(r.message);
-  ToCri(r.config.labels, status.mutable_labels());
-  ToCri(r.config.annotations, status.mutable_annotations());
   status.set_log_path(r.config.log_path);
   *status.mutable_resources()->mutable_linux() = ToCri(r.resources);
   return status;
@@ -142,15 +148,8 @@ v1::ContainerStatus ToCriStatus(const ContainerRecord& r) {
 
 v1::Container ToCriItem(const ContainerRecord& r) {
   v1::Container item;
-  item.set_id(r.id);
+  FillShared(r, &item);
   item.set_pod_sandbox_id(r.sandbox_id);
-  ToCri(r.config.metadata, item.mutable_metadata());
-  item.mutable_image()->set_image(r.config.image_ref);
-  item.set_image_ref(r.image_id);
-  item.set_state(static_cast<v1::ContainerState>(r.state));
-  item.set_created_at(r.created_at_ns);
-  ToCri(r.config.labels, item.mutable_labels());
-  ToCri(r.config.annotations, item.mutable_annotations());
   return item;
 }
 

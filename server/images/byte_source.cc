@@ -3,6 +3,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -47,11 +48,19 @@ class Budget {
   const std::string what_;
 };
 
-class GzipSource : public ByteSource {
+// One call of a streaming decompressor.
+struct DecodeStep {
+  size_t consumed = 0;
+  size_t produced = 0;
+  // A whole gzip member / zstd frame ended here and nothing is held back:
+  // the input may end cleanly at this point.
+  bool at_boundary = false;
+};
+
+class GzipCodec {
  public:
-  GzipSource(int fd, uint64_t max, std::string what)
-      : in_(fd), budget_(max, what), what_(std::move(what)), buf_(kChunk) {}
-  ~GzipSource() override {
+  explicit GzipCodec(std::string what) : what_(std::move(what)) {}
+  ~GzipCodec() {
     if (ready_) inflateEnd(&z_);
   }
   absl::Status Init() {
@@ -62,89 +71,93 @@ class GzipSource : public ByteSource {
     ready_ = true;
     return absl::OkStatus();
   }
-  absl::StatusOr<size_t> Read(char* out, size_t n) override {
-    while (!done_) {
-      if (z_.avail_in == 0 && !eof_) {
-        absl::StatusOr<size_t> got = in_.Read(buf_.data(), buf_.size());
-        if (!got.ok()) return got.status();
-        if (*got == 0) eof_ = true;
-        z_.next_in = reinterpret_cast<Bytef*>(buf_.data());
-        z_.avail_in = static_cast<uInt>(*got);
-      }
-      z_.next_out = reinterpret_cast<Bytef*>(out);
-      z_.avail_out = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
-      int rc = inflate(&z_, Z_NO_FLUSH);
-      size_t produced = static_cast<size_t>(
-          reinterpret_cast<char*>(z_.next_out) - out);
-      if (rc == Z_STREAM_END) {
-        // Concatenated gzip members are one stream (as gzip -d reads them).
-        if (z_.avail_in > 0 || !eof_) {
-          inflateReset(&z_);
-        } else {
-          done_ = true;
-        }
-      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            what_, ": corrupt gzip data (", z_.msg ? z_.msg : "zlib error", ")"));
-      } else if (rc == Z_BUF_ERROR && eof_ && z_.avail_in == 0 &&
-                 produced == 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what_, ": truncated gzip data"));
-      }
-      if (produced > 0) {
-        absl::Status s = budget_.Add(produced);
-        if (!s.ok()) return s;
-        return produced;
-      }
-      if (done_) break;
+  absl::StatusOr<DecodeStep> Decode(const char* in, size_t in_size, char* out, size_t out_size) {
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in));
+    z_.avail_in = static_cast<uInt>(std::min<size_t>(in_size, 1u << 30));
+    z_.next_out = reinterpret_cast<Bytef*>(out);
+    z_.avail_out = static_cast<uInt>(std::min<size_t>(out_size, 1u << 30));
+    const uInt avail_in = z_.avail_in;
+    const int rc = inflate(&z_, Z_NO_FLUSH);
+    DecodeStep step;
+    step.consumed = avail_in - z_.avail_in;
+    step.produced = static_cast<size_t>(reinterpret_cast<char*>(z_.next_out) - out);
+    if (rc == Z_STREAM_END) {
+      // Concatenated gzip members are one stream (as gzip -d reads them).
+      inflateReset(&z_);
+      step.at_boundary = true;
+    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what_, ": corrupt gzip data (", z_.msg ? z_.msg : "zlib error", ")"));
     }
-    return 0;
+    return step;
   }
+  static constexpr const char* kName = "gzip";
 
  private:
-  FdSource in_;
-  Budget budget_;
   const std::string what_;
-  std::vector<char> buf_;
   z_stream z_{};
   bool ready_ = false;
-  bool eof_ = false;
-  bool done_ = false;
 };
 
-class ZstdSource : public ByteSource {
+class ZstdCodec {
  public:
-  ZstdSource(int fd, uint64_t max, std::string what)
-      : in_(fd), budget_(max, what), what_(std::move(what)), buf_(kChunk),
-        ctx_(ZSTD_createDCtx()) {}
-  ~ZstdSource() override { ZSTD_freeDCtx(ctx_); }
-  absl::StatusOr<size_t> Read(char* out, size_t n) override {
+  explicit ZstdCodec(std::string what) : what_(std::move(what)), ctx_(ZSTD_createDCtx()) {}
+  ~ZstdCodec() { ZSTD_freeDCtx(ctx_); }
+  absl::Status Init() {
     if (ctx_ == nullptr) return absl::InternalError("ZSTD_createDCtx failed");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<DecodeStep> Decode(const char* in, size_t in_size, char* out, size_t out_size) {
+    ZSTD_inBuffer input = {in, in_size, 0};
+    ZSTD_outBuffer output = {out, out_size, 0};
+    const size_t rc = ZSTD_decompressStream(ctx_, &output, &input);
+    if (ZSTD_isError(rc)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what_, ": corrupt zstd data (", ZSTD_getErrorName(rc), ")"));
+    }
+    // rc == 0: a frame is complete and fully flushed (frames concatenate).
+    return DecodeStep{input.pos, output.pos, rc == 0};
+  }
+  static constexpr const char* kName = "zstd";
+
+ private:
+  const std::string what_;
+  ZSTD_DCtx* ctx_;
+};
+
+// The one read loop of every compressed stream: refill the input, decode,
+// count what came out against the budget, and tell a clean end (the input
+// ends on a member/frame boundary) from a truncated one.
+template <typename Codec>
+class DecompressedSource : public ByteSource {
+ public:
+  DecompressedSource(int fd, uint64_t max, const std::string& what)
+      : in_(fd), budget_(max, what), codec_(what), what_(what), buf_(kChunk) {}
+  absl::Status Init() { return codec_.Init(); }
+  absl::StatusOr<size_t> Read(char* out, size_t n) override {
     while (true) {
-      if (input_.pos == input_.size && !eof_) {
+      if (pos_ == size_ && !eof_) {
         absl::StatusOr<size_t> got = in_.Read(buf_.data(), buf_.size());
         if (!got.ok()) return got.status();
         if (*got == 0) eof_ = true;
-        input_ = {buf_.data(), *got, 0};
+        pos_ = 0;
+        size_ = *got;
       }
-      ZSTD_outBuffer output = {out, n, 0};
-      size_t rc = ZSTD_decompressStream(ctx_, &output, &input_);
-      if (ZSTD_isError(rc)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            what_, ": corrupt zstd data (", ZSTD_getErrorName(rc), ")"));
+      const bool input_done = eof_ && pos_ == size_;
+      if (input_done && at_boundary_) return 0;
+      absl::StatusOr<DecodeStep> step = codec_.Decode(buf_.data() + pos_, size_ - pos_, out, n);
+      if (!step.ok()) return step.status();
+      pos_ += step->consumed;
+      if (step->consumed > 0 || step->produced > 0 || step->at_boundary) {
+        at_boundary_ = step->at_boundary;
       }
-      last_rc_ = rc;
-      if (output.pos > 0) {
-        absl::Status s = budget_.Add(output.pos);
-        if (!s.ok()) return s;
-        return output.pos;
+      if (step->produced > 0) {
+        if (absl::Status s = budget_.Add(step->produced); !s.ok()) return s;
+        return step->produced;
       }
-      if (eof_ && input_.pos == input_.size) {
-        if (last_rc_ != 0) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(what_, ": truncated zstd data"));
-        }
-        return 0;
+      if (input_done && step->consumed == 0 && !at_boundary_) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what_, ": truncated ", Codec::kName, " data"));
       }
     }
   }
@@ -152,13 +165,22 @@ class ZstdSource : public ByteSource {
  private:
   FdSource in_;
   Budget budget_;
+  Codec codec_;
   const std::string what_;
   std::vector<char> buf_;
-  ZSTD_DCtx* ctx_;
-  ZSTD_inBuffer input_ = {nullptr, 0, 0};
-  size_t last_rc_ = 0;
+  size_t pos_ = 0;   // next unread byte of buf_
+  size_t size_ = 0;  // bytes of buf_ filled
   bool eof_ = false;
+  bool at_boundary_ = false;
 };
+
+template <typename Codec>
+absl::StatusOr<std::unique_ptr<ByteSource>> MakeDecompressed(int fd, uint64_t max,
+                                                             const std::string& what) {
+  auto source = std::make_unique<DecompressedSource<Codec>>(fd, max, what);
+  if (absl::Status s = source->Init(); !s.ok()) return s;
+  return std::unique_ptr<ByteSource>(std::move(source));
+}
 
 class CountingSource : public ByteSource {
  public:
@@ -190,15 +212,11 @@ absl::StatusOr<std::unique_ptr<ByteSource>> DecompressingSource(
   absl::StatusOr<size_t> n = PreadFull(fd, magic, sizeof magic, 0, what);
   if (!n.ok()) return n.status();
   if (*n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-    auto gz = std::make_unique<GzipSource>(fd, max_bytes, what);
-    absl::Status s = gz->Init();
-    if (!s.ok()) return s;
-    return std::unique_ptr<ByteSource>(std::move(gz));
+    return MakeDecompressed<GzipCodec>(fd, max_bytes, what);
   }
   if (*n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f &&
       magic[3] == 0xfd) {
-    return std::unique_ptr<ByteSource>(
-        std::make_unique<ZstdSource>(fd, max_bytes, what));
+    return MakeDecompressed<ZstdCodec>(fd, max_bytes, what);
   }
   return std::unique_ptr<ByteSource>(
       std::make_unique<CountingSource>(fd, max_bytes, what));

@@ -14,11 +14,16 @@ std::optional<DomainOwner> ParseDomainOwner(const std::string& metadata) {
   return owner;
 }
 
-absl::Status DestroyAndUndefine(virt::Hypervisor& hypervisor, const std::string& domain_name) {
+absl::Status PowerOff(virt::Hypervisor& hypervisor, const std::string& domain_name) {
   absl::Status destroyed = hypervisor.DestroyDomain(domain_name);
-  if (!destroyed.ok() && !absl::IsFailedPrecondition(destroyed) && !absl::IsNotFound(destroyed)) {
-    return destroyed;
+  if (absl::IsFailedPrecondition(destroyed) || absl::IsNotFound(destroyed)) {
+    return absl::OkStatus();
   }
+  return destroyed;
+}
+
+absl::Status DestroyAndUndefine(virt::Hypervisor& hypervisor, const std::string& domain_name) {
+  if (absl::Status s = PowerOff(hypervisor, domain_name); !s.ok()) return s;
   absl::Status undefined = hypervisor.UndefineDomain(domain_name);
   if (!undefined.ok() && !absl::IsNotFound(undefined)) return undefined;
   return absl::OkStatus();

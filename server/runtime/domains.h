@@ -21,6 +21,10 @@ struct DomainOwner {
 // is not (recognisably) vmmap's and is never touched.
 std::optional<DomainOwner> ParseDomainOwner(const std::string& metadata);
 
+// Destroys (hard power-off) if it runs; a domain already shut off or gone
+// is success.
+absl::Status PowerOff(virt::Hypervisor& hypervisor, const std::string& domain_name);
+
 // Destroys (if running) and undefines; a domain already gone is success.
 absl::Status DestroyAndUndefine(virt::Hypervisor& hypervisor, const std::string& domain_name);
 

@@ -228,9 +228,10 @@ absl::Status PodRuntime::StartContainer(const std::string& id) {
   if (!after_start.ok()) return after_start.status();
   // virDomainCreate returns once QEMU runs; it does not wait for the guest.
   if (absl::Status s = hypervisor_->StartDomain(record->domain_name); !s.ok()) return s;
-  if (absl::Status s = ApplyPostStartLimits(*hypervisor_, record->domain_name, *after_start);
-      !s.ok()) {
-    return s;
+  if (PostStartOutcome applied =
+          ApplyPostStartLimits(*hypervisor_, record->domain_name, *after_start);
+      !applied.status.ok()) {
+    return applied.status;
   }
   record->state = ContainerState::kRunning;
   record->started_at_ns = NowNanos();
@@ -274,8 +275,7 @@ absl::Status PodRuntime::StopContainerLocked(const std::string& id, int64_t time
     }
   }
   if (!graceful) {
-    absl::Status s = hypervisor_->DestroyDomain(current->domain_name);
-    if (!s.ok() && !absl::IsFailedPrecondition(s) && !absl::IsNotFound(s)) return s;
+    if (absl::Status s = PowerOff(*hypervisor_, current->domain_name); !s.ok()) return s;
   }
   current->state = ContainerState::kExited;
   current->finished_at_ns = NowNanos();

@@ -26,10 +26,20 @@ absl::StatusOr<PostStartLimits> PlanPostStartLimits(const SandboxConfig& sandbox
                                                     const ContainerRecord& container,
                                                     const NodeConfig& node);
 
+// What ApplyPostStartLimits did. On failure it destroys the domain itself,
+// so callers never destroy again; `domain_destroyed` is false only when
+// `status` is OK or the destroy failed too (the invariant above is then
+// broken and `status` says so).
+struct PostStartOutcome {
+  absl::Status status;
+  bool domain_destroyed = false;
+};
+
 // Applies `limits` to the running domain (live, and to its persistent
 // definition). On failure the domain is destroyed and the error says so.
-absl::Status ApplyPostStartLimits(virt::Hypervisor& hypervisor, const std::string& domain_name,
-                                  const PostStartLimits& limits);
+PostStartOutcome ApplyPostStartLimits(virt::Hypervisor& hypervisor,
+                                      const std::string& domain_name,
+                                      const PostStartLimits& limits);
 
 }  // namespace vmmap
 

@@ -36,18 +36,21 @@ absl::Status CompleteInterruptedStart(virt::Hypervisor& hypervisor, StateStore& 
                                       const ContainerRecord& record, const NodeConfig& node) {
   absl::StatusOr<SandboxRecord> sandbox = store.GetSandbox(record.sandbox_id);
   if (!sandbox.ok()) return Stop(sandbox.status());
+  // The start was never acknowledged: if it cannot be completed, the row
+  // stays CREATED (a retry starts it) and the domain must not run.
   absl::StatusOr<PostStartLimits> limits = PlanPostStartLimits(sandbox->config, record, node);
-  absl::Status applied =
-      limits.ok() ? ApplyPostStartLimits(hypervisor, record.domain_name, *limits) : limits.status();
-  if (!applied.ok()) {
-    // The start was never acknowledged: back to CREATED, a retry starts it.
+  if (!limits.ok()) {
     VMMAP_LOG(kWarning, "recovery: container ", record.id, " was being started; ",
-              applied.message());
-    absl::Status destroyed = hypervisor.DestroyDomain(record.domain_name);
-    if (!destroyed.ok() && !absl::IsFailedPrecondition(destroyed) && !absl::IsNotFound(destroyed)) {
-      return destroyed;
-    }
-    return absl::OkStatus();
+              limits.status().message());
+    return PowerOff(hypervisor, record.domain_name);
+  }
+  PostStartOutcome applied = ApplyPostStartLimits(hypervisor, record.domain_name, *limits);
+  if (!applied.status.ok()) {
+    VMMAP_LOG(kWarning, "recovery: container ", record.id, " was being started; ",
+              applied.status.message());
+    // Apply destroyed it already; if that failed too, stop rather than
+    // serve a VM without its limits.
+    return applied.domain_destroyed ? absl::OkStatus() : applied.status;
   }
   VMMAP_LOG(kInfo, "recovery: container ", record.id,
             " was being started: limits applied after start, now RUNNING");

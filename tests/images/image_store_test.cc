@@ -39,31 +39,12 @@ using ::testing::UnorderedElementsAre;
 using images_test::DirEntries;
 using images_test::ReadFile;
 using images_test::Sh;
+using images_test::TempDir;
+using images_test::UnsetProxies;
 using images_test::UnusedPort;
 using images_test::WriteFile;
 
 // ---------------------------------------------------------------- helpers
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/vmmap-images-test-XXXXXX";
-    char* p = mkdtemp(tmpl);
-    if (p == nullptr) abort();
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const {
-    return path_ + "/" + name;
-  }
-
- private:
-  std::string path_;
-};
 
 std::string Sha256sum(const std::string& path) {
   std::string out;
@@ -198,10 +179,7 @@ class HttpServer {
 class ImageStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* var : {"http_proxy", "HTTP_PROXY", "https_proxy",
-                            "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
-      unsetenv(var);
-    }
+    UnsetProxies();
     root_ = dir_ / "store";
     auto store = ImageStore::Open(root_, Options());
     ASSERT_TRUE(store.ok()) << store.status();

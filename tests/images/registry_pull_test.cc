@@ -138,10 +138,7 @@ struct Published {
 class RegistryPullTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    for (const char* var : {"http_proxy", "HTTP_PROXY", "https_proxy",
-                            "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
-      unsetenv(var);
-    }
+    images_test::UnsetProxies();
     if (Sh("command -v docker-registry skopeo htpasswd >/dev/null") != 0) {
       missing_tools_ = true;
       return;

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,36 @@
 #include <vector>
 
 namespace vmmap::images_test {
+
+// A fresh directory under /tmp, removed with everything in it.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "vmmap-images-test") {
+    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // Empty if the directory could not be made.
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Image fetches in tests go to loopback servers, never through a proxy the
+// environment names.
+inline void UnsetProxies() {
+  for (const char* var : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                          "ALL_PROXY"}) {
+    unsetenv(var);
+  }
+}
 
 // Runs `cmd` with /bin/sh; returns its exit status and fills `out` with
 // its stdout.

@@ -12,9 +12,8 @@
 #include "mapper/domain_xml.h"
 #include "mapper/kubelet_math.h"
 #include "mapper/planner.h"
-#include "server/runtime/pod_runtime.h"
 #include "server/runtime/plan_input.h"
-#include "server/virt/libvirt_hypervisor.h"
+#include "tests/server/runtime_fixture.h"
 
 namespace vmmap {
 namespace {
@@ -22,27 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-class PostStartTest : public ::testing::Test {
+class PostStartTest : public RuntimeFixture {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/vmmap-post-start-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    fs::create_directories(dir_ + "/containers");
-    auto hypervisor = virt::LibvirtHypervisor::Open("test:///default");
-    ASSERT_TRUE(hypervisor.ok()) << hypervisor.status();
-    hypervisor_ = std::move(*hypervisor);
-    auto store = StateStore::Open(dir_ + "/state.db");
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    auto images = ImageStore::Open(dir_ + "/images");
-    ASSERT_TRUE(images.ok()) << images.status();
-    images_ = std::move(*images);
-    runtime_ = std::make_unique<PodRuntime>(RuntimeOptions{dir_, NodeConfig()}, hypervisor_.get(),
-                                            store_.get(), images_.get());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static LinuxResources CpuLimit(int64_t milli) {
     LinuxResources r;
     if (milli > 0) {
@@ -87,12 +67,6 @@ class PostStartTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? s->state : virt::PowerState::kCrashed;
   }
-
-  std::string dir_;
-  std::unique_ptr<virt::LibvirtHypervisor> hypervisor_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<ImageStore> images_;
-  std::unique_ptr<PodRuntime> runtime_;
 };
 
 TEST_F(PostStartTest, PlannedFromTheRecordsAsCreateContainerPlannedTheDomain) {
@@ -114,9 +88,10 @@ TEST_F(PostStartTest, PlannedFromTheRecordsAsCreateContainerPlannedTheDomain) {
 
 TEST_F(PostStartTest, ADomainWhoseLimitsCannotBeAppliedIsDestroyed) {
   ContainerRecord c = InterruptedStart("a", 1500);
-  absl::Status s = ApplyPostStartLimits(*hypervisor_, c.domain_name, {100000, 10000});
-  EXPECT_FALSE(s.ok());
-  EXPECT_THAT(std::string(s.message()), HasSubstr("so it was destroyed"));
+  PostStartOutcome applied = ApplyPostStartLimits(*hypervisor_, c.domain_name, {100000, 10000});
+  EXPECT_FALSE(applied.status.ok());
+  EXPECT_TRUE(applied.domain_destroyed);
+  EXPECT_THAT(std::string(applied.status.message()), HasSubstr("so it was destroyed"));
   EXPECT_EQ(Power(c.domain_name), virt::PowerState::kShutoff);
 }
 

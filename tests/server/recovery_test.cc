@@ -14,35 +14,15 @@
 
 #include "mapper/domain_xml.h"
 #include "mapper/planner.h"
-#include "server/runtime/pod_runtime.h"
-#include "server/virt/libvirt_hypervisor.h"
+#include "tests/server/runtime_fixture.h"
 
 namespace vmmap {
 namespace {
 
 namespace fs = std::filesystem;
 
-class RecoveryTest : public ::testing::Test {
+class RecoveryTest : public RuntimeFixture {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/vmmap-recovery-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    fs::create_directories(dir_ + "/containers");
-    auto hypervisor = virt::LibvirtHypervisor::Open("test:///default");
-    ASSERT_TRUE(hypervisor.ok()) << hypervisor.status();
-    hypervisor_ = std::move(*hypervisor);
-    auto store = StateStore::Open(dir_ + "/state.db");
-    ASSERT_TRUE(store.ok());
-    store_ = std::move(*store);
-    auto images = ImageStore::Open(dir_ + "/images");
-    ASSERT_TRUE(images.ok()) << images.status();
-    images_ = std::move(*images);
-    runtime_ = std::make_unique<PodRuntime>(RuntimeOptions{dir_, NodeConfig()}, hypervisor_.get(),
-                                            store_.get(), images_.get());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Defines a vmmap domain owned by `container_id`, as CreateContainer would.
   std::string DefineOwned(const std::string& pod, const std::string& container_id) {
     PodSandboxInput in;
@@ -56,20 +36,12 @@ class RecoveryTest : public ::testing::Test {
     return plan->spec.name;
   }
 
-  bool DomainExists(const std::string& name) { return hypervisor_->DomainState(name).ok(); }
-
   static SandboxRecord Sandbox(const std::string& id, int64_t created_at_ns) {
     SandboxRecord r;
     r.id = id;
     r.created_at_ns = created_at_ns;
     return r;
   }
-
-  std::string dir_;
-  std::unique_ptr<virt::LibvirtHypervisor> hypervisor_;
-  std::unique_ptr<StateStore> store_;
-  std::unique_ptr<ImageStore> images_;
-  std::unique_ptr<PodRuntime> runtime_;
 };
 
 TEST_F(RecoveryTest, RollsBackPendingRemovesOrphansKeepsCommittedAndForeign) {
