@@ -246,7 +246,7 @@ TEST_F(GuestNetworkTest, HostReachesTheGuestOnItsPodIpAndHostPortAndPodsReachEac
   // QEMU's own threads move the frames, and every one of them is in the
   // domain's cgroup (what the pod's limits bound).
   absl::StatusOr<ProcessResult> threads = Sh(absl::StrCat(
-      "pid=$(pgrep -f 'guest=vmmap-net-pod-a' | head -n1); for t in /proc/$pid/task/*; do "
+      "pid=$(pgrep -f 'guest=vmmap-net-pod-a[,]' | head -n1); for t in /proc/$pid/task/*; do "
       "printf '%s ' \"$(cat $t/comm)\"; grep ':cpu,cpuacct:\\|:cpu:' $t/cgroup; done"));
   ASSERT_TRUE(threads.ok());
   for (absl::string_view line : absl::StrSplit(threads->stdout_bytes, '\n', absl::SkipEmpty())) {
@@ -280,10 +280,18 @@ TEST_F(GuestNetworkTest, HostReachesTheGuestOnItsPodIpAndHostPortAndPodsReachEac
   EXPECT_EQ(left->stdout_bytes, "0\n");
 }
 
+// A shell command printing the pid of `domain_name`'s QEMU. The pattern's `[,]`
+// keeps it from matching the shell that runs pgrep (whose command line holds the
+// pattern itself): with pid_max 32768 the pids wrap, and that shell may then have
+// a lower pid than QEMU and be picked first.
+std::string QemuPidCommand(const std::string& domain_name) {
+  return absl::StrCat("pgrep -f 'guest=", domain_name, "[,]' | head -n1");
+}
+
 // The domain-level cgroup of a running domain, for `controller` (cgroup v1,
 // as on this machine): the parent of the QEMU main thread's emulator cgroup.
 std::string DomainCgroup(const std::string& domain_name, const std::string& controller) {
-  absl::StatusOr<ProcessResult> pid = Sh(absl::StrCat("pgrep -f 'guest=", domain_name, "' | head -n1"));
+  absl::StatusOr<ProcessResult> pid = Sh(QemuPidCommand(domain_name));
   if (!pid.ok()) return "";
   std::string cgroups = ReadFile(absl::StrCat("/proc/", absl::StripAsciiWhitespace(pid->stdout_bytes), "/cgroup"));
   for (absl::string_view line : absl::StrSplit(cgroups, '\n')) {
@@ -320,7 +328,7 @@ TEST_F(GuestNetworkTest, NetworkFloodStaysWithinThePodCpuCeiling) {
   std::string cpu = DomainCgroup("vmmap-net-flood", "cpu");
   // QEMU's CPU time from /proc (all threads): libvirt does not place domains
   // in the separately mounted cpuacct hierarchy of this machine.
-  absl::StatusOr<ProcessResult> pid_out = Sh("pgrep -f 'guest=vmmap-net-flood' | head -n1");
+  absl::StatusOr<ProcessResult> pid_out = Sh(QemuPidCommand("vmmap-net-flood"));
   ASSERT_TRUE(pid_out.ok());
   const std::string stat_path =
       absl::StrCat("/proc/", absl::StripAsciiWhitespace(pid_out->stdout_bytes), "/stat");
