@@ -10,6 +10,11 @@
 
 namespace vmmap {
 
+// Exit codes of the offline commands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitBadInput = 1;
+inline constexpr int kExitUsage = 2;
+
 // One argument: a flag with its value, a switch (no value), or a positional
 // argument (empty `flag`).
 struct CommandArg {

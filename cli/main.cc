@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/overhead_command.h"
 #include "cli/render_command.h"
 
 namespace {
@@ -21,6 +22,7 @@ namespace {
 void PrintUsage(std::ostream& out) {
   out << "usage: vmmap COMMAND [flags]\n"
          "  render FILE|-   print the libvirt domain XML for pod manifests (offline)\n"
+         "  overhead        print RuntimeClasses whose podFixed covers the VMs' overhead\n"
          "  serve           serve the CRI (runtime.v1) on a unix socket\n"
          "  version         print the version\n"
          "Run 'vmmap COMMAND --help' for a command's flags.\n";
@@ -54,6 +56,9 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   if (command == "render") return vmmap::RunRenderCommand(std::vector<std::string>(argv + 2, argv + argc));
+  if (command == "overhead") {
+    return vmmap::RunOverheadCommand(std::vector<std::string>(argv + 2, argv + argc));
+  }
   if (command == "serve") return ExecServe(argc, argv);
   if (command == "version" || command == "--version") {
     std::cout << "vmmap " << VMMAP_VERSION << "\n";

@@ -13,13 +13,10 @@
 #include "mapper/pod_manifest.h"
 #include "cli/command_line.h"
 #include "cli/node_flags.h"
+#include "cli/read_input.h"
 
 namespace vmmap {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitBadInput = 1;
-constexpr int kExitUsage = 2;
 
 void PrintUsage(std::ostream& out) {
   out << "usage: vmmap render [--explain] [--output DIR] [node flags] FILE|-\n"
@@ -41,18 +38,6 @@ int Usage(const std::string& message) {
   std::cerr << "vmmap render: " << message << "\n";
   PrintUsage(std::cerr);
   return kExitUsage;
-}
-
-absl::StatusOr<std::string> ReadInput(const std::string& path) {
-  std::ostringstream buffer;
-  if (path == "-") {
-    buffer << std::cin.rdbuf();
-    return buffer.str();
-  }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  buffer << file.rdbuf();
-  return buffer.str();
 }
 
 }  // namespace

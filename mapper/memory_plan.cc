@@ -1,16 +1,10 @@
 #include "mapper/memory_plan.h"
 
 #include "absl/strings/str_cat.h"
+#include "mapper/overhead_classes.h"
 #include "mapper/units.h"
 
 namespace vmmap {
-namespace {
-
-// libvirt's <memtune> ceiling is 2^53 − 1 KiB; far below that, a guest larger
-// than 16 TiB is a typo, not a pod.
-constexpr int64_t kMaxGuestBytes = int64_t{16} << 40;
-
-}  // namespace
 
 int64_t VmmOverheadBytes(const NodeConfig& node, int64_t guest_bytes, int vcpus) {
   const OverheadModel& m = node.overhead;
@@ -62,13 +56,13 @@ absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxR
   explanation.Add("memoryBacking/locked", "hard_limit is set",
                   "guest memory never swaps; libvirt sets QEMU's RLIMIT_MEMLOCK to hard_limit",
                   "locked");
-  if (input.overhead.memory_limit_bytes < overhead) {
-    explanation.Warn(absl::StrCat(
-        "the pod declares memory overhead ", FormatBytes(input.overhead.memory_limit_bytes),
-        " (spec.overhead, from its RuntimeClass) but the VMM needs about ", FormatBytes(overhead),
-        "; the scheduler under-counts this pod by ",
-        FormatBytes(overhead - input.overhead.memory_limit_bytes),
-        ". Set the RuntimeClass overhead.podFixed.memory to at least that."));
+  // Compared with what the domain really takes beyond the guest (hard_limit −
+  // guest), the same number `vmmap overhead` declares: a pod whose class came
+  // from it is never warned about.
+  if (std::string shortfall = DeclaredOverheadShortfall(input.overhead.memory_limit_bytes,
+                                                        plan.overhead_kib * 1024, {vcpus, guest});
+      !shortfall.empty()) {
+    explanation.Warn(std::move(shortfall));
   }
   return plan;
 }

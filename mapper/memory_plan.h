@@ -16,6 +16,10 @@
 
 namespace vmmap {
 
+// libvirt's <memtune> ceiling is 2^53 − 1 KiB; far below that, a guest larger
+// than 16 TiB is a typo, not a pod.
+inline constexpr int64_t kMaxGuestBytes = int64_t{16} << 40;
+
 struct MemoryPlan {
   int64_t guest_kib = 0;
   int64_t overhead_kib = 0;
