@@ -10,7 +10,7 @@ packages=(
   libvirt-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-dev libpugixml-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev
   # tests and benchmarks (clang: libFuzzer targets)
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   # dpkg-dev: apt-get source unpacks abseil for the TSan stage (tests/harness/tsan-abseil.sh)
   dpkg-dev
   libgtest-dev libgmock-dev libbenchmark-dev
