@@ -6,6 +6,7 @@
 #include "server/cri/cri_convert.h"
 #include "server/cri/grpc_status.h"
 #include "server/cri/request_checks.h"
+#include "server/cri/stats_convert.h"
 
 namespace vmmap {
 namespace {
@@ -208,18 +209,19 @@ grpc::Status RuntimeService::ContainerStats(grpc::ServerContext*,
                                             const v1::ContainerStatsRequest* request,
                                             v1::ContainerStatsResponse* response) {
   if (request->container_id().empty()) return MissingId("container_id");
-  absl::StatusOr<v1::ContainerStats> stats = stats_->ContainerStats(request->container_id());
+  absl::StatusOr<ContainerStatsRecord> stats = stats_->ContainerStats(request->container_id());
   if (!stats.ok()) return ToGrpc(stats.status());
-  *response->mutable_stats() = *std::move(stats);
+  *response->mutable_stats() = ToCri(*stats);
   return grpc::Status::OK;
 }
 
 grpc::Status RuntimeService::ListContainerStats(grpc::ServerContext*,
                                                 const v1::ListContainerStatsRequest* request,
                                                 v1::ListContainerStatsResponse* response) {
-  absl::StatusOr<std::vector<v1::ContainerStats>> stats = stats_->ListContainerStats(request->filter());
+  absl::StatusOr<std::vector<ContainerStatsRecord>> stats =
+      stats_->ListContainerStats(FromCri(request->filter()));
   if (!stats.ok()) return ToGrpc(stats.status());
-  for (v1::ContainerStats& s : *stats) *response->add_stats() = std::move(s);
+  for (const ContainerStatsRecord& s : *stats) *response->add_stats() = ToCri(s);
   return grpc::Status::OK;
 }
 
@@ -227,19 +229,18 @@ grpc::Status RuntimeService::PodSandboxStats(grpc::ServerContext*,
                                              const v1::PodSandboxStatsRequest* request,
                                              v1::PodSandboxStatsResponse* response) {
   if (request->pod_sandbox_id().empty()) return MissingId("pod_sandbox_id");
-  absl::StatusOr<v1::PodSandboxStats> stats = stats_->PodSandboxStats(request->pod_sandbox_id());
+  absl::StatusOr<PodStatsRecord> stats = stats_->PodStats(request->pod_sandbox_id());
   if (!stats.ok()) return ToGrpc(stats.status());
-  *response->mutable_stats() = *std::move(stats);
+  *response->mutable_stats() = ToCri(*stats);
   return grpc::Status::OK;
 }
 
 grpc::Status RuntimeService::ListPodSandboxStats(grpc::ServerContext*,
                                                  const v1::ListPodSandboxStatsRequest* request,
                                                  v1::ListPodSandboxStatsResponse* response) {
-  absl::StatusOr<std::vector<v1::PodSandboxStats>> stats =
-      stats_->ListPodSandboxStats(request->filter());
+  absl::StatusOr<std::vector<PodStatsRecord>> stats = stats_->ListPodStats(FromCri(request->filter()));
   if (!stats.ok()) return ToGrpc(stats.status());
-  for (v1::PodSandboxStats& s : *stats) *response->add_stats() = std::move(s);
+  for (const PodStatsRecord& s : *stats) *response->add_stats() = ToCri(s);
   return grpc::Status::OK;
 }
 

@@ -2,56 +2,16 @@
 
 #include <sys/stat.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <type_traits>
-#include <variant>
+#include <utility>
 
-#include <pugixml.hpp>
-
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "server/runtime/filters.h"
-#include "server/runtime/ids.h"
+#include "server/stats/balloon_stats.h"
 
 namespace vmmap {
 namespace {
 
 namespace fs = std::filesystem;
-namespace v1 = runtime::v1;
-
-// virDomainState values.
-constexpr int64_t kVirDomainRunning = 1;
-constexpr int64_t kVirDomainBlocked = 2;
-constexpr int64_t kVirDomainPaused = 3;
-
-std::optional<uint64_t> Unsigned(const virt::DomainStats& stats, const std::string& key) {
-  auto it = stats.params.find(key);
-  if (it == stats.params.end()) return std::nullopt;
-  return std::visit(
-      [](const auto& v) -> std::optional<uint64_t> {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, uint64_t>) {
-          return v;
-        } else if constexpr (std::is_same_v<T, int64_t>) {
-          if (v < 0) return std::nullopt;
-          return static_cast<uint64_t>(v);
-        } else if constexpr (std::is_same_v<T, double>) {
-          if (v < 0) return std::nullopt;
-          return static_cast<uint64_t>(v);
-        } else {
-          return std::nullopt;
-        }
-      },
-      it->second);
-}
-
-std::string Text(const virt::DomainStats& stats, const std::string& key) {
-  auto it = stats.params.find(key);
-  if (it == stats.params.end()) return "";
-  if (const std::string* s = std::get_if<std::string>(&it->second)) return *s;
-  return "";
-}
 
 // The container's own files: the qcow2 overlay, or for kernel bundles the
 // container directory (console log, ...). Never follows symlinks.
@@ -86,52 +46,13 @@ LayerUsage ContainerLayerUsage(const ContainerRecord& record) {
   return usage;
 }
 
-// <memtune><hard_limit> of a domain's XML, in bytes (libvirt writes KiB).
-std::optional<uint64_t> ParseHardLimit(const std::string& xml) {
-  pugi::xml_document doc;
-  if (!doc.load_string(xml.c_str())) return std::nullopt;
-  pugi::xml_node node = doc.child("domain").child("memtune").child("hard_limit");
-  if (!node) return std::nullopt;
-  uint64_t value = 0;
-  if (!absl::SimpleAtoi(node.text().get(), &value)) return std::nullopt;
-  const std::string unit = node.attribute("unit").value();
-  uint64_t scale = 1024;  // libvirt's default and output unit is KiB
-  if (unit == "b" || unit == "bytes") scale = 1;
-  else if (unit == "M" || unit == "MiB") scale = 1ull << 20;
-  else if (unit == "G" || unit == "GiB") scale = 1ull << 30;
-  // libvirt reports "unlimited" as 2^53-1 KiB (VIR_DOMAIN_MEMORY_PARAM_UNLIMITED).
-  if (value >= (1ull << 53) - 1) return std::nullopt;
-  return value * scale;
+// into += from, where a sum is known only if some part is.
+void Add(std::optional<uint64_t>& into, const std::optional<uint64_t>& from) {
+  if (!from) return;
+  into = into.value_or(0) + *from;
 }
-
-void Set(v1::UInt64Value* field, uint64_t value) { field->set_value(value); }
 
 }  // namespace
-
-DomainSample ParseDomainStats(const virt::DomainStats& stats) {
-  DomainSample s;
-  const std::optional<uint64_t> state = Unsigned(stats, "state.state");
-  s.active = state && (*state == kVirDomainRunning || *state == kVirDomainBlocked ||
-                       *state == kVirDomainPaused);
-  if (!s.active) return s;  // a shut-off domain's leftovers mean nothing
-  s.cpu_time_ns = Unsigned(stats, "cpu.time");
-  if (std::optional<uint64_t> rss = Unsigned(stats, "balloon.rss")) s.rss_bytes = *rss * 1024;
-  s.minor_faults = Unsigned(stats, "balloon.minor_fault");
-  s.major_faults = Unsigned(stats, "balloon.major_fault");
-  const uint64_t nets = Unsigned(stats, "net.count").value_or(0);
-  for (uint64_t i = 0; i < nets && i < 64; ++i) {
-    const std::string p = absl::StrCat("net.", i, ".");
-    DomainSample::Interface iface;
-    iface.name = Text(stats, p + "name");
-    if (iface.name.empty()) iface.name = absl::StrCat("net", i);
-    iface.rx_bytes = Unsigned(stats, p + "rx.bytes");
-    iface.rx_errors = Unsigned(stats, p + "rx.errs");
-    iface.tx_bytes = Unsigned(stats, p + "tx.bytes");
-    iface.tx_errors = Unsigned(stats, p + "tx.errs");
-    s.interfaces.push_back(std::move(iface));
-  }
-  return s;
-}
 
 StatsCollector::StatsCollector(virt::Hypervisor* hypervisor, PodRuntime* runtime,
                                ImageStore* images, StatsOptions options)
@@ -139,7 +60,8 @@ StatsCollector::StatsCollector(virt::Hypervisor* hypervisor, PodRuntime* runtime
       runtime_(runtime),
       images_(images),
       options_(std::move(options)),
-      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {}
+      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()),
+      sampler_(hypervisor, options_.cgroups ? *options_.cgroups : CgroupFs::Host(), clock_) {}
 
 StatsCollector::~StatsCollector() = default;
 
@@ -154,8 +76,7 @@ absl::StatusOr<std::shared_ptr<const StatsCollector::Snapshot>> StatsCollector::
   std::shared_ptr<Flight> flight;
   {
     absl::MutexLock lock(&mu_);
-    if (snapshot_ &&
-        clock_->SteadyNow() - snapshot_->taken < options_.freshness) {
+    if (snapshot_ && clock_->SteadyNow() - snapshot_->taken < options_.freshness) {
       return snapshot_;
     }
     if (flight_) {
@@ -168,22 +89,23 @@ absl::StatusOr<std::shared_ptr<const StatsCollector::Snapshot>> StatsCollector::
     flight_ = flight;
     ++refreshes_;
   }
-  // libvirt is asked without holding mu_, so cached reads never wait on it.
+  // Read without holding mu_, so cached reads never wait on libvirt.
   absl::StatusOr<std::shared_ptr<Snapshot>> fresh = Refresh();
   absl::MutexLock lock(&mu_);
   if (fresh.ok()) {
     Snapshot& snap = **fresh;
     absl::flat_hash_map<std::string, PrevCpu> next;
-    for (auto& [name, sample] : snap.domains) {
-      if (!sample.cpu_time_ns) continue;
+    for (auto& [name, figures] : snap.domains) {
+      if (!figures.cgroup || !figures.cgroup->cpu_ns) continue;
+      const uint64_t cpu_ns = *figures.cgroup->cpu_ns;
       auto it = prev_cpu_.find(name);
       if (it != prev_cpu_.end() && snap.timestamp_ns > it->second.timestamp_ns &&
-          *sample.cpu_time_ns >= it->second.cpu_time_ns) {
-        const long double used = *sample.cpu_time_ns - it->second.cpu_time_ns;
+          cpu_ns >= it->second.cpu_ns) {
+        const long double used = cpu_ns - it->second.cpu_ns;
         const long double elapsed = snap.timestamp_ns - it->second.timestamp_ns;
-        sample.cpu_rate_nano_cores = static_cast<uint64_t>(used * 1e9L / elapsed + 0.5L);
+        figures.cpu_rate_nano_cores = static_cast<uint64_t>(used * 1e9L / elapsed + 0.5L);
       }
-      next[name] = PrevCpu{*sample.cpu_time_ns, snap.timestamp_ns};
+      next[name] = PrevCpu{cpu_ns, snap.timestamp_ns};
     }
     prev_cpu_ = std::move(next);  // forgets domains that are gone
     snapshot_ = *std::move(fresh);
@@ -197,46 +119,44 @@ absl::StatusOr<std::shared_ptr<const StatsCollector::Snapshot>> StatsCollector::
 }
 
 absl::StatusOr<std::shared_ptr<StatsCollector::Snapshot>> StatsCollector::Refresh() {
-  absl::StatusOr<std::vector<ContainerRecord>> records = runtime_->Containers();
-  if (!records.ok()) return records.status();
   auto snap = std::make_shared<Snapshot>();
   snap->taken = clock_->SteadyNow();
   const int64_t before = absl::ToUnixNanos(clock_->WallNow());
-  // The one bulk call: every domain on the connection, all groups at once.
-  absl::StatusOr<std::vector<virt::DomainStats>> stats =
-      hypervisor_->GetAllDomainStats(std::nullopt, options_.groups);
+  absl::StatusOr<absl::flat_hash_map<std::string, DomainSample>> samples = sampler_.Sample();
   const int64_t after = absl::ToUnixNanos(clock_->WallNow());
-  if (!stats.ok()) return stats.status();
-  // libvirt reads the domains one after another during the call; its middle
-  // is the best single instant for all of them.
+  if (!samples.ok()) return samples.status();
+  // The domains are read one after another; the middle of the refresh is
+  // the best single instant for all of them.
   snap->timestamp_ns = before + (after - before) / 2;
-  for (const virt::DomainStats& d : *stats) snap->domains[d.name] = ParseDomainStats(d);
-  for (const ContainerRecord& r : *records) {
-    if (r.pending) continue;
-    auto it = snap->domains.find(r.domain_name);
-    if (it == snap->domains.end() || !it->second.active) continue;
-    it->second.hard_limit_bytes = HardLimitBytes(r);
+  for (auto& [name, sample] : *samples) {
+    DomainFigures& f = snap->domains[name];
+    f.active = sample.active;
+    f.cgroup = std::move(sample.cgroup);
   }
+  snap->guest = GuestMemory();
   return snap;
 }
 
-std::optional<uint64_t> StatsCollector::HardLimitBytes(const ContainerRecord& record) {
-  {
-    absl::MutexLock lock(&limits_mu_);
-    auto it = hard_limits_.find(record.id);
-    if (it != hard_limits_.end() && it->second.resources == record.resources) {
-      return it->second.bytes;
+std::shared_ptr<const absl::flat_hash_map<std::string, GuestMemoryStats>>
+StatsCollector::GuestMemory() {
+  if (options_.guest_memory_interval.count() <= 0) return nullptr;
+  absl::MutexLock lock(&guest_mu_);
+  const auto now = clock_->SteadyNow();
+  if (guest_taken_ && now - *guest_taken_ < options_.guest_memory_interval) return guest_;
+  guest_taken_ = now;  // also after a failure: the lower rate holds either way
+  absl::StatusOr<std::vector<virt::DomainStats>> stats =
+      hypervisor_->GetAllDomainStats(std::nullopt, virt::kStatsState | virt::kStatsBalloon);
+  if (!stats.ok()) return guest_;  // keep the last reading
+  const int64_t timestamp = absl::ToUnixNanos(clock_->WallNow());
+  auto guest = std::make_shared<absl::flat_hash_map<std::string, GuestMemoryStats>>();
+  for (const virt::DomainStats& d : *stats) {
+    GuestMemoryStats g = GuestMemoryFromBalloon(d, timestamp);
+    if (g.actual_bytes || g.available_bytes || g.unused_bytes || g.usable_bytes) {
+      (*guest)[d.name] = std::move(g);
     }
   }
-  // Once per container (and again after UpdateContainerResources), not per
-  // request: the limit only changes when the resources do.
-  absl::StatusOr<std::string> xml = hypervisor_->DomainXml(record.domain_name);
-  if (!xml.ok()) return std::nullopt;  // not cached: retried next refresh
-  HardLimit limit{record.resources, ParseHardLimit(*xml)};
-  absl::MutexLock lock(&limits_mu_);
-  if (hard_limits_.size() > 4096) hard_limits_.clear();  // bound stale entries
-  hard_limits_[record.id] = limit;
-  return limit.bytes;
+  guest_ = std::move(guest);
+  return guest_;
 }
 
 const std::string& StatsCollector::FsMountpoint() {
@@ -256,149 +176,115 @@ const std::string& StatsCollector::FsMountpoint() {
   return *fs_mountpoint_;
 }
 
-// ------------------------------------------------------------ conversions
+// ------------------------------------------------------------ records
 
-v1::ContainerStats StatsCollector::MakeContainerStats(const ContainerRecord& record,
-                                                      const Snapshot& snapshot) {
-  v1::ContainerStats out;
-  v1::ContainerAttributes* attributes = out.mutable_attributes();
-  attributes->set_id(record.id);
-  attributes->mutable_metadata()->set_name(record.config.metadata.name);
-  attributes->mutable_metadata()->set_attempt(record.config.metadata.attempt);
-  attributes->mutable_labels()->insert(record.config.labels.begin(), record.config.labels.end());
-  attributes->mutable_annotations()->insert(record.config.annotations.begin(),
-                                            record.config.annotations.end());
-
-  v1::CpuUsage* cpu = out.mutable_cpu();
-  cpu->set_timestamp(snapshot.timestamp_ns);
-  v1::MemoryUsage* memory = out.mutable_memory();
-  memory->set_timestamp(snapshot.timestamp_ns);
+ContainerStatsRecord StatsCollector::MakeContainerStats(const ContainerRecord& record,
+                                                        const Snapshot& snapshot) {
+  ContainerStatsRecord out;
+  out.id = record.id;
+  out.sandbox_id = record.sandbox_id;
+  out.metadata = record.config.metadata;
+  out.labels = record.config.labels;
+  out.annotations = record.config.annotations;
+  out.cpu.timestamp_ns = snapshot.timestamp_ns;
+  out.memory.timestamp_ns = snapshot.timestamp_ns;
   auto it = snapshot.domains.find(record.domain_name);
-  if (it != snapshot.domains.end() && it->second.active) {
-    const DomainSample& s = it->second;
-    if (s.cpu_time_ns) Set(cpu->mutable_usage_core_nano_seconds(), *s.cpu_time_ns);
-    if (s.cpu_rate_nano_cores) Set(cpu->mutable_usage_nano_cores(), *s.cpu_rate_nano_cores);
-    if (s.rss_bytes) {
-      Set(memory->mutable_working_set_bytes(), *s.rss_bytes);
-      Set(memory->mutable_usage_bytes(), *s.rss_bytes);
-      Set(memory->mutable_rss_bytes(), *s.rss_bytes);
-      if (s.hard_limit_bytes) {
-        Set(memory->mutable_available_bytes(),
-            *s.hard_limit_bytes > *s.rss_bytes ? *s.hard_limit_bytes - *s.rss_bytes : 0);
-      }
+  if (it != snapshot.domains.end() && it->second.active && it->second.cgroup) {
+    const CgroupSample& s = *it->second.cgroup;
+    out.cpu.usage_core_ns = s.cpu_ns;
+    out.cpu.usage_nano_cores = it->second.cpu_rate_nano_cores;
+    out.cpu.emulator_ns = s.emulator_ns;
+    out.cpu.vcpu_ns = s.vcpu_ns;
+    out.cpu.nr_periods = s.throttling.nr_periods;
+    out.cpu.nr_throttled = s.throttling.nr_throttled;
+    out.cpu.throttled_ns = s.throttling.throttled_ns;
+    const CgroupMemory& m = s.memory;
+    out.memory.usage_bytes = m.usage;
+    out.memory.working_set_bytes = m.working_set;
+    out.memory.rss_bytes = m.rss;
+    out.memory.cache_bytes = m.cache;
+    out.memory.limit_bytes = m.limit;
+    if (m.limit && m.working_set) {
+      out.memory.available_bytes = *m.limit > *m.working_set ? *m.limit - *m.working_set : 0;
     }
-    if (s.minor_faults) Set(memory->mutable_page_faults(), *s.minor_faults);
-    if (s.major_faults) Set(memory->mutable_major_page_faults(), *s.major_faults);
+    out.memory.page_faults = m.page_faults;
+    out.memory.major_page_faults = m.major_page_faults;
+  }
+  if (snapshot.guest != nullptr && it != snapshot.domains.end() && it->second.active) {
+    auto g = snapshot.guest->find(record.domain_name);
+    if (g != snapshot.guest->end()) out.guest_memory = g->second;
   }
 
   const LayerUsage layer = ContainerLayerUsage(record);
-  v1::FilesystemUsage* fs_usage = out.mutable_writable_layer();
-  fs_usage->set_timestamp(absl::ToUnixNanos(clock_->WallNow()));
-  fs_usage->mutable_fs_id()->set_mountpoint(FsMountpoint());
-  Set(fs_usage->mutable_used_bytes(), layer.bytes);
-  Set(fs_usage->mutable_inodes_used(), layer.inodes);
+  out.writable_layer.timestamp_ns = absl::ToUnixNanos(clock_->WallNow());
+  out.writable_layer.mountpoint = FsMountpoint();
+  out.writable_layer.used_bytes = layer.bytes;
+  out.writable_layer.inodes_used = layer.inodes;
   return out;
 }
 
-namespace {
-
-// Adds `from` into the field `mutable_into` would create, only if `has`.
-template <typename MutableFn>
-void AddOptional(MutableFn mutable_into, const v1::UInt64Value& from, bool has) {
-  if (!has) return;
-  v1::UInt64Value* into = mutable_into();
-  into->set_value(into->value() + from.value());
-}
-
-}  // namespace
-
-v1::PodSandboxStats StatsCollector::MakePodStats(
-    const SandboxRecord& sandbox, const std::vector<const ContainerRecord*>& containers,
-    const Snapshot& snapshot) {
-  const SandboxConfig& config = sandbox.config;
-  v1::PodSandboxStats out;
-  v1::PodSandboxAttributes* attributes = out.mutable_attributes();
-  attributes->set_id(sandbox.id);
-  attributes->mutable_metadata()->set_name(config.metadata.name);
-  attributes->mutable_metadata()->set_uid(config.metadata.uid);
-  attributes->mutable_metadata()->set_namespace_(config.metadata.namespace_name);
-  attributes->mutable_metadata()->set_attempt(config.metadata.attempt);
-  attributes->mutable_labels()->insert(config.labels.begin(), config.labels.end());
-  attributes->mutable_annotations()->insert(config.annotations.begin(), config.annotations.end());
-
-  v1::LinuxPodSandboxStats* linux_stats = out.mutable_linux();
-  v1::CpuUsage* cpu = linux_stats->mutable_cpu();
-  cpu->set_timestamp(snapshot.timestamp_ns);
-  v1::MemoryUsage* memory = linux_stats->mutable_memory();
-  memory->set_timestamp(snapshot.timestamp_ns);
-  v1::NetworkUsage* network = linux_stats->mutable_network();
-  network->set_timestamp(snapshot.timestamp_ns);
+PodStatsRecord StatsCollector::MakePodStats(const SandboxRecord& sandbox,
+                                            const std::vector<const ContainerRecord*>& containers,
+                                            const Snapshot& snapshot) {
+  PodStatsRecord out;
+  out.id = sandbox.id;
+  out.metadata = sandbox.config.metadata;
+  out.labels = sandbox.config.labels;
+  out.annotations = sandbox.config.annotations;
+  out.cpu.timestamp_ns = snapshot.timestamp_ns;
+  out.memory.timestamp_ns = snapshot.timestamp_ns;
+  out.network.timestamp_ns = absl::ToUnixNanos(clock_->WallNow());
   // The pod is its VM: its CPU and memory are its container's (summed, should
-  // a pod ever hold more than one).
+  // a pod ever hold more than one). Per-vCPU figures stay per container.
   for (const ContainerRecord* record : containers) {
-    v1::ContainerStats c = MakeContainerStats(*record, snapshot);
-    AddOptional([&] { return cpu->mutable_usage_core_nano_seconds(); }, c.cpu().usage_core_nano_seconds(),
-                c.cpu().has_usage_core_nano_seconds());
-    AddOptional([&] { return cpu->mutable_usage_nano_cores(); }, c.cpu().usage_nano_cores(),
-                c.cpu().has_usage_nano_cores());
-    const v1::MemoryUsage& m = c.memory();
-    AddOptional([&] { return memory->mutable_working_set_bytes(); }, m.working_set_bytes(), m.has_working_set_bytes());
-    AddOptional([&] { return memory->mutable_available_bytes(); }, m.available_bytes(), m.has_available_bytes());
-    AddOptional([&] { return memory->mutable_usage_bytes(); }, m.usage_bytes(), m.has_usage_bytes());
-    AddOptional([&] { return memory->mutable_rss_bytes(); }, m.rss_bytes(), m.has_rss_bytes());
-    AddOptional([&] { return memory->mutable_page_faults(); }, m.page_faults(), m.has_page_faults());
-    AddOptional([&] { return memory->mutable_major_page_faults(); }, m.major_page_faults(), m.has_major_page_faults());
-    auto it = snapshot.domains.find(record->domain_name);
-    if (it != snapshot.domains.end() && it->second.active) {
-      for (const DomainSample::Interface& iface : it->second.interfaces) {
-        v1::NetworkInterfaceUsage* n = network->add_interfaces();
-        n->set_name(iface.name);
-        if (iface.rx_bytes) Set(n->mutable_rx_bytes(), *iface.rx_bytes);
-        if (iface.rx_errors) Set(n->mutable_rx_errors(), *iface.rx_errors);
-        if (iface.tx_bytes) Set(n->mutable_tx_bytes(), *iface.tx_bytes);
-        if (iface.tx_errors) Set(n->mutable_tx_errors(), *iface.tx_errors);
-      }
-    }
-    *linux_stats->add_containers() = std::move(c);
+    ContainerStatsRecord c = MakeContainerStats(*record, snapshot);
+    Add(out.cpu.usage_core_ns, c.cpu.usage_core_ns);
+    Add(out.cpu.usage_nano_cores, c.cpu.usage_nano_cores);
+    Add(out.cpu.emulator_ns, c.cpu.emulator_ns);
+    Add(out.cpu.nr_periods, c.cpu.nr_periods);
+    Add(out.cpu.nr_throttled, c.cpu.nr_throttled);
+    Add(out.cpu.throttled_ns, c.cpu.throttled_ns);
+    Add(out.memory.usage_bytes, c.memory.usage_bytes);
+    Add(out.memory.working_set_bytes, c.memory.working_set_bytes);
+    Add(out.memory.rss_bytes, c.memory.rss_bytes);
+    Add(out.memory.cache_bytes, c.memory.cache_bytes);
+    Add(out.memory.limit_bytes, c.memory.limit_bytes);
+    Add(out.memory.available_bytes, c.memory.available_bytes);
+    Add(out.memory.page_faults, c.memory.page_faults);
+    Add(out.memory.major_page_faults, c.memory.major_page_faults);
+    out.containers.push_back(std::move(c));
   }
-  if (network->interfaces_size() > 0) *network->mutable_default_interface() = network->interfaces(0);
+  if (options_.network_counters) {
+    absl::StatusOr<std::vector<InterfaceStats>> interfaces = options_.network_counters(sandbox);
+    if (interfaces.ok()) out.network.interfaces = *std::move(interfaces);
+  }
   return out;
 }
 
-// ------------------------------------------------------------ CRI calls
+// ------------------------------------------------------------ requests
 
-absl::StatusOr<v1::ContainerStats> StatsCollector::ContainerStats(const std::string& container_id) {
-  absl::StatusOr<std::vector<ContainerRecord>> records = runtime_->Containers();
-  if (!records.ok()) return records.status();
-  const ContainerRecord* record = nullptr;
-  for (const ContainerRecord& r : *records) {
-    if (r.id == container_id && !r.pending) record = &r;
-  }
-  if (record == nullptr) {
+absl::StatusOr<ContainerStatsRecord> StatsCollector::ContainerStats(
+    const std::string& container_id) {
+  ContainerFilter filter;
+  filter.id = container_id;
+  absl::StatusOr<std::vector<ContainerStatsRecord>> list = ListContainerStats(filter);
+  if (!list.ok()) return list.status();
+  if (list->empty()) {
     return absl::NotFoundError(absl::StrCat("container ", container_id, " not found"));
   }
-  absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot = Current();
-  if (!snapshot.ok()) return snapshot.status();
-  return MakeContainerStats(*record, **snapshot);
+  return std::move(list->front());
 }
 
-absl::StatusOr<std::vector<v1::ContainerStats>> StatsCollector::ListContainerStats(
-    const v1::ContainerStatsFilter& filter) {
+absl::StatusOr<std::vector<ContainerStatsRecord>> StatsCollector::ListContainerStats(
+    const ContainerFilter& filter) {
   absl::StatusOr<std::vector<ContainerRecord>> records = runtime_->Containers();
   if (!records.ok()) return records.status();
   std::vector<const ContainerRecord*> selected;
   for (const ContainerRecord& r : *records) {
-    if (r.pending) continue;
-    if (!filter.id().empty() && r.id != filter.id()) continue;
-    if (!filter.pod_sandbox_id().empty() && r.sandbox_id != filter.pod_sandbox_id()) continue;
-    if (!MatchesSelector(r.config.labels, StringMap(filter.label_selector().begin(),
-                                                    filter.label_selector().end()))) {
-      continue;
-    }
-    selected.push_back(&r);
+    if (!r.pending && Matches(filter, r)) selected.push_back(&r);
   }
-  std::vector<v1::ContainerStats> out;
-  if (selected.empty()) return out;  // nothing to ask libvirt about
+  std::vector<ContainerStatsRecord> out;
+  if (selected.empty()) return out;  // nothing to read
   absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot = Current();
   if (!snapshot.ok()) return snapshot.status();
   out.reserve(selected.size());
@@ -406,10 +292,10 @@ absl::StatusOr<std::vector<v1::ContainerStats>> StatsCollector::ListContainerSta
   return out;
 }
 
-absl::StatusOr<v1::PodSandboxStats> StatsCollector::PodSandboxStats(const std::string& sandbox_id) {
-  v1::PodSandboxStatsFilter filter;
-  filter.set_id(sandbox_id);
-  absl::StatusOr<std::vector<v1::PodSandboxStats>> list = ListPodSandboxStats(filter);
+absl::StatusOr<PodStatsRecord> StatsCollector::PodStats(const std::string& sandbox_id) {
+  SandboxFilter filter;
+  filter.id = sandbox_id;
+  absl::StatusOr<std::vector<PodStatsRecord>> list = ListPodStats(filter);
   if (!list.ok()) return list.status();
   if (list->empty()) {
     return absl::NotFoundError(absl::StrCat("pod sandbox ", sandbox_id, " not found"));
@@ -417,20 +303,15 @@ absl::StatusOr<v1::PodSandboxStats> StatsCollector::PodSandboxStats(const std::s
   return std::move(list->front());
 }
 
-absl::StatusOr<std::vector<v1::PodSandboxStats>> StatsCollector::ListPodSandboxStats(
-    const v1::PodSandboxStatsFilter& filter) {
+absl::StatusOr<std::vector<PodStatsRecord>> StatsCollector::ListPodStats(
+    const SandboxFilter& filter) {
   absl::StatusOr<std::vector<SandboxRecord>> sandboxes = runtime_->Sandboxes();
   if (!sandboxes.ok()) return sandboxes.status();
   std::vector<const SandboxRecord*> selected;
   for (const SandboxRecord& s : *sandboxes) {
-    if (!filter.id().empty() && s.id != filter.id()) continue;
-    if (!MatchesSelector(s.config.labels, StringMap(filter.label_selector().begin(),
-                                                    filter.label_selector().end()))) {
-      continue;
-    }
-    selected.push_back(&s);
+    if (Matches(filter, s)) selected.push_back(&s);
   }
-  std::vector<v1::PodSandboxStats> out;
+  std::vector<PodStatsRecord> out;
   if (selected.empty()) return out;
   absl::StatusOr<std::vector<ContainerRecord>> records = runtime_->Containers();
   if (!records.ok()) return records.status();

@@ -1,0 +1,86 @@
+// Where the kernel accounts one running libvirt domain, and one reading of it.
+//
+// libvirt names the domain's cgroup ("machine/qemu-N-NAME.libvirt-qemu" on
+// cgroupfs, "machine-qemu\x2dN\x2dNAME.scope" on systemd, under the domain's
+// <resource><partition>) and moves QEMU into it, the main thread into its
+// "emulator" child. So the domain's own directories are found from QEMU's
+// /proc/<pid>/cgroup, for cgroup v1, v2 and hybrid hosts alike, without
+// re-implementing libvirt's naming. A v1 controller whose path is not the
+// domain's (libvirt may leave cpuacct at the hierarchy root, where its
+// counter is machine-wide) is not used; CPU time then comes from the domain's
+// directory in the cgroup2 hierarchy (its cpu.stat always counts usage).
+#ifndef VMMAP_SERVER_STATS_DOMAIN_CGROUP_H_
+#define VMMAP_SERVER_STATS_DOMAIN_CGROUP_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "server/stats/cgroup_files.h"
+
+namespace vmmap {
+
+// The files of one domain's cgroup, absolute paths. A CPU usage path is
+// either a cpuacct.usage (ns) or a cgroup2 cpu.stat (usage_usec).
+struct DomainCgroupFiles {
+  pid_t pid = 0;
+  std::string cpu_usage;  // whole domain; empty: no per-domain CPU counter on this host
+  bool cpu_usage_v2 = false;
+  std::string emulator_usage;           // same kind as cpu_usage; empty if absent
+  std::vector<std::string> vcpu_usage;  // vcpu0, vcpu1, ... in order; same kind
+  std::string throttling;               // the domain's cpu.stat with CFS counters
+  bool throttling_v2 = false;
+  std::string memory_dir;  // empty: no per-domain memory cgroup
+  bool memory_v2 = false;
+};
+
+// One reading of a domain's cgroup files.
+struct CgroupSample {
+  std::optional<uint64_t> cpu_ns, emulator_ns;
+  std::vector<uint64_t> vcpu_ns;
+  CgroupThrottling throttling;
+  CgroupMemory memory;
+};
+
+// The host's proc and cgroup filesystems (tests point it at a fake tree).
+class CgroupFs {
+ public:
+  // /proc and the cgroup mounts of /proc/self/mountinfo.
+  static CgroupFs Host();
+  CgroupFs(std::string proc_root, std::vector<CgroupMount> mounts)
+      : proc_root_(std::move(proc_root)), mounts_(std::move(mounts)) {}
+
+  // The QEMU processes of the domains whose UUIDs are given, found with one
+  // pass over proc_root (cmdline "-uuid U"). Domains without a process here
+  // (another host's, or stopped meanwhile) are absent from the result.
+  absl::flat_hash_map<std::string, pid_t> FindQemuByUuid(
+      const absl::flat_hash_set<std::string>& uuids) const;
+
+  // The domain's files from /proc/<pid>/cgroup. NotFound when the process is
+  // gone; FailedPrecondition when it sits in no cgroup of its own.
+  absl::StatusOr<DomainCgroupFiles> Locate(pid_t pid) const;
+
+  // Reads every file of `files`. NotFound (or another error) when a file
+  // the domain must have cannot be read, e.g. because the domain stopped and
+  // libvirt removed its cgroup: the caller locates it again or reports no
+  // figures.
+  absl::StatusOr<CgroupSample> Read(const DomainCgroupFiles& files) const;
+
+ private:
+  // Host path of `path` in the hierarchy mounted for `controller` ("" for
+  // cgroup2); empty when no such mount shows it.
+  std::string HostPath(const std::string& controller, const std::string& path) const;
+
+  std::string proc_root_;
+  std::vector<CgroupMount> mounts_;
+};
+
+}  // namespace vmmap
+
+#endif  // VMMAP_SERVER_STATS_DOMAIN_CGROUP_H_
