@@ -24,6 +24,7 @@
 #include "server/images/image_flags.h"
 #include "server/images/image_store.h"
 #include "server/logs/console_log_forwarder.h"
+#include "server/network/pod_network.h"
 #include "server/runtime/pod_runtime.h"
 #include "server/state/state_store.h"
 #include "server/stats/stats_collector.h"
@@ -47,6 +48,7 @@ struct ServeOptions {
   LogLevel log_level = LogLevel::kInfo;
   NodeConfig node;
   ImageStoreOptions images;
+  network::CniOptions cni;
 };
 
 void PrintUsage(std::ostream& out) {
@@ -58,6 +60,8 @@ void PrintUsage(std::ostream& out) {
          "  --domain-type auto|kvm|qemu   auto: kvm when /dev/kvm is usable [auto]\n"
          "  --no-create-partition do not create the cgroupfs node partition\n"
          "  --log-level debug|info|warning|error   [info]; debug logs every CRI call\n"
+         "  --cni-conf-dir DIR    CNI network configs [/etc/cni/net.d]\n"
+         "  --cni-bin-dir DIRS    CNI plugins, colon-separated [/opt/cni/bin, then /usr/lib/cni]\n"
       << NodeFlagsHelp() << ImageFlagsHelp();
 }
 
@@ -124,6 +128,12 @@ int RunServeCommand(const std::vector<std::string>& args) {
       options.socket = value;
     } else if (arg.flag == "--state-dir") {
       options.state_dir = value;
+    } else if (arg.flag == "--cni-conf-dir") {
+      if (value.empty()) return Usage("--cni-conf-dir: empty");
+      options.cni.conf_dir = value;
+    } else if (arg.flag == "--cni-bin-dir") {
+      if (value.empty()) return Usage("--cni-bin-dir: empty");
+      options.cni.bin_dir = value;
     } else if (arg.flag == "--libvirt-uri") {
       options.libvirt_uri = value;
     } else if (arg.flag == "--domain-type") {
@@ -180,8 +190,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
       virt::LibvirtHypervisor::Open(options.libvirt_uri);
   if (!hypervisor.ok()) return fail(hypervisor.status());
 
-  PodRuntime runtime(RuntimeOptions{options.state_dir, options.node}, hypervisor->get(),
-                     store->get(), images->get());
+  // Pods that are not hostNetwork get a netns and an address from CNI.
+  std::unique_ptr<network::PodNetwork> pod_network = network::NewCniPodNetwork(options.cni);
+  PodRuntime runtime(RuntimeOptions{options.state_dir, options.node, pod_network.get()},
+                     hypervisor->get(), store->get(), images->get());
   if (absl::Status s = runtime.Recover(); !s.ok()) return fail(s);
 
   StatsCollector stats(hypervisor->get(), &runtime, images->get());

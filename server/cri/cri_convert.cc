@@ -86,6 +86,24 @@ SandboxConfig FromCri(const v1::PodSandboxConfig& config, const std::string& run
   if (config.linux().has_resources()) out.pod_resources = FromCri(config.linux().resources());
   if (config.linux().has_overhead()) out.overhead = FromCri(config.linux().overhead());
   out.runtime_handler = runtime_handler;
+  out.host_network = config.linux().security_context().namespace_options().network() ==
+                     v1::NamespaceMode::NODE;
+  for (const v1::PortMapping& p : config.port_mappings()) {
+    // Only a host port needs the portmap plugin (containerd's rule too).
+    if (p.host_port() <= 0) continue;
+    PortMapping m;
+    m.protocol = p.protocol() == v1::Protocol::UDP    ? "udp"
+                 : p.protocol() == v1::Protocol::SCTP ? "sctp"
+                                                      : "tcp";
+    m.container_port = p.container_port();
+    m.host_port = p.host_port();
+    m.host_ip = p.host_ip();
+    out.port_mappings.push_back(std::move(m));
+  }
+  const v1::DNSConfig& dns = config.dns_config();
+  out.dns.servers.assign(dns.servers().begin(), dns.servers().end());
+  out.dns.searches.assign(dns.searches().begin(), dns.searches().end());
+  out.dns.options.assign(dns.options().begin(), dns.options().end());
   return out;
 }
 
@@ -122,8 +140,17 @@ ContainerFilter FromCri(const v1::ContainerFilter& filter) {
 v1::PodSandboxStatus ToCriStatus(const SandboxRecord& r) {
   v1::PodSandboxStatus status;
   FillShared(r, &status);
-  status.mutable_network();  // VMs get no pod network yet; an empty IP
-  status.mutable_linux()->mutable_namespaces()->mutable_options();
+  // What the pod's CNI result gave it (crictl inspectp's "network"); empty
+  // for hostNetwork pods, whose address kubelet takes from the node.
+  v1::PodSandboxNetworkStatus* network = status.mutable_network();
+  if (!r.network.ips.empty()) {
+    network->set_ip(r.network.ips.front());
+    for (size_t i = 1; i < r.network.ips.size(); ++i) {
+      network->add_additional_ips()->set_ip(r.network.ips[i]);
+    }
+  }
+  status.mutable_linux()->mutable_namespaces()->mutable_options()->set_network(
+      r.config.host_network ? v1::NamespaceMode::NODE : v1::NamespaceMode::POD);
   return status;
 }
 

@@ -1,7 +1,10 @@
 #include "server/cri/request_checks.h"
 
+#include <arpa/inet.h>
+
 #include <cstdint>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -108,6 +111,77 @@ absl::Status CheckResources(const v1::LinuxContainerResources& r, absl::string_v
   return absl::OkStatus();
 }
 
+namespace {
+
+// Port mappings and DNS reach CNI plugins (JSON) and the guest's kernel
+// command line: counts, ports, addresses and words are bounded here.
+constexpr int kMaxPortMappings = 256;
+constexpr int kMaxDnsEntries = 32;
+constexpr size_t kMaxDnsWordBytes = 253;
+
+bool IsIpAddress(const std::string& s) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+absl::Status CheckPortMappings(const v1::PodSandboxConfig& config) {
+  if (config.port_mappings_size() > kMaxPortMappings) {
+    return absl::InvalidArgumentError(absl::StrCat("config.port_mappings: ",
+                                                   config.port_mappings_size(),
+                                                   " mappings; at most ", kMaxPortMappings));
+  }
+  for (int i = 0; i < config.port_mappings_size(); ++i) {
+    const v1::PortMapping& p = config.port_mappings(i);
+    const std::string field = absl::StrCat("config.port_mappings[", i, "]");
+    if (p.container_port() < 0 || p.container_port() > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".container_port: ", p.container_port(), " is not 0..65535"));
+    }
+    if (p.host_port() < 0 || p.host_port() > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".host_port: ", p.host_port(), " is not 0..65535"));
+    }
+    if (!p.host_ip().empty() && !IsIpAddress(p.host_ip())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".host_ip: \"", absl::CHexEscape(p.host_ip().substr(0, 64)),
+                       "\" is not an IP address"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDnsWords(const google::protobuf::RepeatedPtrField<std::string>& words,
+                           const std::string& field, bool addresses) {
+  if (words.size() > kMaxDnsEntries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", words.size(), " entries; at most ", kMaxDnsEntries));
+  }
+  for (int i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    bool printable = w.size() <= kMaxDnsWordBytes && !w.empty();
+    for (char c : w) printable = printable && c > 0x20 && c < 0x7f;
+    if (!printable || (addresses && !IsIpAddress(w))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "]: \"", absl::CHexEscape(w.substr(0, 64)), "\" is not ",
+                       addresses ? "an IP address" : "a printable word of at most 253 bytes"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDnsConfig(const v1::DNSConfig& dns) {
+  if (absl::Status s = CheckDnsWords(dns.servers(), "config.dns_config.servers", true); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckDnsWords(dns.searches(), "config.dns_config.searches", false);
+      !s.ok()) {
+    return s;
+  }
+  return CheckDnsWords(dns.options(), "config.dns_config.options", false);
+}
+
+}  // namespace
+
 absl::Status CheckSandboxConfig(const v1::PodSandboxConfig& config) {
   if (absl::Status s = CheckMap(config.labels(), "config.labels"); !s.ok()) return s;
   if (absl::Status s = CheckMap(config.annotations(), "config.annotations"); !s.ok()) return s;
@@ -127,6 +201,8 @@ absl::Status CheckSandboxConfig(const v1::PodSandboxConfig& config) {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = CheckPortMappings(config); !s.ok()) return s;
+  if (absl::Status s = CheckDnsConfig(config.dns_config()); !s.ok()) return s;
   return CheckResources(config.linux().overhead(), "config.linux.overhead");
 }
 

@@ -50,9 +50,10 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
   }
   v1::RuntimeCondition* network_ready = response->mutable_status()->add_conditions();
   network_ready->set_type("NetworkReady");
-  network_ready->set_status(true);
-  network_ready->set_reason("NoPodNetwork");
-  network_ready->set_message("vmmap VMs run without a CNI pod network");
+  const network::NetworkReadiness readiness = runtime_->NetworkReadiness();
+  network_ready->set_status(readiness.ready);
+  network_ready->set_reason(readiness.reason);
+  network_ready->set_message(readiness.message);
   return grpc::Status::OK;
 }
 
@@ -179,7 +180,8 @@ grpc::Status RuntimeService::UpdateContainerResources(
 grpc::Status RuntimeService::UpdateRuntimeConfig(grpc::ServerContext*,
                                                  const v1::UpdateRuntimeConfigRequest*,
                                                  v1::UpdateRuntimeConfigResponse*) {
-  // The pod CIDR is of no use while VMs have no pod network; accept it.
+  // The pod CIDR belongs to the CNI configuration (host-local ranges), as
+  // with containerd's default CNI setup; accept it.
   return grpc::Status::OK;
 }
 

@@ -78,6 +78,12 @@ std::string PluginStdin(const CniNetworkList& net, const CniPlugin& plugin,
     }
     conf["runtimeConfig"]["portMappings"] = std::move(mappings);
   }
+  const CniRuntimeDns& dns = a.dns;
+  if (plugin.capabilities.count("dns") &&
+      !(dns.servers.empty() && dns.searches.empty() && dns.options.empty())) {
+    conf["runtimeConfig"]["dns"] = {
+        {"servers", dns.servers}, {"searches", dns.searches}, {"options", dns.options}};
+  }
   return conf.dump(-1, ' ', false, kReplace);
 }
 

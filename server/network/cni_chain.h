@@ -24,6 +24,13 @@ struct PortMapping {
   std::string host_ip;           // empty: all addresses
 };
 
+// The pod's DNS (kubelet's), for plugins with the "dns" capability.
+struct CniRuntimeDns {
+  std::vector<std::string> servers;
+  std::vector<std::string> searches;
+  std::vector<std::string> options;
+};
+
 struct CniAttachment {
   std::string container_id;  // the sandbox id
   std::string netns_path;
@@ -31,6 +38,7 @@ struct CniAttachment {
   // CNI_ARGS, e.g. K8S_POD_NAMESPACE; values must not contain ';' or '='.
   std::vector<std::pair<std::string, std::string>> args;
   std::vector<PortMapping> port_mappings;  // to plugins with the portMappings capability
+  CniRuntimeDns dns;                       // to plugins with the dns capability
 };
 
 class CniChain {

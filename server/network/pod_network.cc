@@ -93,8 +93,9 @@ class CniPodNetwork : public PodNetwork {
     if (!link.ok()) return link.status();
     absl::StatusOr<std::string> tap = TapNameFor(request.sandbox_id);
     if (!tap.ok()) return tap.status();
-    absl::StatusOr<std::string> arg =
-        KernelIpArgument(*v4, hostname, kPodInterface, result->dns.nameservers);
+    const std::vector<std::string>& resolvers =
+        request.dns.servers.empty() ? result->dns.nameservers : request.dns.servers;
+    absl::StatusOr<std::string> arg = KernelIpArgument(*v4, hostname, kPodInterface, resolvers);
     if (!arg.ok()) return arg.status();
     return GuestNic{*tap, link->mac, link->mtu, *arg};
   }
@@ -129,6 +130,7 @@ class CniPodNetwork : public PodNetwork {
               {"K8S_POD_INFRA_CONTAINER_ID", r.sandbox_id},
               {"K8S_POD_UID", r.pod_uid}};
     a.port_mappings = r.port_mappings;
+    a.dns = r.dns;
     return a;
   }
 

@@ -35,6 +35,9 @@ struct PodNetworkRequest {
   std::string pod_uid;
   bool host_network = false;
   std::vector<PortMapping> port_mappings;
+  // The pod's DNS: to plugins with the dns capability, and its servers (when
+  // set) are the guest's resolvers instead of the CNI result's.
+  CniRuntimeDns dns;
 };
 
 // What the sandbox record keeps.

@@ -19,6 +19,7 @@
 #include "server/runtime/plan_input.h"
 #include "server/runtime/post_start.h"
 #include "server/runtime/recovery.h"
+#include "server/runtime/sandbox_network.h"
 
 namespace vmmap {
 namespace {
@@ -54,7 +55,7 @@ std::string PodRuntime::ContainerDir(const std::string& id) const {
 
 absl::Status PodRuntime::Recover() {
   return RecoverState(*hypervisor_, *store_, absl::StrCat(options_.state_dir, "/containers"),
-                      options_.node);
+                      options_.node, options_.network);
 }
 
 // ---------------------------------------------------------------- sandboxes
@@ -89,7 +90,38 @@ absl::StatusOr<std::string> PodRuntime::RunPodSandbox(const SandboxConfig& confi
   record.config = config;
   record.state = SandboxState::kReady;
   record.created_at_ns = NowNanos();
+  network::PodNetwork* const net = config.host_network ? nullptr : options_.network;
+  if (net == nullptr) {
+    if (absl::Status s = store_->PutSandbox(record); !s.ok()) return s;
+    return record.id;
+  }
+  // Intent first: a crash after this write and before the result is
+  // recorded leaves a pending row, for which Recover() runs DEL.
+  record.network.pending = true;
   if (absl::Status s = store_->PutSandbox(record); !s.ok()) return s;
+  absl::StatusOr<network::PodNetworkState> state = net->SetUp(NetworkRequestFor(record));
+  if (!state.ok()) {
+    // SetUp left nothing behind; the row goes too.
+    if (absl::Status s = store_->DeleteSandbox(record.id); !s.ok()) {
+      VMMAP_LOG(kWarning, "sandbox ", record.id, ": deleting the row of a failed network set-up: ",
+                s.message(), " (recovery deletes it)");
+    }
+    return absl::Status(state.status().code(),
+                        absl::StrCat("pod network for ", m.namespace_name, "/", m.name, ": ",
+                                     state.status().message()));
+  }
+  record.network.pending = false;
+  record.network.netns_path = state->netns_path;
+  record.network.cni_result_json = state->cni_result_json;
+  record.network.ips = state->ips;
+  if (absl::Status s = store_->PutSandbox(record); !s.ok()) {
+    // The pending row (if it is still there) lets recovery finish the undo.
+    absl::Status undone = ReleaseSandboxNetwork(*net, record, true);
+    if (undone.ok()) store_->DeleteSandbox(record.id).IgnoreError();
+    return s;
+  }
+  VMMAP_LOG(kInfo, "sandbox ", record.id, " (", m.namespace_name, "/", m.name, "): pod IP ",
+            record.network.ips.front(), " in ", record.network.netns_path);
   return record.id;
 }
 
@@ -104,6 +136,14 @@ absl::Status PodRuntime::StopPodSandbox(const std::string& id) {
     // StopPodSandbox forcibly stops what StopContainer did not.
     if (absl::Status s = StopContainer(c.id, 0); !s.ok() && !absl::IsNotFound(s)) return s;
   }
+  // DEL on every stop (idempotent), so a stop after a crash also cleans up;
+  // the namespace stays until RemovePodSandbox, as in containerd.
+  if (options_.network != nullptr) {
+    if (absl::Status s = ReleaseSandboxNetwork(*options_.network, *sandbox, false); !s.ok()) {
+      return s;
+    }
+  }
+  if (sandbox->state == SandboxState::kNotReady) return absl::OkStatus();
   sandbox->state = SandboxState::kNotReady;
   return store_->PutSandbox(*sandbox);
 }
@@ -119,11 +159,38 @@ absl::Status PodRuntime::RemovePodSandbox(const std::string& id) {
     if (c.sandbox_id != id) continue;
     if (absl::Status s = RemoveContainer(c.id); !s.ok()) return s;
   }
+  if (options_.network != nullptr) {
+    // DEL again (a remove without a stop must not leak the lease), then the
+    // namespace, which deletes the tap inside it.
+    if (absl::Status s = ReleaseSandboxNetwork(*options_.network, *sandbox, true); !s.ok()) {
+      return s;
+    }
+  }
   return store_->DeleteSandbox(id);
 }
 
 absl::StatusOr<SandboxRecord> PodRuntime::PodSandboxStatus(const std::string& id) {
-  return store_->GetSandbox(id);
+  absl::StatusOr<SandboxRecord> sandbox = store_->GetSandbox(id);
+  if (sandbox.ok() && sandbox->network.pending) {
+    return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found (still being set up)"));
+  }
+  return sandbox;
+}
+
+network::NetworkReadiness PodRuntime::NetworkReadiness() const {
+  if (options_.network == nullptr) return {true, "", ""};
+  return options_.network->Readiness();
+}
+
+absl::StatusOr<std::optional<network::GuestNic>> PodRuntime::GuestNicOf(
+    const SandboxRecord& sandbox) {
+  if (options_.network == nullptr || sandbox.network.netns_path.empty()) {
+    return std::optional<network::GuestNic>();
+  }
+  absl::StatusOr<network::GuestNic> nic = options_.network->GuestNicFor(
+      NetworkRequestFor(sandbox), NetworkStateOf(sandbox), sandbox.config.hostname);
+  if (!nic.ok()) return nic.status();
+  return std::optional<network::GuestNic>(*std::move(nic));
 }
 
 absl::StatusOr<std::vector<SandboxRecord>> PodRuntime::ListPodSandbox(const SandboxFilter& filter) {
@@ -131,7 +198,7 @@ absl::StatusOr<std::vector<SandboxRecord>> PodRuntime::ListPodSandbox(const Sand
   if (!records.ok()) return records.status();
   std::vector<SandboxRecord> out;
   for (SandboxRecord& r : *records) {
-    if (Matches(filter, r)) out.push_back(std::move(r));
+    if (!r.network.pending && Matches(filter, r)) out.push_back(std::move(r));
   }
   return out;
 }
@@ -174,6 +241,11 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   absl::StatusOr<ContainerLayout> layout = LayOutContainerDomain(
       plan->spec, *image, config, {sandbox_id, record.id, ContainerDir(record.id)});
   if (!layout.ok()) return layout.status();
+  absl::StatusOr<std::optional<network::GuestNic>> nic = GuestNicOf(*sandbox);
+  if (!nic.ok()) return nic.status();
+  if (nic->has_value()) {
+    if (absl::Status s = AddGuestNic(**nic, layout->spec); !s.ok()) return s;
+  }
   record.domain_name = layout->spec.name;
   record.overlay_path = layout->overlay_path;
   record.console_path = layout->console_path;
@@ -226,8 +298,21 @@ absl::Status PodRuntime::StartContainer(const std::string& id) {
   absl::StatusOr<PostStartLimits> after_start =
       PlanPostStartLimits(sandbox->config, *record, options_.node);
   if (!after_start.ok()) return after_start.status();
+  absl::StatusOr<std::optional<network::GuestNic>> nic = GuestNicOf(*sandbox);
+  if (!nic.ok()) return nic.status();
+  // libvirt opens the tap by name in its own namespace (tap_link.h).
+  if (nic->has_value()) {
+    if (absl::Status s = options_.network->PrepareTap(**nic); !s.ok()) return s;
+  }
   // virDomainCreate returns once QEMU runs; it does not wait for the guest.
   if (absl::Status s = hypervisor_->StartDomain(record->domain_name); !s.ok()) return s;
+  if (nic->has_value()) {
+    if (absl::Status s = options_.network->AttachTap(**nic, NetworkStateOf(*sandbox)); !s.ok()) {
+      // Never a running VM cut off from its pod network.
+      hypervisor_->DestroyDomain(record->domain_name).IgnoreError();
+      return s;
+    }
+  }
   if (PostStartOutcome applied =
           ApplyPostStartLimits(*hypervisor_, record->domain_name, *after_start);
       !applied.status.ok()) {

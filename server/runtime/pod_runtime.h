@@ -24,6 +24,9 @@
 //    domain vanished behind our back (then the row says so and is EXITED);
 //  * a pending row's overlay and domain may or may not exist; Recover()
 //    rolls them back;
+//  * a sandbox row with network.pending may have a netns, veth and lease
+//    but no recorded result; it is invisible to CRI readers and Recover()
+//    runs DEL for it and deletes it;
 //  * no call waits for a guest to boot; StopContainer waits at most its
 //    timeout (or until cancelled) for an ACPI shutdown before destroying.
 #ifndef VMMAP_SERVER_RUNTIME_POD_RUNTIME_H_
@@ -38,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "mapper/node_config.h"
 #include "server/images/image_store.h"
+#include "server/network/pod_network.h"
 #include "server/runtime/filters.h"
 #include "server/runtime/lock_table.h"
 #include "server/state/state_store.h"
@@ -48,6 +52,10 @@ namespace vmmap {
 struct RuntimeOptions {
   std::string state_dir;  // containers/<id>/ holds overlays and console logs
   NodeConfig node;
+  // The pod network (not owned). Null: no pod network at all, every VM runs
+  // without a NIC and NetworkReady is reported true (tests on libvirt's
+  // test driver, which has no taps).
+  network::PodNetwork* network = nullptr;
 };
 
 // True once the caller has gone away (deadline passed, call cancelled).
@@ -66,6 +74,8 @@ class PodRuntime {
   absl::Status RemovePodSandbox(const std::string& id);
   absl::StatusOr<SandboxRecord> PodSandboxStatus(const std::string& id);
   absl::StatusOr<std::vector<SandboxRecord>> ListPodSandbox(const SandboxFilter& filter);
+  // What the CRI Status call reports as NetworkReady.
+  network::NetworkReadiness NetworkReadiness() const;
 
   absl::StatusOr<std::string> CreateContainer(const std::string& sandbox_id,
                                               const ContainerConfig& config,
@@ -101,6 +111,8 @@ class PodRuntime {
   // Requires: the container's lock.
   absl::Status RemoveContainerLocked(const ContainerRecord& record);
   std::string ContainerDir(const std::string& id) const;
+  // The guest NIC of a sandbox with a pod network; nullopt without one.
+  absl::StatusOr<std::optional<network::GuestNic>> GuestNicOf(const SandboxRecord& sandbox);
 
   const RuntimeOptions options_;
   virt::Hypervisor* const hypervisor_;

@@ -11,6 +11,7 @@
 #include "server/runtime/domains.h"
 #include "server/runtime/ids.h"
 #include "server/runtime/post_start.h"
+#include "server/runtime/sandbox_network.h"
 
 namespace vmmap {
 namespace {
@@ -31,9 +32,19 @@ absl::StatusOr<bool> RowAbsentOrPending(StateStore& store, const std::string& co
   return row->pending;
 }
 
+// The tap of a started domain joined to its pod namespace (idempotent).
+absl::Status AttachPodTap(network::PodNetwork* network, const SandboxRecord& sandbox) {
+  if (network == nullptr || sandbox.network.netns_path.empty()) return absl::OkStatus();
+  absl::StatusOr<network::GuestNic> nic = network->GuestNicFor(
+      NetworkRequestFor(sandbox), NetworkStateOf(sandbox), sandbox.config.hostname);
+  if (!nic.ok()) return nic.status();
+  return network->AttachTap(*nic, NetworkStateOf(sandbox));
+}
+
 // StartContainer started the domain but did not record RUNNING.
 absl::Status CompleteInterruptedStart(virt::Hypervisor& hypervisor, StateStore& store,
-                                      const ContainerRecord& record, const NodeConfig& node) {
+                                      const ContainerRecord& record, const NodeConfig& node,
+                                      network::PodNetwork* network) {
   absl::StatusOr<SandboxRecord> sandbox = store.GetSandbox(record.sandbox_id);
   if (!sandbox.ok()) return Stop(sandbox.status());
   // The start was never acknowledged: if it cannot be completed, the row
@@ -42,6 +53,11 @@ absl::Status CompleteInterruptedStart(virt::Hypervisor& hypervisor, StateStore& 
   if (!limits.ok()) {
     VMMAP_LOG(kWarning, "recovery: container ", record.id, " was being started; ",
               limits.status().message());
+    return PowerOff(hypervisor, record.domain_name);
+  }
+  if (absl::Status attached = AttachPodTap(network, *sandbox); !attached.ok()) {
+    VMMAP_LOG(kWarning, "recovery: container ", record.id, " was being started; its tap: ",
+              attached.message());
     return PowerOff(hypervisor, record.domain_name);
   }
   PostStartOutcome applied = ApplyPostStartLimits(hypervisor, record.domain_name, *limits);
@@ -60,10 +76,35 @@ absl::Status CompleteInterruptedStart(virt::Hypervisor& hypervisor, StateStore& 
   return store.PutContainer(running);
 }
 
+// Sandboxes whose network set-up a crash interrupted: never returned to
+// kubelet, so they are undone entirely.
+absl::Status ReleaseInterruptedNetworkSetUps(StateStore& store, network::PodNetwork* network) {
+  absl::StatusOr<std::vector<SandboxRecord>> sandboxes = store.ListSandboxes();
+  if (!sandboxes.ok()) return Stop(sandboxes.status());
+  for (const SandboxRecord& s : *sandboxes) {
+    if (!s.network.pending) continue;
+    if (network == nullptr) {
+      VMMAP_LOG(kWarning, "recovery: sandbox ", s.id, " was setting up its pod network, but no "
+                "pod network is configured now; left pending");
+      continue;
+    }
+    VMMAP_LOG(kInfo, "recovery: sandbox ", s.id, " (", s.config.metadata.namespace_name, "/",
+              s.config.metadata.name, ") was setting up its pod network: running CNI DEL");
+    if (absl::Status released = ReleaseSandboxNetwork(*network, s, true); !released.ok()) {
+      VMMAP_LOG(kWarning, "recovery: sandbox ", s.id, ": ", released.message(),
+                "; left pending, the next start retries");
+      continue;
+    }
+    if (absl::Status d = store.DeleteSandbox(s.id); !d.ok()) return d;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
-                          const std::string& containers_dir, const NodeConfig& node) {
+                          const std::string& containers_dir, const NodeConfig& node,
+                          network::PodNetwork* network) {
   absl::StatusOr<std::vector<ContainerRecord>> records = store.ListContainers();
   if (!records.ok()) return Stop(records.status());
   absl::StatusOr<std::vector<virt::DomainInfo>> domains =
@@ -128,14 +169,16 @@ absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
     const absl::StatusOr<virt::DomainStatus> status = hypervisor.DomainState(r.domain_name);
     if (r.state == ContainerState::kCreated && status.ok() &&
         status->state != virt::PowerState::kShutoff) {
-      if (absl::Status s = CompleteInterruptedStart(hypervisor, store, r, node); !s.ok()) return s;
+      if (absl::Status s = CompleteInterruptedStart(hypervisor, store, r, node, network); !s.ok()) {
+        return s;
+      }
       continue;
     }
     std::optional<ContainerRecord> changed = ObserveDomain(r, status, NowNanos());
     if (!changed) continue;
     if (absl::Status s = store.PutContainer(*changed); !s.ok()) return s;
   }
-  return absl::OkStatus();
+  return ReleaseInterruptedNetworkSetUps(store, network);
 }
 
 }  // namespace vmmap

@@ -5,12 +5,17 @@
 //    commit) are destroyed and undefined;
 //  * pending rows are rolled back (their files removed, the row deleted);
 //  * container directories no row knows are removed;
+//  * sandbox rows whose network set-up was interrupted (network.pending: a
+//    crash between the intent and the recorded CNI result) get CNI DEL and
+//    their namespace removed, then the row is deleted; if DEL fails the row
+//    stays pending (hidden from CRI readers) and the next start retries;
 //  * committed rows learn what happened to their domains while vmmap was
 //    down (ObserveDomain);
 //  * a CREATED row whose domain runs (a crash inside StartContainer, after
 //    the start and before the row said RUNNING) gets the limits applied
 //    after start (server/runtime/post_start.h) and becomes RUNNING; if they
 //    cannot be applied the domain is destroyed and the row stays CREATED.
+//    The pod's tap is moved into its namespace first (idempotent).
 // Never destroys on doubt: a domain is removed only after its owner's row is
 // confirmed absent (or pending) by a direct read; domains without vmmap
 // metadata are never touched; any store or libvirt listing error stops
@@ -22,13 +27,15 @@
 
 #include "absl/status/status.h"
 #include "mapper/node_config.h"
+#include "server/network/pod_network.h"
 #include "server/state/state_store.h"
 #include "server/virt/hypervisor.h"
 
 namespace vmmap {
 
 absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
-                          const std::string& containers_dir, const NodeConfig& node);
+                          const std::string& containers_dir, const NodeConfig& node,
+                          network::PodNetwork* network = nullptr);
 
 }  // namespace vmmap
 

@@ -29,6 +29,21 @@ struct PodMetadata {
   uint32_t attempt = 0;
 };
 
+// A hostPort request (runtime.v1.PortMapping), for the CNI portmap plugin.
+struct PortMapping {
+  std::string protocol = "tcp";  // tcp, udp or sctp
+  int32_t container_port = 0;
+  int32_t host_port = 0;
+  std::string host_ip;  // empty: all addresses
+};
+
+// runtime.v1.DNSConfig: what the guest should resolve with.
+struct DnsConfig {
+  std::vector<std::string> servers;
+  std::vector<std::string> searches;
+  std::vector<std::string> options;
+};
+
 // What RunPodSandbox asked for, as far as vmmap uses it.
 struct SandboxConfig {
   PodMetadata metadata;
@@ -40,6 +55,20 @@ struct SandboxConfig {
   LinuxResources pod_resources;  // pod totals, overhead excluded
   LinuxResources overhead;       // pod.spec.overhead (RuntimeClass)
   std::string runtime_handler;
+  bool host_network = false;  // NamespaceMode NODE: no netns, no CNI
+  std::vector<PortMapping> port_mappings;
+  DnsConfig dns;
+};
+
+// The pod network a sandbox got from CNI (server/network/pod_network.h).
+struct SandboxNetwork {
+  // Intent: RunPodSandbox may have run CNI ADD, but the result is not
+  // recorded yet. Recovery runs DEL for such a row and deletes it; such
+  // rows are invisible to kubelet (their id was never returned).
+  bool pending = false;
+  std::string netns_path;       // empty: host network (or no network)
+  std::string cni_result_json;  // ADD's result, prevResult of DEL
+  std::vector<std::string> ips;  // primary first
 };
 
 struct SandboxRecord {
@@ -47,6 +76,7 @@ struct SandboxRecord {
   SandboxConfig config;
   SandboxState state = SandboxState::kReady;
   int64_t created_at_ns = 0;
+  SandboxNetwork network;
 };
 
 // Identity kubelet gives a container (runtime.v1.ContainerMetadata).

@@ -28,7 +28,16 @@ CREATE TABLE IF NOT EXISTS sandbox (
   overhead_cpuset_cpus BLOB NOT NULL,
   runtime_handler BLOB NOT NULL,
   state INTEGER NOT NULL,
-  created_at_ns INTEGER NOT NULL
+  created_at_ns INTEGER NOT NULL,
+  host_network INTEGER NOT NULL DEFAULT 0,
+  port_mappings BLOB NOT NULL DEFAULT X'',
+  dns_servers BLOB NOT NULL DEFAULT X'',
+  dns_searches BLOB NOT NULL DEFAULT X'',
+  dns_options BLOB NOT NULL DEFAULT X'',
+  network_pending INTEGER NOT NULL DEFAULT 0,
+  netns_path BLOB NOT NULL DEFAULT X'',
+  cni_result BLOB NOT NULL DEFAULT X'',
+  pod_ips BLOB NOT NULL DEFAULT X''
 );
 CREATE TABLE IF NOT EXISTS container (
   id TEXT PRIMARY KEY,
@@ -61,13 +70,30 @@ CREATE TABLE IF NOT EXISTS container (
 );
 )sql";
 
+// Version 1 → 2: the sandbox's pod network (issue 10). Additive: the
+// columns' defaults describe a sandbox without a pod network, which is what
+// every version-1 sandbox was.
+const char kMigrateV1ToV2Sql[] = R"sql(
+ALTER TABLE sandbox ADD COLUMN host_network INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sandbox ADD COLUMN port_mappings BLOB NOT NULL DEFAULT X'';
+ALTER TABLE sandbox ADD COLUMN dns_servers BLOB NOT NULL DEFAULT X'';
+ALTER TABLE sandbox ADD COLUMN dns_searches BLOB NOT NULL DEFAULT X'';
+ALTER TABLE sandbox ADD COLUMN dns_options BLOB NOT NULL DEFAULT X'';
+ALTER TABLE sandbox ADD COLUMN network_pending INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sandbox ADD COLUMN netns_path BLOB NOT NULL DEFAULT X'';
+ALTER TABLE sandbox ADD COLUMN cni_result BLOB NOT NULL DEFAULT X'';
+ALTER TABLE sandbox ADD COLUMN pod_ips BLOB NOT NULL DEFAULT X'';
+)sql";
+
 const std::vector<std::string>& SandboxColumns() {
   static const std::vector<std::string> columns = {
       "id", "name", "uid", "namespace", "attempt", "hostname", "log_directory", "labels",
       "annotations", "cgroup_parent", "pod_cpu_period_us", "pod_cpu_quota_us", "pod_cpu_shares",
       "pod_memory_limit_bytes", "pod_cpuset_cpus", "overhead_cpu_period_us",
       "overhead_cpu_quota_us", "overhead_cpu_shares", "overhead_memory_limit_bytes",
-      "overhead_cpuset_cpus", "runtime_handler", "state", "created_at_ns"};
+      "overhead_cpuset_cpus", "runtime_handler", "state", "created_at_ns", "host_network",
+      "port_mappings", "dns_servers", "dns_searches", "dns_options", "network_pending",
+      "netns_path", "cni_result", "pod_ips"};
   return columns;
 }
 

@@ -1,4 +1,4 @@
-// The state database layout, schema version 1 (StateStore::kSchemaVersion).
+// The state database layout, schema version 2 (StateStore::kSchemaVersion).
 // Column lists are in the order state_store.cc binds and reads them.
 #ifndef VMMAP_SERVER_STATE_SCHEMA_H_
 #define VMMAP_SERVER_STATE_SCHEMA_H_
@@ -10,6 +10,8 @@ namespace vmmap::state_internal {
 
 // CREATE TABLE IF NOT EXISTS for every table (idempotent).
 extern const char kSchemaSql[];
+// Additive steps from an older version to the next one.
+extern const char kMigrateV1ToV2Sql[];
 
 const std::vector<std::string>& SandboxColumns();
 const std::vector<std::string>& ContainerColumns();

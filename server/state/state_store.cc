@@ -5,6 +5,7 @@
 
 #include <limits>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/state/field_codec.h"
@@ -73,6 +74,29 @@ class RowDecoder {
     if (!list.ok()) Fail(column, list.status().message());
     return list.ok() ? *std::move(list) : std::vector<std::string>();
   }
+  // Port mappings are stored flat: protocol, container port, host port,
+  // host IP, for each mapping.
+  std::vector<PortMapping> Ports(const char* column, const std::string& bytes) {
+    std::vector<std::string> flat = List(column, bytes);
+    std::vector<PortMapping> out;
+    if (flat.size() % 4 != 0) {
+      Fail(column, absl::StrCat(flat.size(), " items, not a multiple of 4"));
+      return out;
+    }
+    for (size_t i = 0; i < flat.size(); i += 4) {
+      PortMapping p;
+      p.protocol = flat[i];
+      p.host_ip = flat[i + 3];
+      if (!absl::SimpleAtoi(flat[i + 1], &p.container_port) ||
+          !absl::SimpleAtoi(flat[i + 2], &p.host_port)) {
+        Fail(column, absl::StrCat("port \"", flat[i + 1], "\"/\"", flat[i + 2],
+                                  "\" is not a number"));
+        return {};
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
   int64_t Ranged(const char* column, int64_t value, int64_t min, int64_t max) {
     if (value < min || value > max) {
       Fail(column, absl::StrCat(value, " is outside [", min, ", ", max, "]"));
@@ -94,6 +118,17 @@ class RowDecoder {
 
 constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
 
+std::string EncodePorts(const std::vector<PortMapping>& ports) {
+  std::vector<std::string> flat;
+  for (const PortMapping& p : ports) {
+    flat.push_back(p.protocol);
+    flat.push_back(absl::StrCat(p.container_port));
+    flat.push_back(absl::StrCat(p.host_port));
+    flat.push_back(p.host_ip);
+  }
+  return EncodeStrings(flat);
+}
+
 absl::StatusOr<SandboxRecord> ReadSandbox(Statement& st) {
   SandboxRecord r;
   r.id = st.Text();
@@ -113,6 +148,15 @@ absl::StatusOr<SandboxRecord> ReadSandbox(Statement& st) {
   c.runtime_handler = st.Text();
   r.state = static_cast<SandboxState>(decode.Ranged("state", st.Int(), 0, 1));
   r.created_at_ns = st.Int();
+  c.host_network = decode.Ranged("host_network", st.Int(), 0, 1) != 0;
+  c.port_mappings = decode.Ports("port_mappings", st.Text());
+  c.dns.servers = decode.List("dns_servers", st.Text());
+  c.dns.searches = decode.List("dns_searches", st.Text());
+  c.dns.options = decode.List("dns_options", st.Text());
+  r.network.pending = decode.Ranged("network_pending", st.Int(), 0, 1) != 0;
+  r.network.netns_path = st.Text();
+  r.network.cni_result_json = st.Text();
+  r.network.ips = decode.List("pod_ips", st.Text());
   if (!decode.status().ok()) return decode.status();
   return r;
 }
@@ -212,6 +256,13 @@ absl::Status StateStore::PrepareSchema(const std::string& path, const LegacyRowD
         "start empty"));
   }
   if (*found == kSchemaVersion) return Exec(state_internal::kSchemaSql);
+  if (*found == 1) {
+    // Additive steps, each with the version bump in one transaction.
+    absl::Status migrated = Exec(absl::StrCat("BEGIN IMMEDIATE; ", state_internal::kMigrateV1ToV2Sql,
+                                              "PRAGMA user_version = 2; COMMIT;"));
+    if (!migrated.ok()) Exec("ROLLBACK").IgnoreError();
+    return migrated;
+  }
 
   absl::StatusOr<int64_t> legacy_tables = QueryInt(
       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sandboxes'",
@@ -262,6 +313,15 @@ absl::Status StateStore::PutSandboxLocked(const SandboxRecord& r) {
   st.Bind(c.runtime_handler);
   st.Bind(static_cast<int64_t>(r.state));
   st.Bind(r.created_at_ns);
+  st.Bind(static_cast<int64_t>(c.host_network));
+  st.Bind(EncodePorts(c.port_mappings));
+  st.Bind(EncodeStrings(c.dns.servers));
+  st.Bind(EncodeStrings(c.dns.searches));
+  st.Bind(EncodeStrings(c.dns.options));
+  st.Bind(static_cast<int64_t>(r.network.pending));
+  st.Bind(r.network.netns_path);
+  st.Bind(r.network.cni_result_json);
+  st.Bind(EncodeStrings(r.network.ips));
   return st.Run();
 }
 

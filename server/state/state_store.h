@@ -9,7 +9,9 @@
 // Rows are typed columns (records.h); lists and maps use field_codec.h.
 // The layout has a version (PRAGMA user_version, kSchemaVersion). Open()
 // creates a new database at that version, migrates a database of the layout
-// before versioning (serialized CRI protos) when given a decoder, and refuses
+// before versioning (serialized CRI protos) when given a decoder, migrates
+// an older version step by step (each step additive, in one transaction),
+// and refuses
 // any other version with a message that says what to do; it never guesses.
 //
 // Errors: a stored value that does not decode is DataLoss naming the table,
@@ -46,7 +48,7 @@ namespace vmmap {
 class StateStore {
  public:
   // The layout this build reads and writes.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the database at `path` (mode 0600). `legacy` decodes
   // rows of the unversioned layout; without it such a database is refused

@@ -67,6 +67,14 @@ const Fixtures& GetFixtures() {
     f->shim_so = f->work_dir + "/libvmmap-memlock-shim.so";
     f->qemu_wrapper = f->work_dir + "/qemu-system-x86_64-shim";
     Shell(src + "/tests/harness/qemu-shim-wrapper.sh " + f->shim_so + " " + f->qemu_wrapper);
+    f->cni_conf_dir = f->work_dir + "/cni/net.d";
+    f->cni_bridge = "vmmape2e" + std::to_string(getpid() % 10000000);
+    fs::create_directories(f->cni_conf_dir);
+    std::ofstream(f->cni_conf_dir + "/10-e2e.conflist")
+        << R"({"cniVersion":"1.0.0","name":"vmmap-e2e","plugins":[)"
+        << R"({"type":"bridge","bridge":")" << f->cni_bridge << R"(","ipam":{"type":"host-local",)"
+        << R"("dataDir":")" << f->work_dir << R"(/cni/leases","ranges":[[{"subnet":"10.213.0.0/16"}]]}},)"
+        << R"({"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]})";
     return f;
   }();
   return *fixtures;
@@ -77,6 +85,8 @@ void CleanUpFixtures() {
   if (!fs::exists(dir)) return;
   // Only the daemons libvirtd.sh started (it records their pids) are stopped.
   ShellStatus(SourceDir() + "/tests/harness/libvirtd.sh stop " + dir + "/libvirtd >/dev/null 2>&1");
+  // The pod network's bridge (pods' veths went with their namespaces).
+  ShellStatus("ip link del vmmape2e" + std::to_string(getpid() % 10000000) + " >/dev/null 2>&1");
   std::error_code ec;
   fs::remove_all(dir, ec);
 }
@@ -108,6 +118,13 @@ void ServerProcess::Start() {
                                    GetFixtures().qemu_wrapper,
                                    // file:// pulls of the fixtures (PullBundle)
                                    "--image-import-root", GetFixtures().work_dir};
+  args.push_back("--cni-conf-dir");
+  args.push_back(options_.cni_conf_dir.empty() ? GetFixtures().cni_conf_dir
+                                               : options_.cni_conf_dir);
+  if (!options_.cni_bin_dir.empty()) {
+    args.push_back("--cni-bin-dir");
+    args.push_back(options_.cni_bin_dir);
+  }
   if (!options_.libvirt_uri.empty()) {
     args.push_back("--libvirt-uri");
     args.push_back(options_.libvirt_uri);

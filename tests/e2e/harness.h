@@ -40,6 +40,11 @@ struct Fixtures {
   std::string bundle_tar;    // vmlinuz + initrd.img + cmdline
   std::string shim_so;       // memlock shim
   std::string qemu_wrapper;  // <emulator> that preloads the shim into QEMU
+  // A CNI config dir for the pod network (bridge + host-local + portmap +
+  // loopback): a bridge of this process' own, without a host address or
+  // routes, so pods get an IP and the host's network is left alone.
+  std::string cni_conf_dir;
+  std::string cni_bridge;
 };
 const Fixtures& GetFixtures();
 // Stops the daemons the fixtures started and removes the work dir; for a
@@ -50,6 +55,8 @@ struct ServerOptions {
   std::string libvirt_uri;  // empty: the product's default (embedded driver)
   bool preload_shim = true;
   std::vector<std::string> extra_flags;
+  std::string cni_conf_dir;  // empty: Fixtures::cni_conf_dir
+  std::string cni_bin_dir;   // empty: the product's default
 };
 
 class ServerProcess {

@@ -176,7 +176,7 @@ TEST_F(StateMigrationTest, NewerSchemaVersionIsRefused) {
   absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(path_, &decoder_);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(store.status().message()),
-              AllOf(HasSubstr("schema version 99"), HasSubstr("reads version 1")));
+              AllOf(HasSubstr("schema version 99"), HasSubstr("reads version 2")));
 }
 
 TEST_F(StateMigrationTest, TypedRowThatDoesNotDecodeIsDataLossNeverAShortList) {
@@ -203,6 +203,69 @@ TEST_F(StateMigrationTest, TypedRowThatDoesNotDecodeIsDataLossNeverAShortList) {
   EXPECT_EQ((*store)->ListContainers().status().code(), absl::StatusCode::kDataLoss);
   Insert("UPDATE container SET state = 42 WHERE id = ?1", {"c1"});
   EXPECT_THAT(std::string((*store)->GetContainer("c1").status().message()), HasSubstr("state"));
+}
+
+// Version 1 (before the pod network) → 2: additive columns whose defaults
+// mean "no pod network", which every version-1 sandbox had.
+TEST_F(StateMigrationTest, VersionOneGainsThePodNetworkColumnsKeepingItsRows) {
+  {
+    absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    SandboxRecord sandbox;
+    sandbox.id = "s1";
+    sandbox.config.metadata.name = "pod";
+    ASSERT_TRUE((*store)->PutSandbox(sandbox).ok());
+  }
+  // What version 1 wrote: the same tables without the network columns.
+  for (const char* column : {"host_network", "port_mappings", "dns_servers", "dns_searches",
+                             "dns_options", "network_pending", "netns_path", "cni_result",
+                             "pod_ips"}) {
+    Exec(std::string("ALTER TABLE sandbox DROP COLUMN ") + column);
+  }
+  Exec("PRAGMA user_version = 1");
+  absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<SandboxRecord> s = (*store)->GetSandbox("s1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->config.metadata.name, "pod");
+  EXPECT_FALSE(s->config.host_network);
+  EXPECT_FALSE(s->network.pending);
+  EXPECT_TRUE(s->network.netns_path.empty());
+  EXPECT_TRUE(s->network.ips.empty());
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), StateStore::kSchemaVersion);
+  sqlite3_finalize(st);
+}
+
+TEST_F(StateMigrationTest, PodNetworkFieldsRoundTrip) {
+  absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  SandboxRecord sandbox;
+  sandbox.id = "s1";
+  sandbox.config.host_network = false;
+  sandbox.config.port_mappings = {{"udp", 53, 5353, "127.0.0.1"}, {"tcp", 80, 8080, ""}};
+  sandbox.config.dns = {{"10.96.0.10"}, {"ns.svc.cluster.local"}, {"ndots:5"}};
+  sandbox.network.pending = true;
+  sandbox.network.netns_path = "/run/netns/vmmap-x";
+  sandbox.network.cni_result_json = "{\"cniVersion\":\"1.0.0\"}";
+  sandbox.network.ips = {"10.88.0.5", "fd00::5"};
+  ASSERT_TRUE((*store)->PutSandbox(sandbox).ok());
+  absl::StatusOr<SandboxRecord> s = (*store)->GetSandbox("s1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->config.port_mappings.size(), 2u);
+  EXPECT_EQ(s->config.port_mappings[0].protocol, "udp");
+  EXPECT_EQ(s->config.port_mappings[0].container_port, 53);
+  EXPECT_EQ(s->config.port_mappings[0].host_port, 5353);
+  EXPECT_EQ(s->config.port_mappings[0].host_ip, "127.0.0.1");
+  EXPECT_EQ(s->config.dns.servers, std::vector<std::string>{"10.96.0.10"});
+  EXPECT_EQ(s->config.dns.searches, std::vector<std::string>{"ns.svc.cluster.local"});
+  EXPECT_EQ(s->config.dns.options, std::vector<std::string>{"ndots:5"});
+  EXPECT_TRUE(s->network.pending);
+  EXPECT_EQ(s->network.netns_path, "/run/netns/vmmap-x");
+  EXPECT_EQ(s->network.cni_result_json, sandbox.network.cni_result_json);
+  EXPECT_EQ(s->network.ips, sandbox.network.ips);
 }
 
 }  // namespace
