@@ -235,9 +235,16 @@ TEST_F(CriNetworkTest, StatusReportsNetworkReadyFromTheConfigDir) {
 // Issue 10's "done": the pod's IP in PodSandboxStatus answers from inside
 // the VM; removal leaves no namespace, veth, tap or lease.
 TEST_F(CriNetworkTest, PodIpInSandboxStatusAnswersFromTheVm) {
-  PodRequest request{"web", *image_};
-  Pod pod = CreatePod(*server_, request);
-  ASSERT_FALSE(pod.container_id.empty());
+  Pod pod{"web", "", ""};
+  grpc::Status ran = RunSandbox(*server_, "web", &pod.sandbox_id);  // hostname "web"
+  ASSERT_TRUE(ran.ok()) << ran.error_message();
+  v1::CreateContainerRequest create;
+  create.set_pod_sandbox_id(pod.sandbox_id);
+  *create.mutable_config() = ContainerConfig(*image_, 500, 256 << 20, {});
+  v1::CreateContainerResponse created;
+  grpc::Status made = server_->runtime().CreateContainer(Context().get(), create, &created);
+  ASSERT_TRUE(made.ok()) << made.error_message();
+  pod.container_id = created.container_id();
   const v1::PodSandboxStatus status = SandboxStatus(*server_, pod.sandbox_id);
   EXPECT_EQ(status.linux().namespaces().options().network(), v1::NamespaceMode::POD);
   const std::string ip = status.network().ip();
