@@ -12,10 +12,15 @@
 # then serves HTTP on port 80 (the body is VMMAP-GUEST <hostname>).
 #   vmmap.fetch=<ip>:<port>   after the network is up, GET / there until it answers
 #                       (busybox nc: the static busybox's wget crashes)
+#   vmmap.iperf=server        run an iperf3 server (bench/network_throughput)
+#   vmmap.iperf=<ip>:<secs>   run an iperf3 client against <ip> for <secs> seconds;
+#                       its output lines go to ttyS0 as VMMAP-IPERF <line>, then
+#                       VMMAP-IPERF-DONE (iperf3 is copied in with its libraries
+#                       when the host has it)
 #
 # Lines on ttyS0: VMMAP-NET-UP ip=<client> mtu=<mtu>, VMMAP-NET-FAILED <why>,
 # VMMAP-FETCHED <first line of the body> (with vmmap.fetch).
-# Host packages (Debian 12): linux-image-cloud-amd64 busybox-static cpio gzip
+# Host packages (Debian 12): linux-image-cloud-amd64 busybox-static cpio gzip [iperf3]
 set -eu
 
 OUTDIR=${1:?usage: build-net-guest.sh OUTDIR}
@@ -47,6 +52,16 @@ for f in $( (modprobe -S "$KVER" --show-depends virtio_pci; modprobe -S "$KVER" 
         *) cp "$f" "$out" ;;
     esac
 done
+
+# iperf3 and the shared objects it loads, at their own paths.
+if [ -x /usr/bin/iperf3 ]; then
+    mkdir -p "$STAGE/usr/bin" "$STAGE/tmp"
+    cp /usr/bin/iperf3 "$STAGE/usr/bin/iperf3"
+    for lib in $(ldd /usr/bin/iperf3 | awk '/=>/ {print $3} /^[[:space:]]*\// {print $1}'); do
+        mkdir -p "$STAGE$(dirname "$lib")"
+        cp -L "$lib" "$STAGE$lib"
+    done
+fi
 
 cat > "$STAGE/init" <<'INIT'
 #!/bin/busybox sh
@@ -86,6 +101,20 @@ if [ -n "$fetch" ]; then
         [ -n "$body" ] && { echo "VMMAP-FETCHED $body"; break; }
         sleep 1; i=$((i + 1))
     done
+fi
+iperf=""
+for w in $(cat /proc/cmdline); do case "$w" in vmmap.iperf=*) iperf=${w#vmmap.iperf=} ;; esac; done
+if [ "$iperf" = server ]; then
+    /usr/bin/iperf3 -s -D && echo "VMMAP-IPERF-SERVER"
+elif [ -n "$iperf" ]; then
+    i=0
+    until /usr/bin/iperf3 -c "${iperf%:*}" -t 1 >/dev/null 2>&1 || [ $i -ge 300 ]; do
+        sleep 1; i=$((i + 1))
+    done
+    /usr/bin/iperf3 -c "${iperf%:*}" -t "${iperf##*:}" -f m 2>&1 | while read -r l; do
+        echo "VMMAP-IPERF $l"
+    done
+    echo "VMMAP-IPERF-DONE"
 fi
 while :; do sleep 3600; done
 INIT
