@@ -20,6 +20,8 @@ packages=(
   linux-image-cloud-amd64 busybox-static cpio
   # the pod network: CNI plugins (bridge, host-local, loopback, portmap), ip/tc, iptables; curl in tests
   containernetworking-plugins iproute2 iptables curl
+  # the pod network bench: iperf3 inside the test guests and between plain netns
+  iperf3
   # images: JSON (qemu-img info, OCI manifests), a real registry and the tools that publish to it
   nlohmann-json3-dev libzstd-dev zlib1g-dev libre2-dev docker-registry skopeo apache2-utils openssl
   # load for the suite's own proof that it holds on a busy machine (scripts/test.sh)
