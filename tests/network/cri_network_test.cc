@@ -93,8 +93,8 @@ std::string Links(const std::string& kind) {
   return Shell("ip -o link show type " + kind + " 2>/dev/null | cut -d: -f2");
 }
 
-// The first line of an HTTP GET / to ip:80 with an empty result on failure.
-std::string HttpGet(const std::string& ip) {
+// The first line of an HTTP GET / to ip:port with an empty result on failure.
+std::string HttpGet(const std::string& ip, int port = 80) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return "";
   timeval tv{5, 0};
@@ -102,7 +102,7 @@ std::string HttpGet(const std::string& ip) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(80);
+  addr.sin_port = htons(port);
   std::string body;
   if (inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) == 1 &&
       connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
@@ -127,10 +127,20 @@ v1::PodSandboxStatus SandboxStatus(ServerProcess& server, const std::string& id)
   return response.status();
 }
 
-grpc::Status RunSandbox(ServerProcess& server, const std::string& name, std::string* id) {
+grpc::Status RunSandbox(ServerProcess& server, const std::string& name, std::string* id,
+                        int host_port = 0, bool host_network = false) {
   v1::RunPodSandboxRequest run;
   *run.mutable_config() = SandboxConfig(name, 500, 256 << 20, 1);
   run.mutable_config()->set_hostname(name);
+  if (host_port != 0) {
+    v1::PortMapping* p = run.mutable_config()->add_port_mappings();
+    p->set_container_port(80);
+    p->set_host_port(host_port);
+  }
+  if (host_network) {
+    run.mutable_config()->mutable_linux()->mutable_security_context()->mutable_namespace_options()
+        ->set_network(v1::NamespaceMode::NODE);
+  }
   v1::RunPodSandboxResponse ran;
   grpc::Status s = server.runtime().RunPodSandbox(Context().get(), run, &ran);
   if (id != nullptr) *id = ran.pod_sandbox_id();
@@ -233,10 +243,12 @@ TEST_F(CriNetworkTest, StatusReportsNetworkReadyFromTheConfigDir) {
 }
 
 // Issue 10's "done": the pod's IP in PodSandboxStatus answers from inside
-// the VM; removal leaves no namespace, veth, tap or lease.
+// the VM (and its hostPort from the host); removal leaves no namespace,
+// veth, tap or lease.
 TEST_F(CriNetworkTest, PodIpInSandboxStatusAnswersFromTheVm) {
   Pod pod{"web", "", ""};
-  grpc::Status ran = RunSandbox(*server_, "web", &pod.sandbox_id);  // hostname "web"
+  // hostname "web"; hostPort 18080 → the guest's port 80
+  grpc::Status ran = RunSandbox(*server_, "web", &pod.sandbox_id, 18080);
   ASSERT_TRUE(ran.ok()) << ran.error_message();
   v1::CreateContainerRequest create;
   create.set_pod_sandbox_id(pod.sandbox_id);
@@ -261,8 +273,23 @@ TEST_F(CriNetworkTest, PodIpInSandboxStatusAnswersFromTheVm) {
   EXPECT_TRUE(answered) << "no HTTP answer from " << ip << "; console:\n"
                         << Shell("cat " + WorkDir() + "/state/containers/*/console.log");
   EXPECT_EQ(answer, "VMMAP-GUEST web");  // the pod's hostname reached the guest
+  // The sandbox's hostPort reached portmap: the bridge's host address,
+  // port 18080, answers from the guest.
+  EXPECT_EQ(HttpGet("10.214.0.1", 18080), "VMMAP-GUEST web");
   RemovePod(*server_, pod);
   ExpectNothingLeft();
+}
+
+TEST_F(CriNetworkTest, HostNetworkPodGetsNoNamespaceAndNoAddress) {
+  std::string id;
+  ASSERT_TRUE(RunSandbox(*server_, "hostnet", &id, 0, true).ok());
+  const v1::PodSandboxStatus status = SandboxStatus(*server_, id);
+  EXPECT_EQ(status.linux().namespaces().options().network(), v1::NamespaceMode::NODE);
+  EXPECT_THAT(status.network().ip(), IsEmpty());
+  EXPECT_EQ(MountedNetns(), netns_before_);
+  EXPECT_THAT(Leases(LeasesDir()), IsEmpty());
+  EXPECT_TRUE(StopSandbox(*server_, id).ok());
+  EXPECT_TRUE(RemoveSandbox(*server_, id).ok());
 }
 
 TEST_F(CriNetworkTest, FailedAddFailsRunPodSandboxWithThePluginsMessageAndLeavesNothing) {

@@ -83,5 +83,37 @@ TEST(RequestChecksTest, CommandAndArgsAreBounded) {
   EXPECT_THAT(Message(CheckContainerConfig(container)), HasSubstr("config.command[0]: 3000 bytes"));
 }
 
+TEST(RequestChecksTest, PortMappingsAndDnsAreBoundedNamingFieldAndValue) {
+  v1::PodSandboxConfig ok;
+  v1::PortMapping* p = ok.add_port_mappings();
+  p->set_container_port(80);
+  p->set_host_port(8080);
+  p->set_host_ip("127.0.0.1");
+  ok.mutable_dns_config()->add_servers("10.96.0.10");
+  ok.mutable_dns_config()->add_searches("default.svc.cluster.local");
+  ok.mutable_dns_config()->add_options("ndots:5");
+  EXPECT_TRUE(CheckSandboxConfig(ok).ok());
+
+  v1::PodSandboxConfig bad_port = ok;
+  bad_port.mutable_port_mappings(0)->set_host_port(70000);
+  EXPECT_THAT(Message(CheckSandboxConfig(bad_port)),
+              AllOf(HasSubstr("config.port_mappings[0].host_port"), HasSubstr("70000")));
+  v1::PodSandboxConfig bad_ip = ok;
+  bad_ip.mutable_port_mappings(0)->set_host_ip("1.2.3.4; rm -rf /");
+  EXPECT_EQ(CheckSandboxConfig(bad_ip).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(CheckSandboxConfig(bad_ip)), HasSubstr("config.port_mappings[0].host_ip"));
+  v1::PodSandboxConfig bad_server = ok;
+  bad_server.mutable_dns_config()->add_servers("ns1.example");
+  EXPECT_THAT(Message(CheckSandboxConfig(bad_server)),
+              AllOf(HasSubstr("config.dns_config.servers[1]"), HasSubstr("ns1.example")));
+  v1::PodSandboxConfig spaced = ok;
+  spaced.mutable_dns_config()->add_searches("a b");
+  EXPECT_THAT(Message(CheckSandboxConfig(spaced)), HasSubstr("config.dns_config.searches[1]"));
+  v1::PodSandboxConfig many = ok;
+  for (int i = 0; i < 40; ++i) many.mutable_dns_config()->add_options("ndots:1");
+  EXPECT_THAT(Message(CheckSandboxConfig(many)),
+              AllOf(HasSubstr("config.dns_config.options"), HasSubstr("at most 32")));
+}
+
 }  // namespace
 }  // namespace vmmap
