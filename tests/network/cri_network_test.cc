@@ -323,6 +323,19 @@ TEST_F(CriNetworkTest, StopAndRemoveTwiceAreFine) {
   ExpectNothingLeft();
 }
 
+TEST_F(CriNetworkTest, StopAfterACrashStillReleasesTheNetwork) {
+  std::string id;
+  ASSERT_TRUE(RunSandbox(*server_, "crashed", &id).ok());
+  EXPECT_THAT(Leases(LeasesDir()), ::testing::SizeIs(1));
+  server_->Kill9();
+  server_->Start();
+  EXPECT_THAT(SandboxStatus(*server_, id).network().ip(), StartsWith("10.214.0."));
+  EXPECT_TRUE(StopSandbox(*server_, id).ok());
+  EXPECT_THAT(Leases(LeasesDir()), IsEmpty());
+  EXPECT_TRUE(RemoveSandbox(*server_, id).ok());
+  ExpectNothingLeft();
+}
+
 TEST_F(CriNetworkTest, FiftyCreateRemoveCyclesLeaveNothing) {
   for (int i = 0; i < 50; ++i) {
     PodRequest request{"cycle" + std::to_string(i), *image_};

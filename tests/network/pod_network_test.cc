@@ -127,6 +127,23 @@ TEST_F(PodNetworkTest, LifecycleGivesAnAddressAndStopRemoveTwiceLeaveNothing) {
   EXPECT_TRUE(NetnsDirEmpty());
 }
 
+TEST_F(PodNetworkTest, PodDnsServersAreTheGuestsResolvers) {
+  WriteConfig();
+  PodNetworkRequest request = Request(kId);
+  request.dns.servers = {"10.96.0.10", "fd00::10", "10.96.0.11", "10.96.0.12"};
+  request.dns.searches = {"default.svc.cluster.local"};
+  absl::StatusOr<PodNetworkState> state = network_->SetUp(request);
+  ASSERT_TRUE(state.ok()) << state.status();
+  absl::StatusOr<GuestNic> nic = network_->GuestNicFor(request, *state, "web-0");
+  ASSERT_TRUE(nic.ok()) << nic.status();
+  // At most two, IPv4 only: what the kernel's ip= parameter can carry.
+  EXPECT_EQ(nic->kernel_ip_arg,
+            absl::StrCat("ip=", state->ips[0],
+                         "::10.215.0.1:255.255.255.0:web-0:eth0:off:10.96.0.10:10.96.0.11"));
+  ASSERT_TRUE(network_->TearDown(request, *state).ok());
+  ASSERT_TRUE(network_->Remove(request).ok());
+}
+
 TEST_F(PodNetworkTest, RecoveryTearsDownWithTheSandboxIdAlone) {
   WriteConfig();
   ASSERT_TRUE(network_->SetUp(Request(kId)).ok());
