@@ -210,5 +210,16 @@ TEST(Subprocess, PassesEnvAndStdinAndBoundsOutputAndTime) {
   EXPECT_EQ(RunProcess(spec).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// The config README and docs/network.md tell operators to copy.
+TEST(ExampleConfig, TheShippedExampleIsAValidBridgeNetwork) {
+  absl::StatusOr<CniNetworkList> network = LoadCniConfig(VMMAP_SOURCE_DIR "/examples/cni");
+  ASSERT_TRUE(network.ok()) << network.status();
+  EXPECT_EQ(network->name, "vmmap");
+  ASSERT_EQ(network->plugins.size(), 3u);
+  EXPECT_EQ(network->plugins[0].type, "bridge");
+  EXPECT_EQ(network->plugins[1].capabilities, std::set<std::string>{"portMappings"});
+  EXPECT_TRUE(CheckCniReadiness(VMMAP_SOURCE_DIR "/examples/cni").ready);
+}
+
 }  // namespace
 }  // namespace vmmap::network
