@@ -18,6 +18,16 @@ bool IsSliceChar(char c) {
 
 }  // namespace
 
+std::string LibvirtPartitionDir(const std::string& partition) {
+  std::string dir;
+  for (absl::string_view part : absl::StrSplit(partition, '/', absl::SkipEmpty())) {
+    if (!dir.empty()) dir += "/";
+    absl::StrAppend(&dir, part);
+    if (part.find('.') == absl::string_view::npos) dir += ".partition";
+  }
+  return dir;
+}
+
 absl::StatusOr<std::string> ResourcePartitionFor(const std::string& cgroup_parent,
                                                  const NodeConfig& node, Explanation& explanation) {
   if (node.cgroup_driver == CgroupDriver::kCgroupfs || cgroup_parent.empty()) {

@@ -18,6 +18,10 @@
 
 namespace vmmap {
 
+// "/vmmap/x" → "vmmap.partition/x.partition": the directory libvirt makes
+// for a partition on cgroupfs (a component without '.' gets ".partition").
+std::string LibvirtPartitionDir(const std::string& partition);
+
 absl::StatusOr<std::string> ResourcePartitionFor(const std::string& cgroup_parent,
                                                  const NodeConfig& node, Explanation& explanation);
 

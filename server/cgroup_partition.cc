@@ -28,16 +28,6 @@ absl::Status InheritCpuset(const fs::path& parent, const fs::path& dir) {
 
 }  // namespace
 
-std::string LibvirtPartitionDir(const std::string& partition) {
-  std::string dir;
-  for (absl::string_view part : absl::StrSplit(partition, '/', absl::SkipEmpty())) {
-    if (!dir.empty()) dir += "/";
-    absl::StrAppend(&dir, part);
-    if (part.find('.') == absl::string_view::npos) dir += ".partition";
-  }
-  return dir;
-}
-
 absl::Status EnsureCgroupfsPartition(const std::string& partition, const std::string& cgroup_root) {
   const std::string relative = LibvirtPartitionDir(partition);
   std::error_code ec;

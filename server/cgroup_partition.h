@@ -10,11 +10,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "mapper/partition.h"  // LibvirtPartitionDir
 
 namespace vmmap {
-
-// "/vmmap/x" → "vmmap.partition/x.partition": libvirt's escaping on cgroupfs.
-std::string LibvirtPartitionDir(const std::string& partition);
 
 // Creates `partition` under every controller mounted below `cgroup_root`
 // (normally /sys/fs/cgroup). Existing directories are left as they are.

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/command_line.h"
 #include "cli/node_flags.h"
+#include "mapper/quantity.h"
 #include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/cgroup_partition.h"
@@ -46,6 +47,7 @@ struct ServeOptions {
   std::string domain_type = "auto";
   bool create_partition = true;
   LogLevel log_level = LogLevel::kInfo;
+  int64_t console_log_max_bytes = ConsoleLogForwarder::kDefaultMaxConsoleBytes;
   NodeConfig node;
   ImageStoreOptions images;
   network::CniOptions cni;
@@ -62,6 +64,8 @@ void PrintUsage(std::ostream& out) {
          "  --log-level debug|info|warning|error   [info]; debug logs every CRI call\n"
          "  --cni-conf-dir DIR    CNI network configs [/etc/cni/net.d]\n"
          "  --cni-bin-dir DIRS    CNI plugins, colon-separated [/opt/cni/bin, then /usr/lib/cni]\n"
+         "  --console-log-max-size Q  most unread bytes a VM's serial console file may\n"
+         "                        hold; older output is dropped with a marker line [10Mi]\n"
       << NodeFlagsHelp() << ImageFlagsHelp();
 }
 
@@ -145,6 +149,14 @@ int RunServeCommand(const std::vector<std::string>& args) {
       absl::StatusOr<LogLevel> level = ParseLogLevel(value);
       if (!level.ok()) return Usage(std::string(level.status().message()));
       options.log_level = *level;
+    } else if (arg.flag == "--console-log-max-size") {
+      absl::StatusOr<Quantity> q = Quantity::Parse(value, arg.flag);
+      absl::StatusOr<int64_t> bytes = q.ok() ? q->Units() : q.status();
+      if (!bytes.ok() || *bytes < 4096) {
+        return Usage(absl::StrCat("--console-log-max-size=\"", value,
+                                  "\": expected a size of at least 4Ki, e.g. 10Mi"));
+      }
+      options.console_log_max_bytes = *bytes;
     } else {
       bool consumed = false;
       absl::Status s = ParseNodeFlag(arg.flag, value, options.node, &consumed);
@@ -198,7 +210,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
 
   StatsCollector stats(hypervisor->get(), &runtime, images->get());
   // Serial consoles to CRI log files (kubectl logs), after Recover() settled the rows.
-  ConsoleLogForwarder console_logs(store->get(), std::chrono::seconds(1));
+  ConsoleLogForwarder console_logs(store->get(), std::chrono::seconds(1), std::chrono::seconds(1),
+                                   /*clock=*/nullptr, options.console_log_max_bytes);
   console_logs.Start();
   RuntimeService runtime_service(&runtime, &stats, &console_logs, hypervisor->get());
   ImageService image_service(images->get(), &runtime);

@@ -186,6 +186,19 @@ int64_t LoadOffset(const std::string& path) {
   return offset;
 }
 
+// Frees the disk blocks of console bytes [0, end) (rounded down to whole
+// blocks); the file keeps its size, and a writer appending meanwhile is
+// unaffected. Releasing a range again is harmless.
+absl::Status ReleaseConsolePrefix(int fd, int64_t end, const std::string& path) {
+  constexpr int64_t kBlock = 4096;
+  const int64_t length = end / kBlock * kBlock;
+  if (length <= 0) return absl::OkStatus();
+  if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, length) != 0) {
+    return ErrnoError("cannot release forwarded bytes of console", path, errno);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SaveOffset(const std::string& path, int64_t offset) {
   const std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -207,11 +220,12 @@ struct ConsoleLogForwarder::Tail {
   bool resolved = false;      // log_path / skip computed from the configs
   bool skip = false;          // no log_directory, log_path or console
   std::string log_path;       // log_directory + "/" + log_path
-  std::string console_path;
+  std::string console_path;   // set even if skip: its bytes are released unread
   std::string offset_path;    // <container dir>/console.offset
   bool loaded = false;        // `committed` read from offset_path
   int64_t committed = 0;      // console bytes already represented in the CRI log
   int64_t saved = 0;          // the value offset_path holds
+  int64_t released = 0;       // console bytes [0, released) have no disk blocks
   std::string pending;        // console bytes after `committed`, held back
   SteadyClock::time_point pending_since;
   int log_fd = -1;
@@ -233,10 +247,10 @@ struct ConsoleLogForwarder::Tail {
     const std::string& log_directory = sandbox->config.log_directory;
     const std::string& container_log_path = record.config.log_path;
     resolved = true;
+    console_path = record.console_path;
     skip = log_directory.empty() || container_log_path.empty() || record.console_path.empty();
     if (skip) return absl::OkStatus();
     log_path = absl::StrCat(log_directory, "/", container_log_path);
-    console_path = record.console_path;
     offset_path = (fs::path(console_path).parent_path() / "console.offset").string();
     return absl::OkStatus();
   }
@@ -256,11 +270,12 @@ struct ConsoleLogForwarder::Tail {
 
 ConsoleLogForwarder::ConsoleLogForwarder(StateStore* store, std::chrono::milliseconds interval,
                                          std::chrono::milliseconds partial_timeout,
-                                         const Clock* clock)
+                                         const Clock* clock, int64_t max_console_bytes)
     : store_(store),
       interval_(interval),
       partial_timeout_(partial_timeout),
-      clock_(clock != nullptr ? clock : Clock::Real()) {}
+      clock_(clock != nullptr ? clock : Clock::Real()),
+      max_console_bytes_(max_console_bytes > 0 ? max_console_bytes : kDefaultMaxConsoleBytes) {}
 
 ConsoleLogForwarder::~ConsoleLogForwarder() { Stop(); }
 
@@ -389,7 +404,7 @@ absl::Status ConsoleLogForwarder::Reopen(const std::string& container_id) {
 
 absl::Status ConsoleLogForwarder::SyncTail(Tail& tail, const ContainerRecord& record) {
   if (absl::Status s = tail.Resolve(store_, record); !s.ok()) return s;
-  if (tail.skip) return absl::OkStatus();
+  if (tail.skip) return DiscardConsole(tail);
   if (!tail.loaded) {
     tail.committed = LoadOffset(tail.offset_path);
     tail.saved = tail.committed;
@@ -408,7 +423,8 @@ absl::Status ConsoleLogForwarder::SyncTail(Tail& tail, const ContainerRecord& re
   bool at_eof = true;
   std::string out;
 
-  int fd = open(tail.console_path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Read-write only to release forwarded bytes (fallocate needs a writable fd).
+  int fd = open(tail.console_path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0 && errno != ENOENT) return ErrnoError("cannot open console", tail.console_path, errno);
   if (fd >= 0) {
     struct stat st;
@@ -425,6 +441,21 @@ absl::Status ConsoleLogForwarder::SyncTail(Tail& tail, const ContainerRecord& re
       work.clear();
       start = 0;
       read_from = 0;
+      tail.released = 0;
+    }
+    if (const int64_t unread = st.st_size - read_from; unread > max_console_bytes_) {
+      // The guest outran the forwarder: skip the oldest unread bytes. A
+      // held-back partial line ends where the gap begins.
+      const int64_t dropped = unread - max_console_bytes_;
+      if (!work.empty()) EmitAll(work, /*complete=*/true, timestamp, &out);
+      AppendCriLine(timestamp, /*full=*/true,
+                    absl::StrCat("[vmmap: ", dropped,
+                                 " bytes of console output dropped: the guest wrote more than ",
+                                 max_console_bytes_, " bytes faster than they were forwarded]"),
+                    &out);
+      work.clear();
+      start = read_from + dropped;
+      read_from = start;
     }
     const int64_t available = st.st_size - read_from;
     const size_t want = static_cast<size_t>(std::min<int64_t>(available, kMaxReadPerPass));
@@ -443,9 +474,12 @@ absl::Status ConsoleLogForwarder::SyncTail(Tail& tail, const ContainerRecord& re
       if (n == 0) break;  // shrank meanwhile; the next pass notices
       got += static_cast<size_t>(n);
     }
-    close(fd);
     work.resize(base + got);
   }
+  // Closes `fd` on every return below.
+  std::unique_ptr<int, void (*)(int*)> console_fd(fd >= 0 ? &fd : nullptr, [](int* f) {
+    close(*f);
+  });
 
   // Complete lines.
   std::string_view rest(work);
@@ -494,7 +528,35 @@ absl::Status ConsoleLogForwarder::SyncTail(Tail& tail, const ContainerRecord& re
     if (absl::Status s = SaveOffset(tail.offset_path, tail.committed); !s.ok()) return s;
     tail.saved = tail.committed;
   }
+  // Only bytes the saved offset covers are released: a restart never needs them.
+  if (fd >= 0 && tail.saved - tail.released >= kReleaseStep) {
+    if (absl::Status s = ReleaseConsolePrefix(fd, tail.saved, tail.console_path); !s.ok()) {
+      return s;
+    }
+    tail.released = tail.saved;
+  }
   return absl::OkStatus();
+}
+
+absl::Status ConsoleLogForwarder::DiscardConsole(Tail& tail) {
+  if (tail.console_path.empty()) return absl::OkStatus();
+  int fd = open(tail.console_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return errno == ENOENT ? absl::OkStatus()
+                           : ErrnoError("cannot open console", tail.console_path, errno);
+  }
+  struct stat st;
+  absl::Status s;
+  if (fstat(fd, &st) != 0) {
+    s = ErrnoError("cannot stat console", tail.console_path, errno);
+  } else if (st.st_size < tail.released) {
+    tail.released = 0;  // truncated meanwhile
+  } else if (st.st_size - tail.released >= kReleaseStep) {
+    s = ReleaseConsolePrefix(fd, st.st_size, tail.console_path);
+    if (s.ok()) tail.released = st.st_size;
+  }
+  close(fd);
+  return s;
 }
 
 }  // namespace vmmap

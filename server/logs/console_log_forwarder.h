@@ -24,6 +24,18 @@
 // and the rename). A console file smaller than the saved offset was truncated
 // and is read again from the start.
 //
+// The console file is bounded (a guest that writes forever must not fill the
+// node's disk): console bytes already forwarded are released with
+// fallocate(PUNCH_HOLE) — the file keeps its size, so offsets stay valid and
+// QEMU's concurrent O_APPEND writes are never lost or overwritten — and if
+// more than `max_console_bytes` are waiting unread (the guest writes faster
+// than a pass forwards), the oldest are skipped and the CRI log gets one
+// marker line saying how many bytes were dropped. A container without a CRI
+// log path has its console released unread. Disk use of a console file is
+// thus at most `max_console_bytes` plus what the guest writes in one
+// interval. The CRI log itself is kubelet's to rotate (containerLogMaxSize,
+// then ReopenContainerLog).
+//
 // The CRI log file is kept open (O_APPEND) per container, like containerd does:
 // after kubelet renames it for rotation, writes keep going to the rotated file
 // until Reopen() creates a new one at the configured path. The descriptor is
@@ -62,15 +74,21 @@ class ConsoleLogForwarder {
   // Most console bytes read per container per pass (the rest waits for the
   // next pass, so one chatty guest cannot starve the others).
   static constexpr size_t kMaxReadPerPass = 8 * 1024 * 1024;
+  // Default bound on unread console bytes: kubelet's containerLogMaxSize.
+  static constexpr int64_t kDefaultMaxConsoleBytes = 10 * 1024 * 1024;
+  // Forwarded console bytes are released in steps of at least this much.
+  static constexpr int64_t kReleaseStep = 1024 * 1024;
 
   // `store` must outlive the forwarder. `interval` is the Start() thread's
   // period (real time: it only paces the thread); `partial_timeout` is how
   // long an unterminated line is held back, measured on `clock`'s steady
   // reading; CRI line timestamps are its wall reading. `clock` nullptr:
   // Clock::Real(); otherwise it must outlive the forwarder.
+  // `max_console_bytes` (> 0) bounds each console file (see above).
   ConsoleLogForwarder(StateStore* store, std::chrono::milliseconds interval,
                       std::chrono::milliseconds partial_timeout = std::chrono::seconds(1),
-                      const Clock* clock = nullptr);
+                      const Clock* clock = nullptr,
+                      int64_t max_console_bytes = kDefaultMaxConsoleBytes);
   ~ConsoleLogForwarder();  // Stop()s and closes every log file
   ConsoleLogForwarder(const ConsoleLogForwarder&) = delete;
   ConsoleLogForwarder& operator=(const ConsoleLogForwarder&) = delete;
@@ -104,6 +122,8 @@ class ConsoleLogForwarder {
   // Looks up or creates the tail for `record` (its paths are resolved lazily).
   absl::StatusOr<std::shared_ptr<Tail>> TailFor(const ContainerRecord& record);
   absl::Status SyncTail(Tail& tail, const ContainerRecord& record);
+  // For a container without a CRI log: releases its console bytes unread.
+  absl::Status DiscardConsole(Tail& tail);
   // One pass over the store; `listed` tells whether listing succeeded.
   absl::Status SyncAll(bool* listed);
   void Run();
@@ -112,6 +132,7 @@ class ConsoleLogForwarder {
   const std::chrono::milliseconds interval_;
   const std::chrono::milliseconds partial_timeout_;
   const Clock* const clock_;
+  const int64_t max_console_bytes_;
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Tail>> tails_ ABSL_GUARDED_BY(mu_);

@@ -13,6 +13,7 @@
 #include "server/base/log.h"
 #include "server/runtime/container_layout.h"
 #include "server/runtime/domain_observation.h"
+#include "server/runtime/domain_cgroups.h"
 #include "server/runtime/domains.h"
 #include "server/runtime/ids.h"
 #include "server/runtime/live_resize.h"
@@ -55,7 +56,7 @@ std::string PodRuntime::ContainerDir(const std::string& id) const {
 
 absl::Status PodRuntime::Recover() {
   return RecoverState(*hypervisor_, *store_, absl::StrCat(options_.state_dir, "/containers"),
-                      options_.node, options_.network);
+                      options_.node, options_.cgroup_root, options_.network);
 }
 
 // ---------------------------------------------------------------- sandboxes
@@ -373,6 +374,13 @@ absl::Status PodRuntime::StopContainerLocked(const std::string& id, int64_t time
 
 absl::Status PodRuntime::RemoveContainerLocked(const ContainerRecord& record) {
   if (absl::Status s = DestroyAndUndefine(*hypervisor_, record.domain_name); !s.ok()) return s;
+  // Before the row goes, so that a failure (or a crash) is retried.
+  if (absl::Status s = RemoveDomainCgroups(options_.node, {record.domain_name},
+                                           options_.cgroup_root);
+      !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("container ", record.id, ": its domain is gone, "
+                                               "but its cgroup is not (retry): ", s.message()));
+  }
   std::error_code ec;
   fs::remove_all(ContainerDir(record.id), ec);
   if (ec) {

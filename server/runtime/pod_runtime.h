@@ -56,6 +56,9 @@ struct RuntimeOptions {
   // without a NIC and NetworkReady is reported true (tests on libvirt's
   // test driver, which has no taps).
   network::PodNetwork* network = nullptr;
+  // Where the cgroup controllers are mounted: libvirt's leftover domain
+  // cgroups are removed below it (server/runtime/domain_cgroups.h).
+  std::string cgroup_root = "/sys/fs/cgroup";
 };
 
 // True once the caller has gone away (deadline passed, call cancelled).

@@ -4,9 +4,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "mapper/domain_xml.h"
 #include "server/base/log.h"
+#include "server/runtime/domain_cgroups.h"
 #include "server/runtime/domain_observation.h"
 #include "server/runtime/domains.h"
 #include "server/runtime/ids.h"
@@ -104,7 +106,7 @@ absl::Status ReleaseInterruptedNetworkSetUps(StateStore& store, network::PodNetw
 
 absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
                           const std::string& containers_dir, const NodeConfig& node,
-                          network::PodNetwork* network) {
+                          const std::string& cgroup_root, network::PodNetwork* network) {
   absl::StatusOr<std::vector<ContainerRecord>> records = store.ListContainers();
   if (!records.ok()) return Stop(records.status());
   absl::StatusOr<std::vector<virt::DomainInfo>> domains =
@@ -122,6 +124,8 @@ absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
   }
 
   absl::flat_hash_map<std::string, const ContainerRecord*> by_id;
+  // Domains that no longer run: libvirt may have left their cgroups behind.
+  absl::flat_hash_set<std::string> ended;
   for (const ContainerRecord& r : *records) by_id[r.id] = &r;
 
   // vmmap domains no committed row knows: a crash between define and commit.
@@ -136,6 +140,7 @@ absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
     VMMAP_LOG(kInfo, "recovery: removing orphaned domain ", d.name, " of container ",
               owner->container_id);
     if (absl::Status s = DestroyAndUndefine(hypervisor, d.name); !s.ok()) return s;
+    ended.insert(d.name);
   }
   // Pending rows: roll back whatever part was created.
   for (const ContainerRecord& r : *records) {
@@ -174,9 +179,17 @@ absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
       }
       continue;
     }
+    if (absl::IsNotFound(status.status()) ||
+        (status.ok() && status->state == virt::PowerState::kShutoff)) {
+      ended.insert(r.domain_name);
+    }
     std::optional<ContainerRecord> changed = ObserveDomain(r, status, NowNanos());
     if (!changed) continue;
     if (absl::Status s = store.PutContainer(*changed); !s.ok()) return s;
+  }
+  // Not a reason to stop serving: RemoveContainer tries again for its domain.
+  if (absl::Status s = RemoveDomainCgroups(node, ended, cgroup_root); !s.ok()) {
+    VMMAP_LOG(kWarning, "recovery: ", s.message());
   }
   return ReleaseInterruptedNetworkSetUps(store, network);
 }

@@ -11,6 +11,9 @@
 //    stays pending (hidden from CRI readers) and the next start retries;
 //  * committed rows learn what happened to their domains while vmmap was
 //    down (ObserveDomain);
+//  * the cgroup directories libvirt left for domains that no longer run
+//    (orphans removed above, rows whose domain is shut off or gone) are
+//    removed (server/runtime/domain_cgroups.h);
 //  * a CREATED row whose domain runs (a crash inside StartContainer, after
 //    the start and before the row said RUNNING) gets the limits applied
 //    after start (server/runtime/post_start.h) and becomes RUNNING; if they
@@ -35,6 +38,7 @@ namespace vmmap {
 
 absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
                           const std::string& containers_dir, const NodeConfig& node,
+                          const std::string& cgroup_root,
                           network::PodNetwork* network = nullptr);
 
 }  // namespace vmmap

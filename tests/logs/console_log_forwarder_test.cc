@@ -440,5 +440,73 @@ TEST_F(ConsoleLogForwarderTest, RemovedContainersAreForgotten) {
   EXPECT_TRUE(absl::IsNotFound(forwarder.Reopen("c1")));
 }
 
+// Disk blocks the console file holds (holes punched by the forwarder hold none).
+int64_t AllocatedBytes(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int64_t>(st.st_blocks) * 512;
+}
+
+std::string NumberedLines(int from, int to) {
+  std::string out;
+  for (int i = from; i < to; ++i) out += "console line " + std::to_string(i) + "\n";
+  return out;
+}
+
+TEST_F(ConsoleLogForwarderTest, ForwardedConsoleBytesLeaveTheDiskButKeepTheirOffsets) {
+  const std::string log = AddContainer("c1");
+  ConsoleLogForwarder forwarder(store_.get(), milliseconds(100), kNever);
+  const std::string first = NumberedLines(0, 200000);  // ~3.5 MiB
+  ASSERT_GT(first.size(), 3u << 20);
+  AppendConsole("c1", first);
+  ASSERT_TRUE(forwarder.SyncOnce().ok());
+  EXPECT_EQ(static_cast<int64_t>(fs::file_size(ConsolePath("c1"))),
+            static_cast<int64_t>(first.size()));
+  EXPECT_LT(AllocatedBytes(ConsolePath("c1")), 64 << 10);
+  // The guest keeps appending after the released range; nothing is lost,
+  // and a restarted forwarder continues at the saved offset.
+  AppendConsole("c1", "after the hole\n");
+  ConsoleLogForwarder restarted(store_.get(), milliseconds(100), kNever);
+  ASSERT_TRUE(restarted.SyncOnce().ok());
+  std::vector<Entry> entries = ParseCriLog(log);
+  ASSERT_EQ(entries.size(), 200001u);
+  EXPECT_EQ(entries.front(), F("console line 0"));
+  EXPECT_EQ(entries[199999], F("console line 199999"));
+  EXPECT_EQ(entries.back(), F("after the hole"));
+}
+
+TEST_F(ConsoleLogForwarderTest, AGuestOutrunningTheForwarderLosesItsOldestBytesWithAMarker) {
+  const std::string log = AddContainer("c1");
+  constexpr int64_t kMax = 64 << 10;
+  ConsoleLogForwarder forwarder(store_.get(), milliseconds(100), kNever, nullptr, kMax);
+  AppendConsole("c1", "held back, no newline yet");
+  ASSERT_TRUE(forwarder.SyncOnce().ok());
+  const std::string flood = NumberedLines(0, 20000);
+  AppendConsole("c1", flood);
+  ASSERT_TRUE(forwarder.SyncOnce().ok());
+  std::vector<Entry> entries = ParseCriLog(log);  // every line in CRI format
+  ASSERT_GE(entries.size(), 3u);
+  // The held-back line ends where the gap begins, then the marker.
+  EXPECT_EQ(entries[0], F("held back, no newline yet"));
+  const int64_t unread = static_cast<int64_t>(flood.size());  // the held-back line was read
+  EXPECT_EQ(entries[1], F("[vmmap: " + std::to_string(unread - kMax) +
+                          " bytes of console output dropped: the guest wrote more than " +
+                          std::to_string(kMax) + " bytes faster than they were forwarded]"));
+  // Exactly the newest kMax bytes follow (the first of them mid-line).
+  std::string forwarded;
+  for (size_t i = 2; i < entries.size(); ++i) forwarded += entries[i].text + "\n";
+  EXPECT_EQ(forwarded, flood.substr(flood.size() - kMax));
+  EXPECT_EQ(entries.back(), F("console line 19999"));
+}
+
+TEST_F(ConsoleLogForwarderTest, AConsoleWithoutACriLogIsReleasedUnread) {
+  AddContainer("c1", /*log_directory=*/true, /*log_path=*/false);
+  ConsoleLogForwarder forwarder(store_.get(), milliseconds(100), kNever);
+  AppendConsole("c1", NumberedLines(0, 200000));
+  ASSERT_TRUE(forwarder.SyncOnce().ok());
+  EXPECT_GT(fs::file_size(ConsolePath("c1")), 3u << 20);
+  EXPECT_LT(AllocatedBytes(ConsolePath("c1")), 64 << 10);
+}
+
 }  // namespace
 }  // namespace vmmap

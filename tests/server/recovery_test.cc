@@ -36,6 +36,18 @@ class RecoveryTest : public RuntimeFixture {
     return plan->spec.name;
   }
 
+  // A container row as the store holds it (not yet stored).
+  static ContainerRecord Row(const std::string& id, const std::string& sandbox_id,
+                             const std::string& domain_name,
+                             ContainerState state = ContainerState::kCreated) {
+    ContainerRecord r;
+    r.id = id;
+    r.sandbox_id = sandbox_id;
+    r.domain_name = domain_name;
+    r.state = state;
+    return r;
+  }
+
   static SandboxRecord Sandbox(const std::string& id, int64_t created_at_ns) {
     SandboxRecord r;
     r.id = id;
@@ -48,10 +60,7 @@ TEST_F(RecoveryTest, RollsBackPendingRemovesOrphansKeepsCommittedAndForeign) {
   ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-a", 1)).ok());
   // Crash after define, before commit: a pending row, its domain and files.
   const std::string pending_domain = DefineOwned("a", "pending-container");
-  ContainerRecord pending;
-  pending.id = "pending-container";
-  pending.sandbox_id = "sandbox-a";
-  pending.domain_name = pending_domain;
+  ContainerRecord pending = Row("pending-container", "sandbox-a", pending_domain);
   pending.pending = true;
   ASSERT_TRUE(store_->PutContainer(pending).ok());
   fs::create_directories(dir_ + "/containers/pending-container");
@@ -64,20 +73,14 @@ TEST_F(RecoveryTest, RollsBackPendingRemovesOrphansKeepsCommittedAndForeign) {
   // A committed container whose domain is defined: kept as it is.
   ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-c", 2)).ok());
   const std::string committed_domain = DefineOwned("c", "committed-container");
-  ContainerRecord committed;
-  committed.id = "committed-container";
-  committed.sandbox_id = "sandbox-c";
-  committed.domain_name = committed_domain;
+  const ContainerRecord committed = Row("committed-container", "sandbox-c", committed_domain);
   ASSERT_TRUE(store_->PutContainer(committed).ok());
   fs::create_directories(dir_ + "/containers/committed-container");
 
   // A committed RUNNING container whose domain vanished while we were down.
   ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-d", 3)).ok());
-  ContainerRecord vanished;
-  vanished.id = "vanished-container";
-  vanished.sandbox_id = "sandbox-d";
-  vanished.domain_name = "vmmap-ns-d-000000000000";
-  vanished.state = ContainerState::kRunning;
+  const ContainerRecord vanished = Row("vanished-container", "sandbox-d",
+                                       "vmmap-ns-d-000000000000", ContainerState::kRunning);
   ASSERT_TRUE(store_->PutContainer(vanished).ok());
 
   ASSERT_TRUE(runtime_->Recover().ok());
@@ -159,10 +162,7 @@ TEST_F(RecoveryTest, ConcurrentRetriesOfOneSandboxCreateExactlyOne) {
 TEST_F(RecoveryTest, AStoreErrorStopsRecoveryBeforeItTouchesAnything) {
   ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-e", 1)).ok());
   const std::string domain = DefineOwned("e", "committed-e");
-  ContainerRecord committed;
-  committed.id = "committed-e";
-  committed.sandbox_id = "sandbox-e";
-  committed.domain_name = domain;
+  const ContainerRecord committed = Row("committed-e", "sandbox-e", domain);
   ASSERT_TRUE(store_->PutContainer(committed).ok());
   fs::create_directories(dir_ + "/containers/committed-e");
   // Its row no longer decodes: a listing would come back short if errors
@@ -181,6 +181,47 @@ TEST_F(RecoveryTest, AStoreErrorStopsRecoveryBeforeItTouchesAnything) {
                                ::testing::HasSubstr("committed-e")));
   EXPECT_TRUE(DomainExists(domain));
   EXPECT_TRUE(fs::exists(dir_ + "/containers/committed-e"));
+}
+
+// Issue 8, finding 3: libvirt leaves a domain's cgroup directories when the
+// domain ended while vmmap (and its embedded libvirt) was down.
+TEST_F(RecoveryTest, RemovesTheCgroupsLibvirtLeftForDomainsThatEnded) {
+  ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-v", 1)).ok());
+  const ContainerRecord vanished =
+      Row("vanished", "sandbox-v", "vmmap-ns-v-0123456789ab", ContainerState::kRunning);
+  ASSERT_TRUE(store_->PutContainer(vanished).ok());
+  ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-r", 2)).ok());
+  const ContainerRecord running =
+      Row("running", "sandbox-r", DefineOwned("r", "running"), ContainerState::kRunning);
+  ASSERT_TRUE(hypervisor_->StartDomain(running.domain_name).ok());
+  ASSERT_TRUE(store_->PutContainer(running).ok());
+  const std::string orphan = DefineOwned("o", "orphan");
+
+  const fs::path cpu = fs::path(CgroupRoot()) / "cpu,cpuacct" / "vmmap.partition";
+  const fs::path unified = fs::path(CgroupRoot()) / "unified" / "vmmap.partition";
+  const fs::path left = cpu / ("qemu-embed-1a2b3c4d-7-" + vanished.domain_name + ".libvirt-qemu");
+  const fs::path left_v2 = unified / ("qemu-7-" + vanished.domain_name + ".libvirt-qemu");
+  const fs::path orphans = cpu / ("qemu-embed-1a2b3c4d-9-" + orphan + ".libvirt-qemu");
+  const fs::path in_use = cpu / ("qemu-embed-1a2b3c4d-8-" + running.domain_name + ".libvirt-qemu");
+  const fs::path foreign = cpu / "qemu-3-someone-elses-vm.libvirt-qemu";
+  for (const fs::path& p : {left / "vcpu0", left / "emulator", left_v2, orphans / "emulator",
+                            in_use / "vcpu0", foreign}) {
+    fs::create_directories(p);
+  }
+  fs::create_directory_symlink("cpu,cpuacct", fs::path(CgroupRoot()) / "cpu");
+
+  ASSERT_TRUE(runtime_->Recover().ok());
+  EXPECT_FALSE(fs::exists(left));
+  EXPECT_FALSE(fs::exists(left_v2));
+  EXPECT_FALSE(fs::exists(orphans));
+  EXPECT_TRUE(fs::exists(in_use / "vcpu0"));  // its domain runs
+  EXPECT_TRUE(fs::exists(foreign));           // not a vmmap domain's
+
+  // RemoveContainer removes what libvirt leaves once the domain is gone.
+  fs::create_directories(in_use / "vcpu0");
+  ASSERT_TRUE(runtime_->RemoveContainer(running.id).ok());
+  EXPECT_FALSE(fs::exists(in_use));
+  EXPECT_TRUE(fs::exists(foreign));
 }
 
 }  // namespace

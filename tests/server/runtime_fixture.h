@@ -34,8 +34,9 @@ class RuntimeFixture : public ::testing::Test {
     auto images = ImageStore::Open(dir_ + "/images");
     ASSERT_TRUE(images.ok()) << images.status();
     images_ = std::move(*images);
-    runtime_ = std::make_unique<PodRuntime>(RuntimeOptions{dir_, NodeConfig()}, hypervisor_.get(),
-                                            store_.get(), images_.get());
+    // A cgroup tree of the test's own: tests never touch the node's cgroups.
+    runtime_ = std::make_unique<PodRuntime>(RuntimeOptions{dir_, NodeConfig(), nullptr, CgroupRoot()},
+                                            hypervisor_.get(), store_.get(), images_.get());
   }
   void TearDown() override {
     std::error_code ignored;
@@ -43,6 +44,7 @@ class RuntimeFixture : public ::testing::Test {
   }
 
   bool DomainExists(const std::string& name) { return hypervisor_->DomainState(name).ok(); }
+  std::string CgroupRoot() const { return dir_ + "/cgroup"; }
 
   std::string dir_;
   std::unique_ptr<virt::LibvirtHypervisor> hypervisor_;

@@ -17,6 +17,7 @@
 #   vmmap.alloc_at=<sec>     wait <sec> seconds before allocating (default 0)
 #   vmmap.heartbeat=<sec>    heartbeat period (default 5)
 #   vmmap.debug=1            print loaded modules / input devices / acpid state
+#   vmmap.flood=1            after boot, print VMMAP-FLOOD lines on ttyS0 forever
 #
 # Lines printed on ttyS0 (one per line, greppable):
 #   VMMAP-GUEST-BOOTED
@@ -173,6 +174,10 @@ if [ "$ALLOC" = max ] || [ "$ALLOC" -gt 0 ] 2>/dev/null; then
             if [ "$got" -ge "$ALLOC" ]; then say "VMMAP-ALLOCATED=$got"; else say "VMMAP-ALLOC-FAILED=$got"; fi
         fi
     ) &
+fi
+
+if [ "$(arg vmmap.flood 0)" = 1 ]; then
+    yes "VMMAP-FLOOD 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz" &
 fi
 
 while :; do
