@@ -10,21 +10,7 @@
 #include "mapper/kubelet_inputs.h"
 #include "mapper/planner.h"
 #include "mapper/pod_manifest.h"
-
-namespace {
-
-void CheckInvariants(const vmmap::DomainSpec& s) {
-  if (s.vcpus < 1) abort();
-  const vmmap::CpuTune& t = s.cputune;
-  if (t.quota_us && t.emulator_quota_us && t.global_quota_us &&
-      s.vcpus * *t.quota_us + *t.emulator_quota_us > *t.global_quota_us) {
-    abort();
-  }
-  if (s.hard_limit_kib && *s.hard_limit_kib < s.memory_kib) abort();
-  if (s.memory_locked && !s.hard_limit_kib) abort();
-}
-
-}  // namespace
+#include "tests/fuzz/plan_invariants.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view yaml(reinterpret_cast<const char*>(data), size);
@@ -37,8 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       absl::StatusOr<vmmap::DomainPlan> plan =
           vmmap::PlanDomain(vmmap::SandboxInputFor(pod, driver), node);
       if (!plan.ok()) continue;
-      CheckInvariants(plan->spec);
-      if (!vmmap::RenderDomainXml(plan->spec).ok()) abort();  // a valid plan always renders
+      vmmap::fuzz::CheckPlanInvariants(plan->spec);
     }
   }
   return 0;
