@@ -82,6 +82,17 @@ constexpr TemplatePath kTemplatePaths[] = {
     {"CronJob", 4, {"spec", "jobTemplate", "spec", "template"}},
 };
 
+}  // namespace
+
+std::optional<std::vector<absl::string_view>> PodTemplateKeys(absl::string_view kind) {
+  for (const TemplatePath& t : kTemplatePaths) {
+    if (kind == t.kind) return std::vector<absl::string_view>(t.keys, t.keys + t.depth);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 // ---------------------------------------------------------------------------
 // One document's pod.
 //

@@ -40,6 +40,10 @@ struct PodManifest {
   std::optional<int64_t> overhead_memory_bytes;
 };
 
+// The keys from a document of `kind` to its pod template (empty for a Pod);
+// nullopt when the kind holds no pod.
+std::optional<std::vector<absl::string_view>> PodTemplateKeys(absl::string_view kind);
+
 // Parses every document in `yaml`. Errors are InvalidArgument and carry
 // "line L, column C" (1-based) plus the field path and the offending value.
 absl::StatusOr<std::vector<PodManifest>> ParsePodManifests(absl::string_view yaml);
