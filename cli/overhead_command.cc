@@ -31,7 +31,7 @@ void PrintUsage(std::ostream& out) {
          "  --tolerance Q         most memory a class may over-declare for a smaller size [16Mi]\n"
          "  --name-prefix NAME    class names are NAME-<N>vcpu[-<memory>] [vmmap]\n"
          "  --handler NAME        the CRI runtime handler kubelet is configured with [vmmap]\n"
-         "  --node-selector K=V   scheduling.nodeSelector: only nodes running vmmap [none]\n"
+         "  --node-selector K=V   scheduling: only nodes labelled K=V, tolerating their taint K=V:NoSchedule [none]\n"
          "  --explain             print each term of each class's overhead (to stderr)\n"
       << NodeFlagsHelp();
 }
@@ -185,8 +185,12 @@ std::string ClassYaml(const RuntimeClassPlan& c, const OverheadOptions& o) {
       "    cpu: ", c.cpu_milli, "m\n"
       "    memory: ", c.memory_mib, "Mi\n");
   if (!o.node_selector_key.empty()) {
+    // vmmap nodes run every pod as a VM, so they are tainted with the same
+    // key=value (docs/deploy.md); the class's pods tolerate it.
     absl::StrAppend(&yaml, "scheduling:\n  nodeSelector:\n    ", o.node_selector_key, ": \"",
-                    o.node_selector_value, "\"\n");
+                    o.node_selector_value, "\"\n  tolerations:\n  - key: ", o.node_selector_key,
+                    "\n    operator: Equal\n    value: \"", o.node_selector_value,
+                    "\"\n    effect: NoSchedule\n");
   }
   return yaml;
 }

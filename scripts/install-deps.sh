@@ -24,6 +24,9 @@ packages=(
   iperf3
   # images: JSON (qemu-img info, OCI manifests), a real registry and the tools that publish to it
   nlohmann-json3-dev libzstd-dev zlib1g-dev libre2-dev docker-registry skopeo apache2-utils openssl
+  # deploy/ manifests checked against the Kubernetes schema (tests/deploy): node for npm's
+  # kubernetes-models, the official Python client for unknown fields, systemd-analyze for the unit
+  nodejs python3-kubernetes systemd
   # load for the suite's own proof that it holds on a busy machine (scripts/test.sh)
   stress-ng
 )
@@ -37,4 +40,15 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# npm's kubernetes-models (JSON schema from Kubernetes' OpenAPI) and js-yaml for
+# tests/deploy/validate_manifests.mjs, pinned, in a directory of their own.
+manifest_tools=${VMMAP_MANIFEST_TOOLS:-/opt/vmmap-tools/manifest-check}
+if [[ ! -f $manifest_tools/node_modules/kubernetes-models/package.json ||
+      ! -f $manifest_tools/node_modules/js-yaml/package.json ]]; then
+  echo "install-deps: npm install kubernetes-models js-yaml into $manifest_tools" >&2
+  mkdir -p "$manifest_tools"
+  npm install --prefix "$manifest_tools" --no-audit --no-fund --loglevel=error \
+    kubernetes-models@5.1.0 js-yaml@4.1.0 >/dev/null
 fi

@@ -50,7 +50,7 @@ expect "sizes that need more than --tolerance apart get their own class" 0 stdou
   '^  name: vmmap-1vcpu-1gi$' '^  name: vmmap-1vcpu-16gi$' -- \
   "$vmmap" overhead --vcpus 1 --memory 512Mi,1Gi,16Gi
 expect "--node-selector and --handler reach the class" 0 stdout '^handler: kata-vmmap$' \
-  '^    vmmap\.io/runtime: "vmmap"$' -- \
+  '^    vmmap\.io/runtime: "vmmap"$' '^  - key: vmmap\.io/runtime$' '^    effect: NoSchedule$' -- \
   "$vmmap" overhead --vcpus 1 --handler kata-vmmap --node-selector vmmap.io/runtime=vmmap
 
 # Pod files: the class is sized for the pod's own shape (2 vCPUs, 2Gi: 116Mi).
