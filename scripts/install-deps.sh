@@ -27,6 +27,8 @@ packages=(
   # deploy/ manifests checked against the Kubernetes schema (tests/deploy): node for npm's
   # kubernetes-models, the official Python client for unknown fields, systemd-analyze for the unit
   nodejs python3-kubernetes systemd
+  # /metrics: prometheus-cpp (exposer + text format); the scrape test calls the CRI with python3-grpcio
+  prometheus-cpp-dev python3-grpcio
   # load for the suite's own proof that it holds on a busy machine (scripts/test.sh)
   stress-ng
 )

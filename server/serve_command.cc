@@ -25,6 +25,9 @@
 #include "server/images/image_flags.h"
 #include "server/images/image_store.h"
 #include "server/logs/console_log_forwarder.h"
+#include "server/metrics/cri_call_metrics.h"
+#include "server/metrics/metrics_endpoint.h"
+#include "server/metrics/pod_metrics.h"
 #include "server/network/pod_network.h"
 #include "server/runtime/pod_runtime.h"
 #include "server/state/state_store.h"
@@ -48,6 +51,8 @@ struct ServeOptions {
   bool create_partition = true;
   LogLevel log_level = LogLevel::kInfo;
   int64_t console_log_max_bytes = ConsoleLogForwarder::kDefaultMaxConsoleBytes;
+  std::string metrics_address = "127.0.0.1:9462";  // loopback: the figures name pods
+  bool metrics_address_given = false;
   NodeConfig node;
   ImageStoreOptions images;
   network::CniOptions cni;
@@ -64,6 +69,7 @@ void PrintUsage(std::ostream& out) {
          "  --log-level debug|info|warning|error   [info]; debug logs every CRI call\n"
          "  --cni-conf-dir DIR    CNI network configs [/etc/cni/net.d]\n"
          "  --cni-bin-dir DIRS    CNI plugins, colon-separated [/opt/cni/bin, then /usr/lib/cni]\n"
+         "  --metrics-address HOST:PORT  Prometheus /metrics [127.0.0.1:9462]; empty: off\n"
          "  --console-log-max-size Q  most unread bytes a VM's serial console file may\n"
          "                        hold; older output is dropped with a marker line [10Mi]\n"
       << NodeFlagsHelp() << ImageFlagsHelp();
@@ -145,6 +151,9 @@ int RunServeCommand(const std::vector<std::string>& args) {
         return Usage(absl::StrCat("--domain-type=\"", value, "\": expected auto, kvm or qemu"));
       }
       options.domain_type = value;
+    } else if (arg.flag == "--metrics-address") {
+      options.metrics_address = arg.value;
+      options.metrics_address_given = true;
     } else if (arg.flag == "--log-level") {
       absl::StatusOr<LogLevel> level = ParseLogLevel(value);
       if (!level.ok()) return Usage(std::string(level.status().message()));
@@ -213,6 +222,24 @@ int RunServeCommand(const std::vector<std::string>& args) {
   ConsoleLogForwarder console_logs(store->get(), std::chrono::seconds(1), std::chrono::seconds(1),
                                    /*clock=*/nullptr, options.console_log_max_bytes);
   console_logs.Start();
+  // /metrics: declared after what it reads, so it stops serving first.
+  CriCallMetrics cri_metrics;
+  auto pod_metrics = std::make_shared<PodMetrics>(&stats);
+  std::unique_ptr<prometheus::Exposer> metrics_endpoint;
+  if (!options.metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<prometheus::Exposer>> endpoint = StartMetricsEndpoint(options.metrics_address);
+    if (endpoint.ok()) {
+      (*endpoint)->RegisterCollectable(cri_metrics.registry());
+      (*endpoint)->RegisterCollectable(pod_metrics);
+      metrics_endpoint = std::move(*endpoint);
+    } else if (options.metrics_address_given) {
+      return fail(endpoint.status());
+    } else {
+      // The default port may be taken (a second vmmap on one host): serving
+      // the CRI matters more than the metrics.
+      VMMAP_LOG(kWarning, "vmmap serve: ", endpoint.status().message(), "; /metrics is off");
+    }
+  }
   RuntimeService runtime_service(&runtime, &stats, &console_logs, hypervisor->get());
   ImageService image_service(images->get(), &runtime);
   std::error_code ec;
@@ -227,6 +254,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   builder.RegisterService(&image_service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(MakeCallLogFactory());
+  interceptors.push_back(MakeCriCallMetricsFactory(&cri_metrics));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // The socket is created with no permissions for others from its first
   // instant, not chmod'ed after a window in which anyone could connect.
