@@ -1,8 +1,8 @@
 # Included by bench/CMakeLists.txt. Built, not run by ctest (it boots real QEMU):
 #   bench/start_path.sh build
 # Pod start path (RunPodSandbox + CreateContainer + StartContainer against
-# `vmmap serve`, embedded driver) vs. virDomainCreateXML / `virsh create` of the
-# same domain XML, and vmmap-serve's RSS with 50 defined pods. Reuses the e2e
+# `vmmap serve`, embedded driver) vs. its floors: libvirt's minimal domain and a
+# bare QEMU of the same guest; and vmmap-serve's RSS with 50 defined pods. Reuses the e2e
 # harness (guest bundle, memlock shim, server process, CRI client).
 if(NOT TARGET GTest::gtest)
   find_package(GTest REQUIRED)

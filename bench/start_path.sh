@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Issue 3's figures in one run (builds nothing):
+# Issue 11's start-path figures in one run (builds nothing):
 #   1. pod start path: RunPodSandbox + CreateContainer + StartContainer against
-#      `vmmap serve` (embedded QEMU driver, the product default) vs.
-#      virDomainCreateXML / virDomainDefineXML+Create / `virsh create` of the same
-#      domain XML on a fresh qemu:///embed root; median, p90 and ratios;
+#      `vmmap serve` (embedded QEMU driver, the product default) vs. the floors:
+#      (b) libvirt starting a minimal domain (no cputune/memtune) of the same
+#      guest, (a) a bare qemu-system-x86_64 with the same kernel/initrd/memory
+#      (first serial byte and guest userspace); median, p90 and ratios;
 #   2. vmmap-serve VmRSS idle and with 50 defined (not started) pods.
 #
 #   bench/start_path.sh BUILD_DIR [--pods N] [--rss-pods M] [--keep-work-dir]

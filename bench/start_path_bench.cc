@@ -1,32 +1,36 @@
-// Issue 3's figures, in one run:
+// The pod start path against its floors, in one run (issue 11):
 //
-//  1. Pod start path. For N sequential pods, the time from the start of
-//     RunPodSandbox to the return of StartContainer (QEMU running; not guest
-//     boot) against `vmmap serve` on the product default, the embedded QEMU
-//     driver. Against that, the SAME domain XML (the file vmmap's embedded
-//     driver persisted, <state>/libvirt/etc/qemu/<name>.xml, read back after
-//     CreateContainer; only the console log path is moved) started on a fresh
-//     qemu:///embed connection in this process:
-//       - virDomainCreateXML (what `virsh create` calls), timed around the call;
-//       - virDomainDefineXML + virDomainCreate (what vmmap itself calls);
-//       - `virsh create FILE` as a process (its own embedded driver start-up
-//         included), on a third root because an embed root is locked by its
-//         user.
-//     Every pod/domain is destroyed (and undefined) before the next measurement,
-//     so every side starts from "nothing running". One unmeasured warm-up round
-//     first (QEMU capability probe of a fresh root).
+//  1. For N sequential pods (1 vCPU, 256 MiB, the e2e guest: Debian's cloud
+//     kernel + a busybox initramfs, direct kernel boot, TCG), three ways to
+//     start the same guest, each from "nothing running":
+//       - vmmap: RunPodSandbox + CreateContainer + StartContainer against
+//         `vmmap serve` on the product default (the embedded QEMU driver),
+//         until StartContainer returns, and until the guest's userspace
+//         prints VMMAP-GUEST-BOOTED on its console;
+//       - floor (b): libvirt starting a MINIMAL domain (same kernel, initrd,
+//         memory and vCPU; no <cputune>, no <memtune>, no partition) with
+//         virDomainCreateXML on a fresh qemu:///embed root in this process;
+//         the same two instants;
+//       - floor (a): a bare `qemu-system-x86_64 -accel tcg` with the same
+//         kernel, initrd, cmdline and memory, its serial console on a pipe:
+//         to the first serial byte and to the userspace marker.
+//     One unmeasured warm-up round first (QEMU capability probe of a fresh
+//     root). The goal: vmmap <= 1.3x libvirt's minimal domain.
 //  2. vmmap-serve's VmRSS with M pods defined (RunPodSandbox + CreateContainer,
 //     not started), on a fresh server: idle, after 1 pod, after M, after removal.
 //
 // The memlock shim must be preloaded in this process (the embedded driver here
 // raises QEMU's RLIMIT_MEMLOCK); the program re-executes itself with LD_PRELOAD
 // set when it is not. Everything lives under /var/tmp/vmmap-e2e-<pid> (the e2e
-// harness's work dir) and is removed at the end, with every domain it created
-// and the partition cgroups (vmmap.partition, machine) that did not exist
-// before it ran.
+// harness's work dir) and is removed at the end, with every domain it created,
+// every domain cgroup directory of its domains that libvirt left behind, and
+// the partition cgroups (vmmap.partition, machine) that did not exist before
+// it ran.
 //
 // usage: vmmap_start_path_bench [--pods N] [--rss-pods M] [--keep-work-dir]
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -89,6 +93,7 @@ struct State {
   // that did not exist when the bench started: libvirt removes each domain's
   // own cgroup, but nobody removes these.
   std::vector<std::string> new_cgroup_dirs;
+  std::vector<pid_t> bare_qemus;  // bare QEMU processes still running
 };
 State g;
 volatile sig_atomic_t g_stop = 0;
@@ -185,6 +190,40 @@ std::vector<std::string> MissingPartitionCgroups() {
   return missing;
 }
 
+// Domain cgroup directories (and their vcpuN/emulator children) whose name
+// carries one of ours: libvirt removes a domain's cgroup when it stops it,
+// but not always when its user dies first.
+std::string OurNameMark() { return std::to_string(getpid()) + "-"; }
+void RemoveOurDomainCgroups() {
+  const std::vector<std::string> marks = {"sp" + OurNameMark(), "floor" + OurNameMark()};
+  std::error_code ec;
+  for (const auto& controller : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    std::vector<fs::path> ours;
+    std::error_code ec2;
+    for (auto it = fs::recursive_directory_iterator(controller.path(), ec2);
+         !ec2 && it != fs::recursive_directory_iterator(); it.increment(ec2)) {
+      const std::string name = it->path().filename().string();
+      const bool mine = std::any_of(marks.begin(), marks.end(), [&](const std::string& m) {
+        return name.find(m) != std::string::npos;
+      });
+      if (mine && it->is_directory(ec2)) {
+        ours.push_back(it->path());
+        it.disable_recursion_pending();
+      }
+    }
+    for (const fs::path& dir : ours) {
+      std::vector<fs::path> children;
+      for (const auto& c : fs::directory_iterator(dir, ec2)) {
+        if (c.is_directory(ec2)) children.push_back(c.path());
+      }
+      for (const fs::path& c : children) ::rmdir(c.c_str());
+      if (::rmdir(dir.c_str()) != 0) {
+        std::cerr << "cleanup: cannot remove cgroup " << dir.string() << ": " << strerror(errno) << "\n";
+      }
+    }
+  }
+}
+
 // rmdir (never recursive: a cgroup with tasks or children stays, and says so).
 void RemoveNewCgroupDirs() {
   for (const std::string& dir : g.new_cgroup_dirs) {
@@ -225,6 +264,11 @@ void Cleanup() {
       kill(pid, SIGKILL);
     }
   }
+  for (pid_t pid : g.bare_qemus) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  RemoveOurDomainCgroups();
   RemoveNewCgroupDirs();
   if (!g.work_dir.empty() && !g.keep_work_dir) {
     std::error_code ec;
@@ -412,19 +456,6 @@ void StartEventLoop() {
   }).detach();
 }
 
-void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
-    s.replace(pos, from.size(), to);
-  }
-}
-
-std::string XmlName(const std::string& xml) {
-  const size_t b = xml.find("<name>");
-  const size_t e = xml.find("</name>");
-  if (b == std::string::npos || e == std::string::npos) return "";
-  return xml.substr(b + 6, e - b - 6);
-}
-
 size_t CountPersistedXml(const std::string& root) {
   size_t count = 0;
   std::error_code ec;
@@ -434,46 +465,110 @@ size_t CountPersistedXml(const std::string& root) {
   return count;
 }
 
-// The one persistent domain config in an embed root, or "".
-std::string PersistedXmlPath(const std::string& root) {
-  std::string found;
-  int count = 0;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(root + "/etc/qemu", ec)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".xml") {
-      found = entry.path().string();
-      ++count;
-    }
-  }
-  return count == 1 ? found : "";
-}
-
 void DestroyDomain(virDomainPtr dom, bool undefine) {
   if (virDomainDestroy(dom) != 0) Die("virDomainDestroy: " + LastVirError());
   if (undefine && virDomainUndefine(dom) != 0) Die("virDomainUndefine: " + LastVirError());
   virDomainFree(dom);
 }
 
-bool ProcessAlive(pid_t pid) {
-  return pid > 0 && ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/cmdline").find("qemu") !=
-                        std::string::npos;
+// ------------------------------------------------------------------ floors
+
+constexpr char kUserspaceMarker[] = "VMMAP-GUEST-BOOTED";
+constexpr std::chrono::minutes kBootDeadline{5};
+
+// Polls `path` until it holds the userspace marker; ms since `t0`, or -1.
+double WaitForMarker(const std::string& path, Clock::time_point t0) {
+  const auto deadline = Clock::now() + kBootDeadline;
+  while (Clock::now() < deadline) {
+    CheckStop();
+    if (ReadFileOrEmpty(path).find(kUserspaceMarker) != std::string::npos) return Ms(Clock::now() - t0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
 }
 
-// `virsh destroy` of a transient domain another virsh process started. A new
-// virsh process re-attaches to running domains in a background thread while it
-// runs the command; destroy races with that and libvirt 9.0 then reports
-// "Domain not found" although QEMU was killed. So judge by the QEMU pid: gone
-// within 30 s, or fail.
-void VirshDestroy(const std::string& root, const std::string& name, const std::string& log) {
-  const std::string pid_text = ReadFileOrEmpty(root + "/run/qemu/" + name + ".pid");
-  const pid_t pid = pid_text.empty() ? -1 : std::atoi(pid_text.c_str());
-  if (pid <= 0) Die("no QEMU pid file for " + name + " under " + root);
-  RunProcess({"virsh", "-q", "-c", EmbedUri(root), "destroy", name}, log);
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (ProcessAlive(pid) && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+// The e2e guest on libvirt with nothing vmmap adds: no <cputune>, no
+// <memtune>, no <resource>; the same kernel, initrd, command line, memory and
+// vCPU count as the pods.
+std::string MinimalDomainXml(const std::string& name, const std::string& console) {
+  const std::string guest = GetFixtures().work_dir + "/guest";
+  std::string cmdline = ReadFileOrEmpty(guest + "/cmdline");
+  while (!cmdline.empty() && cmdline.back() == '\n') cmdline.pop_back();
+  return "<domain type='qemu'><name>" + name + "</name><memory unit='MiB'>" +
+         std::to_string(kPodMemory / kMiB) + "</memory><vcpu>" + std::to_string(kPodVcpus) +
+         "</vcpu><os><type arch='x86_64' machine='pc'>hvm</type><kernel>" + guest +
+         "/vmlinuz</kernel><initrd>" + guest + "/initrd.img</initrd><cmdline>" + cmdline +
+         "</cmdline></os><features><acpi/><apic/></features><devices>"
+         "<emulator>/usr/bin/qemu-system-x86_64</emulator>"
+         "<serial type='file'><source path='" + console + "'/><target port='0'/></serial>"
+         "<console type='file'><source path='" + console + "'/><target type='serial' port='0'/></console>"
+         "</devices></domain>";
+}
+
+struct BareBoot {
+  double first_byte_ms = -1;
+  double userspace_ms = -1;
+};
+
+// A bare QEMU with the guest's kernel, initrd, command line and memory; its
+// serial port writes into a FIFO this process reads, so the first byte is
+// seen when QEMU writes it.
+BareBoot BootBareQemu(const std::string& tag) {
+  BareBoot out;
+  const std::string guest = GetFixtures().work_dir + "/guest";
+  std::string cmdline = ReadFileOrEmpty(guest + "/cmdline");
+  while (!cmdline.empty() && cmdline.back() == '\n') cmdline.pop_back();
+  const std::string fifo = g.work_dir + "/bare-" + tag + ".fifo";
+  ::unlink(fifo.c_str());
+  if (mkfifo(fifo.c_str(), 0600) != 0) Die("mkfifo " + fifo + ": " + strerror(errno));
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (reader < 0) Die("open " + fifo + ": " + strerror(errno));
+  const std::string log = g.work_dir + "/bare-qemu.log";
+  std::vector<std::string> args = {"qemu-system-x86_64", "-machine", "pc,accel=tcg", "-m",
+                                   std::to_string(kPodMemory / kMiB), "-smp",
+                                   std::to_string(kPodVcpus), "-nodefaults", "-no-user-config",
+                                   "-display", "none", "-monitor", "none", "-kernel",
+                                   guest + "/vmlinuz", "-initrd", guest + "/initrd.img",
+                                   "-append", cmdline, "-serial", "file:" + fifo};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const auto t0 = Clock::now();
+  const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) Die(std::string("spawn qemu-system-x86_64: ") + strerror(rc));
+  g.bare_qemus.push_back(pid);
+  std::string text;
+  const auto deadline = t0 + kBootDeadline;
+  while (Clock::now() < deadline && out.userspace_ms < 0) {
+    CheckStop();
+    struct pollfd p = {reader, POLLIN, 0};
+    ::poll(&p, 1, 10);
+    char buffer[4096];
+    const ssize_t n = ::read(reader, buffer, sizeof buffer);
+    if (n > 0) {
+      if (out.first_byte_ms < 0) out.first_byte_ms = Ms(Clock::now() - t0);
+      text.append(buffer, static_cast<size_t>(n));
+      if (text.find(kUserspaceMarker) != std::string::npos) out.userspace_ms = Ms(Clock::now() - t0);
+    } else if (n == 0 && waitpid(pid, nullptr, WNOHANG) == pid) {
+      g.bare_qemus.pop_back();
+      ::close(reader);
+      Die("bare QEMU exited early; see " + log + ":\n" + ReadFileOrEmpty(log));
+    }
   }
-  if (ProcessAlive(pid)) Die("virsh destroy " + name + " left QEMU pid " + std::to_string(pid) + ":\n" + ReadFileOrEmpty(log));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  g.bare_qemus.pop_back();
+  ::close(reader);
+  ::unlink(fifo.c_str());
+  if (out.userspace_ms < 0) Die("bare QEMU did not reach userspace; console:\n" + text);
+  return out;
 }
 
 // ------------------------------------------------------------------ phases
@@ -496,136 +591,94 @@ void StartPathPhase(const Options& o) {
   const std::string image = PullGuest(server);
   const std::string vmmap_root = state_dir + "/libvirt";
 
-  // Two more embed roots with vmmap's own driver config (console logs to files,
-  // no virtlogd): one for this process's C API calls, one for virsh processes.
+  // The minimal domains' root: vmmap's driver config (console logs to files,
+  // no virtlogd), used by this process's C API calls.
   const std::string capi_root = work + "/lvc";
-  const std::string virsh_root = work + "/lvv";
-  for (const std::string& root : {capi_root, virsh_root}) {
-    fs::create_directories(root + "/etc");
-    fs::copy_file(vmmap_root + "/etc/qemu.conf", root + "/etc/qemu.conf",
-                  fs::copy_options::overwrite_existing);
-    g.embed_roots.push_back(root);
-  }
-  fs::create_directories(work + "/xml");
+  fs::create_directories(capi_root + "/etc");
+  fs::copy_file(vmmap_root + "/etc/qemu.conf", capi_root + "/etc/qemu.conf",
+                fs::copy_options::overwrite_existing);
+  g.embed_roots.push_back(capi_root);
   fs::create_directories(work + "/consoles");
   StartEventLoop();
   g.conn = virConnectOpen(EmbedUri(capi_root).c_str());
   if (g.conn == nullptr) Die("virConnectOpen " + EmbedUri(capi_root) + ": " + LastVirError());
-  // (The embedded driver re-reads the variable when it opens; from here on the
-  // children, virsh and vmmap serve, keep their own defaults.)
   unsetenv("LIBVIRT_LOG_OUTPUTS");
-  const std::string virsh_log = work + "/virsh.log";
 
-  std::vector<double> vm_total, vm_run, vm_create, vm_start;
-  std::vector<double> capi_create_xml, capi_define, capi_create, capi_define_create, virsh_create;
-  double warm_vmmap = 0, warm_capi = 0, warm_virsh = 0;
+  std::vector<double> vm_total, vm_run, vm_create, vm_start, vm_user;
+  std::vector<double> min_create, min_user, bare_first, bare_user;
   for (int i = -1; i < o.pods; ++i) {
     CheckStop();
     const bool warm = i < 0;
     const std::string tag = warm ? "w" : std::to_string(i);
-    const std::string pod_name = "sp" + std::to_string(getpid()) + "-" + tag;
 
-    // vmmap: RunPodSandbox -> CreateContainer -> StartContainer returned.
+    // vmmap: RunPodSandbox -> CreateContainer -> StartContainer returned, then
+    // the guest's userspace marker in the container's console log.
+    const std::string pod_name = "sp" + OurNameMark() + tag;
+    const auto t_pod = Clock::now();
     const Pod pod = CreatePod(server, pod_name, image, /*start=*/true,
                               std::chrono::seconds(warm ? 180 : 60));
-    const std::string xml_path = PersistedXmlPath(vmmap_root);
-    if (xml_path.empty()) Die("cannot find the one domain XML under " + vmmap_root + "/etc/qemu");
-    std::string xml = ReadFileOrEmpty(xml_path);
+    const double pod_user =
+        WaitForMarker(state_dir + "/containers/" + pod.container_id + "/console.log", t_pod);
+    if (pod_user < 0) Die("pod " + pod_name + " did not reach userspace");
     RemovePod(server, pod);
-    if (fs::exists(xml_path)) Die("RemovePodSandbox left " + xml_path);
 
-    // The same XML; the console log moves out of vmmap's (now removed) container dir.
-    const std::string console_dir = work + "/consoles/" + tag;
-    fs::create_directories(console_dir);
-    ReplaceAll(xml, state_dir + "/containers/" + pod.container_id, console_dir);
-    // (Kernel and initrd stay in vmmap's image store, which outlives the pods.)
-    if (xml.find(state_dir + "/containers/") != std::string::npos) {
-      Die("domain XML still names a path under " + state_dir + "/containers/");
-    }
-    const std::string name = XmlName(xml);
-    const std::string file = work + "/xml/" + tag + ".xml";
-    std::ofstream(file) << xml;
-
-    // libvirt C API, this process: virDomainCreateXML (= virsh create).
+    // Floor (b): libvirt, minimal domain.
+    const std::string console = work + "/consoles/" + tag + ".log";
+    const std::string xml = MinimalDomainXml("floor" + OurNameMark() + tag, console);
     auto t0 = Clock::now();
     virDomainPtr dom = virDomainCreateXML(g.conn, xml.c_str(), 0);
-    const double create_xml_ms = Ms(Clock::now() - t0);
-    if (dom == nullptr) Die("virDomainCreateXML: " + LastVirError());
+    const double create_ms = Ms(Clock::now() - t0);
+    if (dom == nullptr) Die("virDomainCreateXML (minimal domain): " + LastVirError());
+    const double user_ms = WaitForMarker(console, t0);
     DestroyDomain(dom, /*undefine=*/false);
+    if (user_ms < 0) Die("the minimal domain did not reach userspace");
 
-    // virDomainDefineXML + virDomainCreate (vmmap's own pair of calls).
-    t0 = Clock::now();
-    dom = virDomainDefineXML(g.conn, xml.c_str());
-    const auto t1 = Clock::now();
-    if (dom == nullptr) Die("virDomainDefineXML: " + LastVirError());
-    if (virDomainCreate(dom) != 0) Die("virDomainCreate: " + LastVirError());
-    const auto t2 = Clock::now();
-    DestroyDomain(dom, /*undefine=*/true);
+    // Floor (a): bare QEMU.
+    const BareBoot bare = BootBareQemu(tag);
 
-    // `virsh create FILE` as a process (its own embedded driver start-up included).
-    const ProcResult vc = RunProcess({"virsh", "-q", "-c", EmbedUri(virsh_root), "create", file}, virsh_log);
-    if (vc.status != 0) Die("virsh create failed; see " + virsh_log + ":\n" + ReadFileOrEmpty(virsh_log));
-    VirshDestroy(virsh_root, name, virsh_log);
-
-    if (warm) {
-      warm_vmmap = pod.total_ms;
-      warm_capi = create_xml_ms;
-      warm_virsh = vc.ms;
-      continue;
-    }
+    if (warm) continue;
     vm_total.push_back(pod.total_ms);
     vm_run.push_back(pod.run_ms);
     vm_create.push_back(pod.create_ms);
     vm_start.push_back(pod.start_ms);
-    capi_create_xml.push_back(create_xml_ms);
-    capi_define.push_back(Ms(t1 - t0));
-    capi_create.push_back(Ms(t2 - t1));
-    capi_define_create.push_back(Ms(t2 - t0));
-    virsh_create.push_back(vc.ms);
+    vm_user.push_back(pod_user);
+    min_create.push_back(create_ms);
+    min_user.push_back(user_ms);
+    bare_first.push_back(bare.first_byte_ms);
+    bare_user.push_back(bare.userspace_ms);
     std::cout << "   pod " << std::setw(2) << i << ": vmmap " << Fmt(pod.total_ms) << " ms (run "
               << Fmt(pod.run_ms) << " + create " << Fmt(pod.create_ms) << " + start "
-              << Fmt(pod.start_ms) << ")   virDomainCreateXML " << Fmt(create_xml_ms)
-              << " ms   define+create " << Fmt(Ms(t2 - t0)) << " ms   virsh create "
-              << Fmt(vc.ms) << " ms\n"
+              << Fmt(pod.start_ms) << "), userspace " << Fmt(pod_user) << " ms | minimal domain "
+              << Fmt(create_ms) << " ms, userspace " << Fmt(user_ms) << " ms | bare QEMU first byte "
+              << Fmt(bare.first_byte_ms) << " ms, userspace " << Fmt(bare.userspace_ms) << " ms\n"
               << std::flush;
   }
-  std::cout << "   warm-up (fresh roots, QEMU capability probe): vmmap " << Fmt(warm_vmmap)
-            << " ms, virDomainCreateXML " << Fmt(warm_capi) << " ms, virsh create "
-            << Fmt(warm_virsh) << " ms\n";
   std::cout << "   results (" << o.pods << " pods; p90 = nearest rank):\n";
   PrintRow("vmmap RunPodSandbox+CreateContainer+StartContainer", vm_total);
   PrintRow("  of which RunPodSandbox", vm_run);
   PrintRow("  of which CreateContainer (define)", vm_create);
-  PrintRow("  of which StartContainer (virDomainCreate)", vm_start);
-  PrintRow("libvirt C API virDomainCreateXML (= virsh create)", capi_create_xml);
-  PrintRow("libvirt C API virDomainDefineXML+virDomainCreate", capi_define_create);
-  PrintRow("  of which virDomainDefineXML", capi_define);
-  PrintRow("  of which virDomainCreate", capi_create);
-  PrintRow("`virsh create FILE` process (fork..exit)", virsh_create);
-  const Summary v = Summarize(vm_total), c = Summarize(capi_create_xml),
-                dc = Summarize(capi_define_create), vs = Summarize(virsh_create);
-  std::cout << "   vmmap's own work before the start, median (RunPodSandbox + CreateContainer) - "
-               "median virDomainDefineXML: "
-            << Fmt(Summarize(vm_run).median + Summarize(vm_create).median - Summarize(capi_define).median)
-            << " ms\n";
-  std::cout << "   ratio vmmap / virDomainCreateXML:           median " << Fmt(v.median / c.median, 3)
-            << "x   p90 " << Fmt(v.p90 / c.p90, 3) << "x   (target <= 1.1x: "
-            << (v.median / c.median <= 1.1 ? "met" : "NOT met") << " at the median)\n";
-  std::cout << "   ratio vmmap / virDomainDefineXML+Create:    median " << Fmt(v.median / dc.median, 3)
-            << "x   p90 " << Fmt(v.p90 / dc.p90, 3) << "x\n";
-  std::cout << "   ratio vmmap / `virsh create` process:       median " << Fmt(v.median / vs.median, 3)
-            << "x   p90 " << Fmt(v.p90 / vs.p90, 3) << "x\n";
+  PrintRow("  of which StartContainer (start + live limits)", vm_start);
+  PrintRow("vmmap: RunPodSandbox start to guest userspace", vm_user);
+  PrintRow("floor (b) libvirt minimal domain, virDomainCreateXML", min_create);
+  PrintRow("floor (b) libvirt minimal domain, to guest userspace", min_user);
+  PrintRow("floor (a) bare QEMU, to first serial byte", bare_first);
+  PrintRow("floor (a) bare QEMU, to guest userspace", bare_user);
+  const Summary v = Summarize(vm_total), m = Summarize(min_create);
+  const Summary vu = Summarize(vm_user), mu = Summarize(min_user), bu = Summarize(bare_user);
+  std::cout << "   ratio vmmap start / libvirt minimal domain:   median " << Fmt(v.median / m.median, 3)
+            << "x   p90 " << Fmt(v.p90 / m.p90, 3) << "x   (goal <= 1.3x: "
+            << (v.median / m.median <= 1.3 ? "met" : "NOT met") << " at the median)\n";
+  std::cout << "   ratio to guest userspace, vmmap / minimal:    median " << Fmt(vu.median / mu.median, 3)
+            << "x;  vmmap / bare QEMU: median " << Fmt(vu.median / bu.median, 3) << "x\n";
   std::cout << "   after: " << LoadLine() << "\n" << std::flush;
 
-  // Nothing of phase 1 may survive: stop the server, check its root is empty.
   g.server.reset();
-  if (!VirshListAll(vmmap_root, virsh_log).empty()) Die("vmmap's embed root still has domains");
+  if (!VirshListAll(vmmap_root, work + "/virsh.log").empty()) Die("vmmap's embed root still has domains");
   virDomainPtr* doms = nullptr;
   const int left = virConnectListAllDomains(g.conn, &doms, 0);
   for (int i = 0; i < left; ++i) virDomainFree(doms[i]);
   free(doms);
   if (left != 0) Die("the C API root still has domains");
-  if (!VirshListAll(virsh_root, virsh_log).empty()) Die("the virsh root still has domains");
 }
 
 void RssPhase(const Options& o) {

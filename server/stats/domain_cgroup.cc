@@ -1,7 +1,14 @@
 #include "server/stats/domain_cgroup.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <utility>
 
@@ -54,13 +61,9 @@ std::vector<std::string> VcpuDirs(const std::string& dir) {
   return out;
 }
 
-absl::StatusOr<std::string> ReadCgroupFile(const std::string& path) {
-  return ReadFile(path, kMaxCgroupFile);
-}
-
-// CPU time in ns from a cpuacct.usage or cgroup2 cpu.stat.
-absl::StatusOr<uint64_t> ReadUsage(const std::string& path, bool v2) {
-  absl::StatusOr<std::string> text = ReadCgroupFile(path);
+// CPU time in ns from the text of a cpuacct.usage or cgroup2 cpu.stat.
+absl::StatusOr<uint64_t> ParseUsage(const std::string& path, const absl::StatusOr<std::string>& text,
+                                    bool v2) {
   if (!text.ok()) return text.status();
   std::optional<uint64_t> ns =
       v2 ? UsageFromV2CpuStat(ParseKeyedValues(*text)) : ParseSingleValue(*text);
@@ -70,8 +73,87 @@ absl::StatusOr<uint64_t> ReadUsage(const std::string& path, bool v2) {
 
 }  // namespace
 
+struct FdBudget {
+  std::atomic<int> left{0};
+};
+
+class OpenCgroupFiles {
+ public:
+  explicit OpenCgroupFiles(std::shared_ptr<FdBudget> budget) : budget_(std::move(budget)) {}
+  OpenCgroupFiles(const OpenCgroupFiles&) = delete;
+  OpenCgroupFiles& operator=(const OpenCgroupFiles&) = delete;
+  ~OpenCgroupFiles() {
+    for (const auto& [path, fd] : fds_) ::close(fd);
+    budget_->left.fetch_add(static_cast<int>(fds_.size()));
+  }
+
+  // The whole file, read from offset 0 of a kept descriptor (kernfs files
+  // are generated anew for each read from the start). A descriptor whose
+  // cgroup was removed fails (ENODEV) and is dropped.
+  absl::StatusOr<std::string> Read(const std::string& path) {
+    auto it = fds_.find(path);
+    if (it == fds_.end()) {
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) return vmmap::ReadFile(path, kMaxCgroupFile);  // the same error, named
+      if (budget_->left.fetch_sub(1) <= 0) {
+        budget_->left.fetch_add(1);
+        ::close(fd);
+        return vmmap::ReadFile(path, kMaxCgroupFile);
+      }
+      it = fds_.emplace(path, fd).first;
+    }
+    std::string out;
+    char buffer[8192];
+    for (;;) {
+      const ssize_t n = ::pread(it->second, buffer, sizeof buffer, static_cast<off_t>(out.size()));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int error = errno;
+        ::close(it->second);
+        fds_.erase(it);
+        budget_->left.fetch_add(1);
+        return absl::NotFoundError(absl::StrCat("read ", path, ": ", strerror(error)));
+      }
+      if (n == 0) return out;
+      if (out.size() + static_cast<size_t>(n) > kMaxCgroupFile) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("read ", path, ": larger than ", kMaxCgroupFile, " bytes"));
+      }
+      out.append(buffer, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  std::shared_ptr<FdBudget> budget_;
+  absl::flat_hash_map<std::string, int> fds_;
+};
+
+CgroupFs::CgroupFs(std::string proc_root, std::vector<CgroupMount> mounts, int max_open_files)
+    : proc_root_(std::move(proc_root)),
+      mounts_(std::move(mounts)),
+      budget_(std::make_shared<FdBudget>()) {
+  if (max_open_files < 0) {
+    struct rlimit limit {};
+    max_open_files = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                         ? static_cast<int>(std::min<rlim_t>(limit.rlim_cur / 4, 1 << 16))
+                         : 256;
+  }
+  budget_->left.store(max_open_files);
+}
+
+absl::StatusOr<std::string> CgroupFs::ReadFile(const DomainCgroupFiles& files,
+                                               const std::string& path) const {
+  if (files.open == nullptr) files.open = std::make_shared<OpenCgroupFiles>(budget_);
+  return files.open->Read(path);
+}
+
+bool CgroupFs::ProcessExists(pid_t pid) const {
+  struct stat st {};
+  return ::stat(absl::StrCat(proc_root_, "/", pid).c_str(), &st) == 0;
+}
+
 CgroupFs CgroupFs::Host() {
-  absl::StatusOr<std::string> mountinfo = ReadFile("/proc/self/mountinfo", 4 << 20);
+  absl::StatusOr<std::string> mountinfo = vmmap::ReadFile("/proc/self/mountinfo", 4 << 20);
   return CgroupFs("/proc", mountinfo.ok() ? ParseCgroupMounts(*mountinfo)
                                           : std::vector<CgroupMount>{});
 }
@@ -99,7 +181,8 @@ absl::flat_hash_map<std::string, pid_t> CgroupFs::FindQemuByUuid(
     const std::string name = it->path().filename().string();
     int pid = 0;
     if (!absl::SimpleAtoi(name, &pid) || pid <= 0) continue;
-    absl::StatusOr<std::string> cmdline = ReadFile(it->path().string() + "/cmdline", kMaxCmdline);
+    absl::StatusOr<std::string> cmdline =
+        vmmap::ReadFile(it->path().string() + "/cmdline", kMaxCmdline);
     if (!cmdline.ok() || cmdline->find("-uuid") == std::string::npos) continue;
     std::optional<std::string> uuid = UuidFromCmdline(*cmdline);
     if (uuid && uuids.contains(*uuid)) out[*uuid] = pid;
@@ -110,7 +193,7 @@ absl::flat_hash_map<std::string, pid_t> CgroupFs::FindQemuByUuid(
 
 absl::StatusOr<DomainCgroupFiles> CgroupFs::Locate(pid_t pid) const {
   absl::StatusOr<std::string> text =
-      ReadFile(absl::StrCat(proc_root_, "/", pid, "/cgroup"), kMaxCgroupFile);
+      vmmap::ReadFile(absl::StrCat(proc_root_, "/", pid, "/cgroup"), kMaxCgroupFile);
   if (!text.ok()) return text.status();
   std::string v2;
   absl::flat_hash_map<std::string, std::string> v1;  // controller → domain dir
@@ -179,17 +262,17 @@ absl::StatusOr<DomainCgroupFiles> CgroupFs::Locate(pid_t pid) const {
 absl::StatusOr<CgroupSample> CgroupFs::Read(const DomainCgroupFiles& files) const {
   CgroupSample s;
   if (!files.cpu_usage.empty()) {
-    absl::StatusOr<uint64_t> ns = ReadUsage(files.cpu_usage, files.cpu_usage_v2);
+    absl::StatusOr<uint64_t> ns = ParseUsage(files.cpu_usage, ReadFile(files, files.cpu_usage), files.cpu_usage_v2);
     if (!ns.ok()) return ns.status();
     s.cpu_ns = *ns;
     // Children: absent figures rather than a failed sample.
     if (!files.emulator_usage.empty()) {
-      if (absl::StatusOr<uint64_t> e = ReadUsage(files.emulator_usage, files.cpu_usage_v2); e.ok()) {
+      if (absl::StatusOr<uint64_t> e = ParseUsage(files.emulator_usage, ReadFile(files, files.emulator_usage), files.cpu_usage_v2); e.ok()) {
         s.emulator_ns = *e;
       }
     }
     for (const std::string& path : files.vcpu_usage) {
-      absl::StatusOr<uint64_t> v = ReadUsage(path, files.cpu_usage_v2);
+      absl::StatusOr<uint64_t> v = ParseUsage(path, ReadFile(files, path), files.cpu_usage_v2);
       if (!v.ok()) {
         s.vcpu_ns.clear();
         break;
@@ -200,18 +283,18 @@ absl::StatusOr<CgroupSample> CgroupFs::Read(const DomainCgroupFiles& files) cons
   if (!files.throttling.empty()) {
     // When the v1 file shares the usage file (v2), it has been read above;
     // reading again keeps the code one shape and costs one small read.
-    absl::StatusOr<std::string> text = ReadCgroupFile(files.throttling);
+    absl::StatusOr<std::string> text = ReadFile(files, files.throttling);
     if (text.ok()) s.throttling = ThrottlingFromCpuStat(ParseKeyedValues(*text), files.throttling_v2);
   }
   if (!files.memory_dir.empty()) {
     const std::string& d = files.memory_dir;
     absl::StatusOr<std::string> usage =
-        ReadCgroupFile(d + (files.memory_v2 ? "/memory.current" : "/memory.usage_in_bytes"));
+        ReadFile(files, d + (files.memory_v2 ? "/memory.current" : "/memory.usage_in_bytes"));
     if (!usage.ok()) return usage.status();
-    absl::StatusOr<std::string> stat = ReadCgroupFile(d + "/memory.stat");
+    absl::StatusOr<std::string> stat = ReadFile(files, d + "/memory.stat");
     if (!stat.ok()) return stat.status();
     absl::StatusOr<std::string> limit =
-        ReadCgroupFile(d + (files.memory_v2 ? "/memory.max" : "/memory.limit_in_bytes"));
+        ReadFile(files, d + (files.memory_v2 ? "/memory.max" : "/memory.limit_in_bytes"));
     const std::optional<uint64_t> limit_value =
         limit.ok() ? ParseSingleValue(*limit) : std::nullopt;
     s.memory = files.memory_v2

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,13 @@
 #include "server/stats/cgroup_files.h"
 
 namespace vmmap {
+
+// Open descriptors of one domain's cgroup files, reused across reads (an
+// open costs more than the read itself), closed when the domain's entry
+// goes. How many the process keeps open in all is bounded by a shared
+// budget; files beyond it are opened and closed per read.
+class OpenCgroupFiles;
+struct FdBudget;
 
 // The files of one domain's cgroup, absolute paths. A CPU usage path is
 // either a cpuacct.usage (ns) or a cgroup2 cpu.stat (usage_usec).
@@ -38,6 +46,9 @@ struct DomainCgroupFiles {
   bool throttling_v2 = false;
   std::string memory_dir;  // empty: no per-domain memory cgroup
   bool memory_v2 = false;
+  // Filled by CgroupFs::Read; copies share it. Reads through one entry must
+  // not run concurrently (DomainSampler serialises them).
+  mutable std::shared_ptr<OpenCgroupFiles> open;
 };
 
 // One reading of a domain's cgroup files.
@@ -53,8 +64,9 @@ class CgroupFs {
  public:
   // /proc and the cgroup mounts of /proc/self/mountinfo.
   static CgroupFs Host();
-  CgroupFs(std::string proc_root, std::vector<CgroupMount> mounts)
-      : proc_root_(std::move(proc_root)), mounts_(std::move(mounts)) {}
+  // `max_open_files`: descriptors kept open across reads, in all domains
+  // together (default: a quarter of the soft RLIMIT_NOFILE).
+  CgroupFs(std::string proc_root, std::vector<CgroupMount> mounts, int max_open_files = -1);
 
   // The QEMU processes of the domains whose UUIDs are given, found with one
   // pass over proc_root (cmdline "-uuid U"). Domains without a process here
@@ -65,6 +77,9 @@ class CgroupFs {
   // The domain's files from /proc/<pid>/cgroup. NotFound when the process is
   // gone; FailedPrecondition when it sits in no cgroup of its own.
   absl::StatusOr<DomainCgroupFiles> Locate(pid_t pid) const;
+
+  // Is there still a process `pid` (a stat of proc_root/pid)?
+  bool ProcessExists(pid_t pid) const;
 
   // Reads every file of `files`. NotFound (or another error) when a file
   // the domain must have cannot be read, e.g. because the domain stopped and
@@ -77,8 +92,13 @@ class CgroupFs {
   // cgroup2); empty when no such mount shows it.
   std::string HostPath(const std::string& controller, const std::string& path) const;
 
+  // Reads `path` through the domain's open descriptors.
+  absl::StatusOr<std::string> ReadFile(const DomainCgroupFiles& files,
+                                       const std::string& path) const;
+
   std::string proc_root_;
   std::vector<CgroupMount> mounts_;
+  std::shared_ptr<FdBudget> budget_;
 };
 
 }  // namespace vmmap

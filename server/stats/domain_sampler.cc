@@ -87,7 +87,13 @@ absl::StatusOr<absl::flat_hash_map<std::string, DomainSample>> DomainSampler::Sa
     if (!sample.active) continue;
     auto files = located_.find(d.uuid);
     if (files == located_.end()) continue;
-    absl::StatusOr<CgroupSample> read = cgroups_.Read(files->second);
+    // A restarted domain has a new QEMU (and cgroup); kept descriptors of
+    // the old cgroup fail on read (ENODEV), but the process check also
+    // catches a restart between two refreshes before anything is read.
+    absl::StatusOr<CgroupSample> read =
+        cgroups_.ProcessExists(files->second.pid)
+            ? cgroups_.Read(files->second)
+            : absl::StatusOr<CgroupSample>(absl::NotFoundError("QEMU process gone"));
     if (read.ok()) {
       sample.cgroup = *std::move(read);
     } else {

@@ -130,9 +130,13 @@ TEST(DomainCgroupTest, LocatesADomainOnACgroupV2Host) {
   EXPECT_EQ(sample->memory.limit, std::nullopt);
   // The process gone: NotFound, not a crash or a zero.
   EXPECT_TRUE(absl::IsNotFound(fs_.Locate(43).status()));
-  // Its files gone (the domain stopped): the read fails.
+  // Its files gone (the domain stopped): the read fails. (On cgroupfs a kept
+  // descriptor of a removed cgroup fails too, with ENODEV; a plain file's
+  // does not, hence a fresh entry here.)
   fs::remove_all(d);
-  EXPECT_FALSE(fs_.Read(*files).ok());
+  DomainCgroupFiles fresh = *files;
+  fresh.open.reset();
+  EXPECT_FALSE(fs_.Read(fresh).ok());
   fs::remove_all(dir);
 }
 

@@ -217,7 +217,9 @@ class StatsCollectorTest : public ::testing::Test {
     const std::string xml = "<domain type='test'><name>" + domain +
                             "</name><memory unit='KiB'>131072</memory><os><type>hvm</type></os></domain>";
     EXPECT_TRUE(libvirt_->DefineDomain(xml).ok());
-    if (start) EXPECT_TRUE(libvirt_->StartDomain(domain).ok());
+    if (start) {
+      EXPECT_TRUE(libvirt_->StartDomain(domain).ok());
+    }
     domains_.push_back(domain);
     if (start) {
       FakeQemu(domain, pid != 0 ? pid : 1000 + static_cast<int>(domains_.size()));
