@@ -30,6 +30,7 @@
 #include "server/metrics/pod_metrics.h"
 #include "server/network/pod_network.h"
 #include "server/runtime/pod_runtime.h"
+#include "server/runtime/sandbox_network.h"
 #include "server/state/state_store.h"
 #include "server/stats/stats_collector.h"
 #include "server/virt/libvirt_hypervisor.h"
@@ -217,7 +218,17 @@ int RunServeCommand(const std::vector<std::string>& args) {
                      hypervisor->get(), store->get(), images->get());
   if (absl::Status s = runtime.Recover(); !s.ok()) return fail(s);
 
-  StatsCollector stats(hypervisor->get(), &runtime, images->get());
+  // Pod network stats: the pod's interface inside its namespace (the VM's tap
+  // lives there, where libvirt cannot see it).
+  StatsOptions stats_options;
+  stats_options.network_counters =
+      [&pod_network](const SandboxRecord& sandbox) -> absl::StatusOr<std::vector<InterfaceStats>> {
+    if (sandbox.network.netns_path.empty()) return std::vector<InterfaceStats>{};
+    absl::StatusOr<network::InterfaceCounters> c = pod_network->Counters(NetworkStateOf(sandbox));
+    if (!c.ok()) return c.status();
+    return std::vector<InterfaceStats>{{c->name, c->rx_bytes, c->rx_errors, c->tx_bytes, c->tx_errors}};
+  };
+  StatsCollector stats(hypervisor->get(), &runtime, images->get(), std::move(stats_options));
   // Serial consoles to CRI log files (kubectl logs), after Recover() settled the rows.
   ConsoleLogForwarder console_logs(store->get(), std::chrono::seconds(1), std::chrono::seconds(1),
                                    /*clock=*/nullptr, options.console_log_max_bytes);
