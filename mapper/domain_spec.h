@@ -47,6 +47,7 @@ struct DiskSpec {
   std::string path;
   std::string format = "qcow2";
   std::string target = "vda";
+  bool read_only = false;  // <readonly/>: the guest cannot write it (a NoCloud seed)
 };
 
 // The pod's NIC (server/network/tap_link.h): libvirt opens the existing tap

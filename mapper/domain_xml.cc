@@ -109,6 +109,7 @@ void FillBoot(pugi::xml_node os, pugi::xml_node devices, pugi::xml_node before,
     pugi::xml_node target = node.append_child("target");
     target.append_attribute("dev") = disk.target.c_str();
     target.append_attribute("bus") = "virtio";
+    if (disk.read_only) node.append_child("readonly");
   }
 }
 

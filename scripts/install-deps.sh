@@ -20,6 +20,10 @@ packages=(
   linux-image-cloud-amd64 busybox-static cpio
   # the pod network: CNI plugins (bridge, host-local, loopback, portmap), ip/tc, iptables; curl in tests
   containernetworking-plugins iproute2 iptables curl
+  # NoCloud seeds of disk-image pods: xorriso builds the ISO 9660 "cidata" volume without root or
+  # loop mounts. (cloud-init, which nocloud_seed_test uses when present, is left out on purpose:
+  # on a node it would take over the host's own network configuration at boot.)
+  xorriso
   # the pod network bench: iperf3 inside the test guests and between plain netns
   iperf3
   # images: JSON (qemu-img info, OCI manifests), a real registry and the tools that publish to it

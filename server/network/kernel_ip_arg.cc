@@ -1,40 +1,18 @@
 #include "server/network/kernel_ip_arg.h"
 
-#include <arpa/inet.h>
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/network/dns_names.h"
 
 namespace vmmap::network {
 namespace {
-
-bool IsIpv4(const std::string& s) {
-  in_addr a;
-  return inet_pton(AF_INET, s.c_str(), &a) == 1;
-}
 
 std::string Netmask(int prefix) {
   uint32_t mask = prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
   return absl::StrCat(mask >> 24, ".", (mask >> 16) & 0xff, ".", (mask >> 8) & 0xff, ".",
                       mask & 0xff);
-}
-
-bool IsHostname(const std::string& h) {
-  if (h.size() > 253) return false;
-  size_t label = 0;
-  for (size_t i = 0; i < h.size(); ++i) {
-    char c = h[i];
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (c == '.') {
-      if (label == 0 || h[i - 1] == '-') return false;
-      label = 0;
-    } else if (alnum || (c == '-' && label > 0)) {
-      if (++label > 63) return false;
-    } else {
-      return false;
-    }
-  }
-  return label > 0 && h.back() != '-';
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "server/network/guest_dns.h"
 #include "server/network/kernel_ip_arg.h"
 #include "server/network/netns.h"
 #include "server/network/tap_link.h"
@@ -93,11 +94,14 @@ class CniPodNetwork : public PodNetwork {
     if (!link.ok()) return link.status();
     absl::StatusOr<std::string> tap = TapNameFor(request.sandbox_id);
     if (!tap.ok()) return tap.status();
-    const std::vector<std::string>& resolvers =
-        request.dns.servers.empty() ? result->dns.nameservers : request.dns.servers;
-    absl::StatusOr<std::string> arg = KernelIpArgument(*v4, hostname, kPodInterface, resolvers);
+    GuestDns dns = GuestDnsFor(request, *result);
+    absl::StatusOr<std::string> arg =
+        KernelIpArgument(*v4, hostname, kPodInterface, dns.nameservers);
     if (!arg.ok()) return arg.status();
-    return GuestNic{*tap, link->mac, link->mtu, *arg};
+    absl::StatusOr<std::string> dns_arg = KernelDnsArgument(dns);
+    if (!dns_arg.ok()) return dns_arg.status();
+    GuestAddressing addressing{link->mac, link->mtu, ips, result->routes, std::move(dns), hostname};
+    return GuestNic{*tap, link->mac, link->mtu, *arg, *dns_arg, std::move(addressing)};
   }
 
   absl::Status PrepareTap(const GuestNic& nic) override { return CreateTap(nic.tap); }
@@ -114,6 +118,17 @@ class CniPodNetwork : public PodNetwork {
   }
 
  private:
+  // The pod's own DNS config (kubelet's, from the sandbox config) when it
+  // names servers, as containerd writes resolv.conf; the CNI result's
+  // otherwise (at most the 3 servers glibc reads).
+  static GuestDns GuestDnsFor(const PodNetworkRequest& request, const CniResult& result) {
+    if (!request.dns.servers.empty()) {
+      return GuestDns{request.dns.servers, request.dns.searches, request.dns.options};
+    }
+    GuestDns dns{result.dns.nameservers, result.dns.search, result.dns.options};
+    if (dns.nameservers.size() > kMaxGuestNameservers) dns.nameservers.resize(kMaxGuestNameservers);
+    return dns;
+  }
   static std::string NetnsName(const PodNetworkRequest& r) {
     return absl::StrCat("vmmap-", r.sandbox_id.substr(0, 32));
   }

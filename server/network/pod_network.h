@@ -25,6 +25,7 @@
 #include "server/network/cni_chain.h"
 #include "server/network/cni_config.h"
 #include "server/network/interface_counters.h"
+#include "server/network/nocloud_seed.h"
 
 namespace vmmap::network {
 
@@ -53,6 +54,8 @@ struct GuestNic {
   std::string mac;            // the pod interface's MAC
   int mtu = 0;                // the pod interface's MTU
   std::string kernel_ip_arg;  // "ip=…" for kernel-boot images
+  std::string kernel_dns_arg;  // "vmmap.dns=…" (guest_dns.h), empty without DNS
+  GuestAddressing addressing;  // for a disk image's NoCloud seed
 };
 
 class PodNetwork {

@@ -244,8 +244,9 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   if (!layout.ok()) return layout.status();
   absl::StatusOr<std::optional<network::GuestNic>> nic = GuestNicOf(*sandbox);
   if (!nic.ok()) return nic.status();
+  const std::string seed_path = absl::StrCat(ContainerDir(record.id), "/cidata.iso");
   if (nic->has_value()) {
-    if (absl::Status s = AddGuestNic(**nic, layout->spec); !s.ok()) return s;
+    if (absl::Status s = AddGuestNic(**nic, seed_path, layout->spec); !s.ok()) return s;
   }
   record.domain_name = layout->spec.name;
   record.overlay_path = layout->overlay_path;
@@ -268,6 +269,11 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   }
   if (!record.overlay_path.empty()) {
     if (absl::Status s = images_->CreateOverlay(*image, record.overlay_path); !s.ok()) {
+      return roll_back(s);
+    }
+  }
+  if (nic->has_value()) {
+    if (absl::Status s = WriteGuestSeed(**nic, layout->spec, record.id, seed_path); !s.ok()) {
       return roll_back(s);
     }
   }

@@ -1,6 +1,8 @@
 #include "server/runtime/sandbox_network.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/network/nocloud_image.h"
+#include "server/network/nocloud_seed.h"
 #include "server/runtime/container_layout.h"
 
 namespace vmmap {
@@ -24,17 +26,33 @@ network::PodNetworkState NetworkStateOf(const SandboxRecord& sandbox) {
   return {sandbox.network.netns_path, sandbox.network.cni_result_json, sandbox.network.ips};
 }
 
-absl::Status AddGuestNic(const network::GuestNic& nic, DomainSpec& spec) {
+absl::Status AddGuestNic(const network::GuestNic& nic, const std::string& seed_path,
+                         DomainSpec& spec) {
   spec.network_interface = NetworkInterfaceSpec{nic.tap, nic.mac, nic.mtu};
-  if (!spec.kernel_boot) return absl::OkStatus();
-  std::string& cmdline = spec.kernel_boot->cmdline;
-  if (cmdline.size() + 1 + nic.kernel_ip_arg.size() > kMaxKernelCommandLine) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kernel command line: ", cmdline.size(), " bytes plus the pod network's ",
-        nic.kernel_ip_arg, " exceed the x86 limit of ", kMaxKernelCommandLine));
+  if (!spec.kernel_boot) {
+    // vda is the container's overlay (container_layout.h).
+    spec.disks.push_back(DiskSpec{seed_path, "raw", "vdb", /*read_only=*/true});
+    return absl::OkStatus();
   }
-  absl::StrAppend(&cmdline, " ", nic.kernel_ip_arg);
+  std::string& cmdline = spec.kernel_boot->cmdline;
+  std::string added = nic.kernel_ip_arg;
+  if (!nic.kernel_dns_arg.empty()) absl::StrAppend(&added, " ", nic.kernel_dns_arg);
+  if (cmdline.size() + 1 + added.size() > kMaxKernelCommandLine) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "kernel command line: ", cmdline.size(), " bytes plus the pod network's ", added.size(),
+        " bytes (", added, ") exceed the x86 limit of ", kMaxKernelCommandLine));
+  }
+  absl::StrAppend(&cmdline, " ", added);
   return absl::OkStatus();
+}
+
+absl::Status WriteGuestSeed(const network::GuestNic& nic, const DomainSpec& spec,
+                            const std::string& container_id, const std::string& seed_path) {
+  if (spec.kernel_boot) return absl::OkStatus();
+  absl::StatusOr<network::NoCloudSeed> seed =
+      network::RenderNoCloudSeed(container_id, nic.addressing);
+  if (!seed.ok()) return seed.status();
+  return network::WriteNoCloudImage(*seed, seed_path);
 }
 
 absl::Status ReleaseSandboxNetwork(network::PodNetwork& network, const SandboxRecord& sandbox,

@@ -16,11 +16,19 @@ namespace vmmap {
 network::PodNetworkRequest NetworkRequestFor(const SandboxRecord& sandbox);
 network::PodNetworkState NetworkStateOf(const SandboxRecord& sandbox);
 
-// Gives the domain the pod's NIC and, for a kernel image, the guest's
-// address on the kernel command line (ip=…; a disk image gets the NIC only
-// and must configure itself). InvalidArgument when the line would exceed the
-// x86 limit.
-absl::Status AddGuestNic(const network::GuestNic& nic, DomainSpec& spec);
+// Gives the domain the pod's NIC and the guest its address: for a kernel
+// image on the kernel command line (ip=… and vmmap.dns=…); for a disk image
+// as a read-only disk at `seed_path`, the NoCloud seed that WriteGuestSeed
+// writes there (cloud-init's NoCloud datasource finds it by its label).
+// InvalidArgument when the line would exceed the x86 limit.
+absl::Status AddGuestNic(const network::GuestNic& nic, const std::string& seed_path,
+                         DomainSpec& spec);
+
+// Writes the NoCloud seed of a disk-image domain (no-op for kernel boots)
+// to `seed_path`, which AddGuestNic attached. `container_id` becomes the
+// seed's instance-id.
+absl::Status WriteGuestSeed(const network::GuestNic& nic, const DomainSpec& spec,
+                            const std::string& container_id, const std::string& seed_path);
 
 // Nothing for a sandbox that never had a pod network. Otherwise runs CNI
 // DEL (idempotent) and, if `remove_namespace`, removes the pod's

@@ -10,6 +10,9 @@
 # writes (server/network/kernel_ip_arg.h):
 #   ip=<client>::<gateway>:<netmask>:<hostname>:<device>:off[:<dns0>[:<dns1>]]
 # then serves HTTP on port 80 (the body is VMMAP-GUEST <hostname>).
+#   vmmap.dns=<servers>/<searches>/<options>   (server/network/guest_dns.h; each
+#                       list comma-separated) becomes /etc/resolv.conf, printed
+#                       to ttyS0 as VMMAP-RESOLV <line>, then VMMAP-RESOLV-DONE
 #   vmmap.fetch=<ip>:<port>   after the network is up, GET / there until it answers
 #                       (busybox nc: the static busybox's wget crashes)
 #   vmmap.iperf=server        run an iperf3 server (bench/network_throughput)
@@ -36,7 +39,7 @@ BUSYBOX=/bin/busybox
 
 STAGE=$(mktemp -d "$OUTDIR/.stage.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT INT TERM
-mkdir -p "$STAGE/bin" "$STAGE/dev" "$STAGE/proc" "$STAGE/sys" "$STAGE/lib/modules" "$STAGE/www"
+mkdir -p "$STAGE/bin" "$STAGE/dev" "$STAGE/etc" "$STAGE/proc" "$STAGE/sys" "$STAGE/lib/modules" "$STAGE/www"
 cp "$BUSYBOX" "$STAGE/bin/busybox"
 
 # In dependency order, as modprobe would load them, decompressed if needed.
@@ -89,6 +92,20 @@ elif ifconfig "$dev" "$client" netmask "$mask" up; then
     echo "VMMAP-NET-UP ip=$client mtu=$(cat /sys/class/net/$dev/mtu)"
 else
     echo "VMMAP-NET-FAILED ifconfig $dev"
+fi
+dnsspec=""
+for w in $(cat /proc/cmdline); do case "$w" in vmmap.dns=*) dnsspec=${w#vmmap.dns=} ;; esac; done
+if [ -n "$dnsspec" ]; then
+    IFS=/ read -r servers searches options <<EOF3
+$dnsspec
+EOF3
+    {
+        for s in $(echo "$servers" | tr , ' '); do echo "nameserver $s"; done
+        [ -n "$searches" ] && echo "search $(echo "$searches" | tr , ' ')"
+        [ -n "$options" ] && echo "options $(echo "$options" | tr , ' ')"
+    } > /etc/resolv.conf
+    while read -r l; do echo "VMMAP-RESOLV $l"; done < /etc/resolv.conf
+    echo "VMMAP-RESOLV-DONE"
 fi
 httpd -p 80 -h /www
 fetch=""

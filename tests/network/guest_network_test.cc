@@ -147,6 +147,8 @@ class GuestNetworkTest : public ::testing::Test {
     pods_.emplace_back();
     GuestPod& pod = pods_.back();
     pod.request = {id, "default", name, "uid-" + name, false, ports};
+    // As kubelet sends it for a ClusterFirst pod; becomes vmmap.dns=.
+    pod.request.dns = {{"10.214.0.53"}, {"default.svc.cluster.local", "cluster.local"}, {"ndots:5"}};
     absl::StatusOr<PodNetworkState> state = network_->SetUp(pod.request);
     EXPECT_TRUE(state.ok()) << state.status();
     if (!state.ok()) return pod;
@@ -170,8 +172,8 @@ class GuestNetworkTest : public ::testing::Test {
     pod.console = absl::StrCat(*work_, "/", name, ".console");
     spec.console_log_path = pod.console;
     spec.kernel_boot = DirectKernelBoot{*work_ + "/guest/vmlinuz", *work_ + "/guest/initrd.img",
-                                       absl::StrCat("console=ttyS0 ", nic->kernel_ip_arg,
-                                                    extra_cmdline)};
+                                       absl::StrCat("console=ttyS0 ", nic->kernel_ip_arg, " ",
+                                                    nic->kernel_dns_arg, extra_cmdline)};
     spec.network_interface = NetworkInterfaceSpec{nic->tap, nic->mac, nic->mtu};
     spec.owner = {"default", name, "uid", 0, id, ""};
     absl::StatusOr<std::string> xml = RenderDomainXml(spec);
@@ -217,6 +219,12 @@ TEST_F(GuestNetworkTest, HostReachesTheGuestOnItsPodIpAndHostPortAndPodsReachEac
   ASSERT_TRUE(ConsoleHas(a, absl::StrCat("VMMAP-NET-UP ip=", a.ip(), " mtu=",
                                          ReadLink(a.state.netns_path, "eth0")->mtu)))
       << ReadFile(a.console);
+  // The pod's DNS config, beyond the two servers ip= carries: vmmap.dns=.
+  ASSERT_TRUE(Eventually([&] { return ConsoleHas(a, "VMMAP-RESOLV-DONE"); })) << ReadFile(a.console);
+  EXPECT_TRUE(ConsoleHas(a, "VMMAP-RESOLV nameserver 10.214.0.53")) << ReadFile(a.console);
+  EXPECT_TRUE(ConsoleHas(a, "VMMAP-RESOLV search default.svc.cluster.local cluster.local"))
+      << ReadFile(a.console);
+  EXPECT_TRUE(ConsoleHas(a, "VMMAP-RESOLV options ndots:5")) << ReadFile(a.console);
 
   // ICMP to the pod IP is answered by the guest: the pod namespace's own
   // kernel never sees the frames (they are redirected to the tap).

@@ -1,0 +1,281 @@
+// The NoCloud seed of a disk-image guest and the vmmap.dns= kernel argument:
+// content parsed back as YAML (libyaml, through mapper's yaml::Tree), hostile
+// pod strings refused, the ISO image built by the real xorriso, and the
+// network-config checked by the real cloud-init when Debian's is installed.
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "mapper/yaml_tree.h"
+#include "server/network/guest_dns.h"
+#include "server/network/nocloud_image.h"
+#include "server/network/nocloud_seed.h"
+
+namespace vmmap::network {
+namespace {
+
+using ::testing::HasSubstr;
+
+class Yaml {
+ public:
+  explicit Yaml(const std::string& text) { status_ = tree_.Build(text); }
+  const absl::Status& status() const { return status_; }
+  yaml::NodeId Root() const { return tree_.documents().at(0).root; }
+  // The value under `key` of mapping `map`; -1 cast when absent.
+  bool Get(yaml::NodeId map, const std::string& key, yaml::NodeId* out) const {
+    const yaml::Node& n = tree_.node(map);
+    if (n.type != yaml::NodeType::kMapping) return false;
+    for (const yaml::NodeId* it = tree_.begin(n); it != tree_.end(n); it += 2) {
+      if (tree_.Text(tree_.node(*it)) == key) {
+        *out = *(it + 1);
+        return true;
+      }
+    }
+    return false;
+  }
+  std::string Text(yaml::NodeId id) const { return std::string(tree_.Text(tree_.node(id))); }
+  std::vector<std::string> Texts(yaml::NodeId seq) const {
+    std::vector<std::string> out;
+    const yaml::Node& n = tree_.node(seq);
+    for (const yaml::NodeId* it = tree_.begin(n); it != tree_.end(n); ++it) out.push_back(Text(*it));
+    return out;
+  }
+  size_t Keys(yaml::NodeId map) const { return tree_.node(map).size / 2; }
+  yaml::NodeId At(std::initializer_list<const char*> path) const {
+    yaml::NodeId id = Root();
+    for (const char* k : path) {
+      yaml::NodeId next;
+      if (!Get(id, k, &next)) {
+        ADD_FAILURE() << "no key " << k;
+        return id;
+      }
+      id = next;
+    }
+    return id;
+  }
+
+ private:
+  yaml::Tree tree_;
+  absl::Status status_;
+};
+
+GuestAddressing PodAddressing() {
+  GuestAddressing a;
+  a.mac = "0a:58:0a:58:00:05";
+  a.mtu = 1450;
+  CniIp ip;
+  ip.address = "10.88.0.5/16";
+  ip.ip = "10.88.0.5";
+  ip.prefix_length = 16;
+  ip.gateway = "10.88.0.1";
+  a.ips = {ip};
+  a.routes = {{"0.0.0.0/0", ""}, {"192.168.7.0/24", "10.88.0.254"}};
+  a.dns = {{"10.96.0.10"}, {"default.svc.cluster.local", "cluster.local"}, {"ndots:5"}};
+  a.hostname = "web-0";
+  return a;
+}
+
+TEST(NoCloudSeed, MetaDataAndNetworkConfigParseBack) {
+  absl::StatusOr<NoCloudSeed> seed = RenderNoCloudSeed("0123abcd", PodAddressing());
+  ASSERT_TRUE(seed.ok()) << seed.status();
+  Yaml meta(seed->meta_data);
+  ASSERT_TRUE(meta.status().ok()) << meta.status();
+  EXPECT_EQ(meta.Text(meta.At({"instance-id"})), "0123abcd");
+  EXPECT_EQ(meta.Text(meta.At({"local-hostname"})), "web-0");
+  EXPECT_EQ(meta.Keys(meta.Root()), 2u);
+
+  Yaml net(seed->network_config);
+  ASSERT_TRUE(net.status().ok()) << net.status() << "\n" << seed->network_config;
+  EXPECT_EQ(net.Text(net.At({"version"})), "2");
+  EXPECT_EQ(net.Text(net.At({"ethernets", "eth0", "match", "macaddress"})), "0a:58:0a:58:00:05");
+  EXPECT_EQ(net.Text(net.At({"ethernets", "eth0", "set-name"})), "eth0");
+  EXPECT_THAT(net.Texts(net.At({"ethernets", "eth0", "addresses"})),
+              ::testing::ElementsAre("10.88.0.5/16"));
+  EXPECT_EQ(net.Text(net.At({"ethernets", "eth0", "mtu"})), "1450");
+  EXPECT_THAT(net.Texts(net.At({"ethernets", "eth0", "nameservers", "addresses"})),
+              ::testing::ElementsAre("10.96.0.10"));
+  EXPECT_THAT(net.Texts(net.At({"ethernets", "eth0", "nameservers", "search"})),
+              ::testing::ElementsAre("default.svc.cluster.local", "cluster.local"));
+  // The default route goes via the pod's gateway; a route's own gw wins.
+  EXPECT_THAT(seed->network_config, HasSubstr("to: \"0.0.0.0/0\"\n"));
+  EXPECT_THAT(seed->network_config, HasSubstr("via: \"10.88.0.1\"\n"));
+  EXPECT_THAT(seed->network_config, HasSubstr("via: \"10.88.0.254\"\n"));
+  EXPECT_EQ(seed->user_data, "#cloud-config\n");
+}
+
+TEST(NoCloudSeed, HostilePodStringsAreRefusedNamingFieldAndValue) {
+  struct Case {
+    const char* what;
+    void (*spoil)(GuestAddressing&);
+    const char* field;
+  };
+  const Case cases[] = {
+      {"hostname with a newline and a key",
+       [](GuestAddressing& a) { a.hostname = "web\nuser-data: evil"; }, "hostname"},
+      {"hostname with a quote", [](GuestAddressing& a) { a.hostname = "a\"b"; }, "hostname"},
+      {"search with a colon-space",
+       [](GuestAddressing& a) { a.dns.searches = {"x: {y: z}"}; }, "searches"},
+      {"search too long", [](GuestAddressing& a) { a.dns.searches = {std::string(300, 'a')}; },
+       "searches"},
+      {"too many searches",
+       [](GuestAddressing& a) { a.dns.searches.assign(kMaxGuestSearches + 1, "a.b"); }, "searches"},
+      {"server not an IP", [](GuestAddressing& a) { a.dns.nameservers = {"8.8.8.8 #"}; },
+       "servers"},
+      {"option with a space", [](GuestAddressing& a) { a.dns.options = {"ndots:5 rotate"}; },
+       "options"},
+      {"MAC", [](GuestAddressing& a) { a.mac = "0a:58:0a:58:00:05\n"; }, "MAC"},
+      {"route", [](GuestAddressing& a) { a.routes = {{"0.0.0.0/99", ""}}; }, "route"},
+  };
+  for (const Case& c : cases) {
+    GuestAddressing a = PodAddressing();
+    c.spoil(a);
+    absl::StatusOr<NoCloudSeed> seed = RenderNoCloudSeed("0123abcd", a);
+    EXPECT_EQ(seed.status().code(), absl::StatusCode::kInvalidArgument) << c.what;
+    EXPECT_THAT(seed.status().message(), HasSubstr(c.field)) << c.what;
+  }
+}
+
+TEST(NoCloudSeed, NothingBeyondTheFieldsEvenForOddButValidValues) {
+  GuestAddressing a = PodAddressing();
+  a.hostname = "";  // left out, not an empty key
+  a.dns.searches = {"cluster.local."};
+  absl::StatusOr<NoCloudSeed> seed = RenderNoCloudSeed("ff", a);
+  ASSERT_TRUE(seed.ok()) << seed.status();
+  Yaml meta(seed->meta_data);
+  ASSERT_TRUE(meta.status().ok());
+  EXPECT_EQ(meta.Keys(meta.Root()), 1u);
+  Yaml net(seed->network_config);
+  ASSERT_TRUE(net.status().ok());
+  EXPECT_EQ(net.Keys(net.Root()), 2u);                      // version, ethernets
+  EXPECT_EQ(net.Keys(net.At({"ethernets"})), 1u);           // eth0 only
+}
+
+TEST(KernelDnsArgument, CarriesServersSearchesOptionsAsOneWord) {
+  absl::StatusOr<std::string> arg = KernelDnsArgument(
+      {{"10.96.0.10", "fd00::a"}, {"default.svc.cluster.local", "cluster.local"}, {"ndots:5", "edns0"}});
+  ASSERT_TRUE(arg.ok()) << arg.status();
+  EXPECT_EQ(*arg, "vmmap.dns=10.96.0.10,fd00::a/default.svc.cluster.local,cluster.local/ndots:5,edns0");
+  EXPECT_EQ(*KernelDnsArgument({}), "");
+  EXPECT_EQ(*KernelDnsArgument({{}, {"svc"}, {}}), "vmmap.dns=/svc/");
+}
+
+TEST(KernelDnsArgument, RefusesWhatCouldInjectKernelArguments) {
+  const GuestDns hostile[] = {
+      {{"10.0.0.1 init=/bin/sh"}, {}, {}},
+      {{}, {"a.b init=/bin/sh"}, {}},
+      {{}, {"a/b"}, {}},
+      {{}, {"a,b"}, {}},
+      {{}, {}, {"ndots=5"}},
+      {{}, {}, {"x y"}},
+      {{"1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4"}, {}, {}},
+      {{}, {}, std::vector<std::string>(kMaxGuestDnsOptions + 1, "edns0")},
+  };
+  for (const GuestDns& dns : hostile) {
+    absl::StatusOr<std::string> arg = KernelDnsArgument(dns);
+    EXPECT_EQ(arg.status().code(), absl::StatusCode::kInvalidArgument) << (arg.ok() ? *arg : "");
+    EXPECT_THAT(arg.status().message(), HasSubstr("dns ")) << arg.status();
+  }
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = ::testing::TempDir() + "/nocloud.XXXXXX";
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string Shell(const std::string& command, int* exit_code) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) {
+    *exit_code = -1;
+    return out;
+  }
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  *exit_code = pclose(p);
+  return out;
+}
+
+TEST(NoCloudImage, XorrisoBuildsACidataVolumeWithTheThreeFiles) {
+  if (access(kDefaultXorriso, X_OK) != 0) GTEST_SKIP() << "xorriso is not installed";
+  TempDir dir;
+  absl::StatusOr<NoCloudSeed> seed = RenderNoCloudSeed("0123abcd", PodAddressing());
+  ASSERT_TRUE(seed.ok());
+  const std::string image = dir.path() + "/cidata.iso";
+  ASSERT_TRUE(WriteNoCloudImage(*seed, image).ok());
+  struct stat st;
+  ASSERT_EQ(stat(image.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_FALSE(std::filesystem::exists(image + ".d"));
+  // Written once: a second write refuses instead of replacing.
+  EXPECT_EQ(WriteNoCloudImage(*seed, image).code(), absl::StatusCode::kFailedPrecondition);
+
+  int rc = 0;
+  std::string pvd = Shell(absl::StrCat("xorriso -indev ", image, " -pvd_info 2>&1"), &rc);
+  ASSERT_EQ(rc, 0) << pvd;
+  EXPECT_THAT(pvd, HasSubstr("Volume Id    : cidata"));
+  std::string files = Shell(absl::StrCat("xorriso -indev ", image, " -ls / 2>&1"), &rc);
+  EXPECT_THAT(files, HasSubstr("'meta-data'"));
+  EXPECT_THAT(files, HasSubstr("'network-config'"));
+  EXPECT_THAT(files, HasSubstr("'user-data'"));
+  std::string extracted = dir.path() + "/nc";
+  Shell(absl::StrCat("xorriso -osirrox on -indev ", image, " -extract /network-config ", extracted,
+                   " 2>&1"),
+      &rc);
+  std::ifstream in(extracted);
+  std::stringstream body;
+  body << in.rdbuf();
+  EXPECT_EQ(body.str(), seed->network_config);
+}
+
+// Debian 12's cloud-init (22.4) converts a v2 network-config offline; a
+// config it cannot read fails the conversion.
+TEST(NoCloudSeed, CloudInitConvertsTheNetworkConfig) {
+  if (access("/usr/bin/cloud-init", X_OK) != 0) {
+    GTEST_SKIP() << "cloud-init is not installed (apt-get install cloud-init)";
+  }
+  TempDir dir;
+  absl::StatusOr<NoCloudSeed> seed = RenderNoCloudSeed("0123abcd", PodAddressing());
+  ASSERT_TRUE(seed.ok());
+  const std::string config = dir.path() + "/network-config";
+  std::ofstream(config) << seed->network_config;
+  int rc = 0;
+  std::string out = Shell(absl::StrCat("cloud-init devel net-convert -p ", config,
+                                     " -k yaml -d ", dir.path(), "/out -D debian -O eni 2>&1"),
+                        &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream in(dir.path() + "/out/etc/network/interfaces.d/50-cloud-init");
+  std::stringstream eni;
+  eni << in.rdbuf();
+  EXPECT_THAT(eni.str(), HasSubstr("address 10.88.0.5/16"));
+  EXPECT_THAT(eni.str(), HasSubstr("dns-nameservers 10.96.0.10"));
+  EXPECT_THAT(eni.str(), HasSubstr("dns-search default.svc.cluster.local cluster.local"));
+  EXPECT_THAT(eni.str(), HasSubstr("mtu 1450"));
+  EXPECT_THAT(eni.str(), HasSubstr("route add default gw 10.88.0.1"));
+  std::ifstream rules_in(dir.path() + "/out/etc/udev/rules.d/70-persistent-net.rules");
+  std::stringstream rules;
+  rules << rules_in.rdbuf();
+  EXPECT_THAT(rules.str(), HasSubstr("0a:58:0a:58:00:05"));  // the NIC is matched by its MAC
+}
+
+}  // namespace
+}  // namespace vmmap::network
