@@ -120,12 +120,11 @@ class CniPodNetwork : public PodNetwork {
  private:
   // The pod's own DNS config (kubelet's, from the sandbox config) when it
   // names servers, as containerd writes resolv.conf; the CNI result's
-  // otherwise (at most the 3 servers glibc reads).
+  // otherwise. Only the first 3 servers are kept: glibc reads no more.
   static GuestDns GuestDnsFor(const PodNetworkRequest& request, const CniResult& result) {
-    if (!request.dns.servers.empty()) {
-      return GuestDns{request.dns.servers, request.dns.searches, request.dns.options};
-    }
-    GuestDns dns{result.dns.nameservers, result.dns.search, result.dns.options};
+    GuestDns dns = request.dns.servers.empty()
+                       ? GuestDns{result.dns.nameservers, result.dns.search, result.dns.options}
+                       : GuestDns{request.dns.servers, request.dns.searches, request.dns.options};
     if (dns.nameservers.size() > kMaxGuestNameservers) dns.nameservers.resize(kMaxGuestNameservers);
     return dns;
   }

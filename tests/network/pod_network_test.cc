@@ -140,6 +140,14 @@ TEST_F(PodNetworkTest, PodDnsServersAreTheGuestsResolvers) {
   EXPECT_EQ(nic->kernel_ip_arg,
             absl::StrCat("ip=", state->ips[0],
                          "::10.215.0.1:255.255.255.0:web-0:eth0:off:10.96.0.10:10.96.0.11"));
+  // All of the pod's DNS, the first 3 servers (what glibc reads): vmmap.dns=.
+  EXPECT_EQ(nic->kernel_dns_arg, "vmmap.dns=10.96.0.10,fd00::10,10.96.0.11/default.svc.cluster.local/");
+  // The NoCloud seed of a disk image gets the same, with the pod's address.
+  EXPECT_EQ(nic->addressing.hostname, "web-0");
+  EXPECT_EQ(nic->addressing.mac, nic->mac);
+  ASSERT_EQ(nic->addressing.ips.size(), 1u);
+  EXPECT_EQ(nic->addressing.ips[0].ip, state->ips[0]);
+  EXPECT_EQ(nic->addressing.dns.nameservers.size(), 3u);
   ASSERT_TRUE(network_->TearDown(request, *state).ok());
   ASSERT_TRUE(network_->Remove(request).ok());
 }
