@@ -87,6 +87,10 @@ struct DomainSpec {
   std::vector<DiskSpec> disks;
   std::optional<NetworkInterfaceSpec> network_interface;  // none: no NIC at all
   std::string console_log_path;  // empty: a pty console
+  // The qemu-guest-agent channel (virtio-serial port org.qemu.guest_agent.0)
+  // bound to this unix socket, which libvirt creates and connects to; the
+  // path is vmmap's (under its state dir), never a pod's. Empty: no channel.
+  std::string guest_agent_socket;
   int balloon_stats_period_s = 10;
   PodOwner owner;
 };

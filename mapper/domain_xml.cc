@@ -126,6 +126,19 @@ void FillInterface(pugi::xml_node devices, pugi::xml_node before,
   if (nic->mtu > 0) node.append_child("mtu").append_attribute("size") = nic->mtu;
 }
 
+void FillGuestAgentChannel(pugi::xml_node devices, pugi::xml_node before,
+                           const std::string& socket) {
+  if (socket.empty()) return;
+  pugi::xml_node channel = devices.insert_child_before("channel", before);
+  channel.append_attribute("type") = "unix";
+  pugi::xml_node source = channel.append_child("source");
+  source.append_attribute("mode") = "bind";
+  source.append_attribute("path") = socket.c_str();
+  pugi::xml_node target = channel.append_child("target");
+  target.append_attribute("type") = "virtio";
+  target.append_attribute("name") = "org.qemu.guest_agent.0";
+}
+
 // Collects pugixml's output in a string, without an ostringstream's setup.
 class StringWriter : public pugi::xml_writer {
  public:
@@ -202,6 +215,7 @@ absl::StatusOr<std::string> RenderDomainXml(const DomainSpec& spec) {
   FillBoot(k.os, k.devices, k.serial, spec);
   FillInterface(k.devices, k.serial, spec.network_interface);
   FillConsole(k, spec.console_log_path);
+  FillGuestAgentChannel(k.devices, k.balloon_stats.parent(), spec.guest_agent_socket);
   k.balloon_stats.attribute("period") = spec.balloon_stats_period_s;
   // Drop the template's comment; the output is for libvirt and for people.
   for (pugi::xml_node n = doc.first_child(); n;) {

@@ -206,6 +206,20 @@ absl::Status CheckSandboxConfig(const v1::PodSandboxConfig& config) {
   return CheckResources(config.linux().overhead(), "config.linux.overhead");
 }
 
+absl::Status CheckExecSyncRequest(const v1::ExecSyncRequest& request) {
+  if (request.cmd().empty() || request.cmd(0).empty()) {
+    return absl::InvalidArgumentError("cmd: empty; ExecSync needs a command to run");
+  }
+  if (absl::Status s = CheckWords(request.cmd(), "cmd"); !s.ok()) return s;
+  constexpr int64_t kMaxTimeoutSeconds = int64_t{365} * 24 * 3600;
+  if (request.timeout() < 0 || request.timeout() > kMaxTimeoutSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat("timeout: ", request.timeout(),
+                                                   " s is out of range (0 for none, or up to ",
+                                                   kMaxTimeoutSeconds, ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckContainerConfig(const v1::ContainerConfig& config) {
   if (absl::Status s = CheckMap(config.labels(), "config.labels"); !s.ok()) return s;
   if (absl::Status s = CheckMap(config.annotations(), "config.annotations"); !s.ok()) return s;

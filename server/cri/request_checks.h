@@ -22,6 +22,9 @@ namespace vmmap {
 
 absl::Status CheckSandboxConfig(const runtime::v1::PodSandboxConfig& config);
 absl::Status CheckContainerConfig(const runtime::v1::ContainerConfig& config);
+// cmd: 1…1024 words of at most 2048 bytes, cmd[0] non-empty; timeout
+// 0 (none) to one year.
+absl::Status CheckExecSyncRequest(const runtime::v1::ExecSyncRequest& request);
 // `field` prefixes the names in messages, e.g. "config.linux.resources".
 absl::Status CheckResources(const runtime::v1::LinuxContainerResources& resources,
                             absl::string_view field);

@@ -191,9 +191,24 @@ grpc::Status RuntimeService::ReopenContainerLog(grpc::ServerContext*,
   if (request->container_id().empty()) return MissingId("container_id");
   return ToGrpc(logs_->Reopen(request->container_id()));
 }
-grpc::Status RuntimeService::ExecSync(grpc::ServerContext*, const v1::ExecSyncRequest*,
-                                      v1::ExecSyncResponse*) {
-  return NotYet("ExecSync");
+grpc::Status RuntimeService::ExecSync(grpc::ServerContext* context,
+                                      const v1::ExecSyncRequest* request,
+                                      v1::ExecSyncResponse* response) {
+  if (request->container_id().empty()) return MissingId("container_id");
+  if (absl::Status s = CheckExecSyncRequest(*request); !s.ok()) return ToGrpc(s);
+  auto client_gone = [context] {
+    return context->IsCancelled() || std::chrono::system_clock::now() > context->deadline();
+  };
+  // A command that outlives request->timeout() is DEADLINE_EXCEEDED, which
+  // kubelet's ExecSync turns into a timed-out probe (remote_runtime.go).
+  absl::StatusOr<guest::ExecResult> result = runtime_->ExecSync(
+      request->container_id(), {request->cmd().begin(), request->cmd().end()}, request->timeout(),
+      client_gone);
+  if (!result.ok()) return ToGrpc(result.status());
+  response->set_stdout(std::move(result->stdout_bytes));
+  response->set_stderr(std::move(result->stderr_bytes));
+  response->set_exit_code(result->exit_code);
+  return grpc::Status::OK;
 }
 grpc::Status RuntimeService::Exec(grpc::ServerContext*, const v1::ExecRequest*, v1::ExecResponse*) {
   return NotYet("Exec");

@@ -11,6 +11,7 @@
 #include "mapper/startup_limits.h"
 #include "server/base/files.h"
 #include "server/base/log.h"
+#include "server/guest/agent_socket.h"
 #include "server/runtime/container_layout.h"
 #include "server/runtime/domain_observation.h"
 #include "server/runtime/domain_cgroups.h"
@@ -239,6 +240,8 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   record.image_id = image->id;
   record.created_at_ns = NowNanos();
   record.pending = true;
+  absl::StatusOr<std::string> agent_socket = guest::AgentSocketPath(options_.state_dir, record.id);
+  if (!agent_socket.ok()) return agent_socket.status();
   absl::StatusOr<ContainerLayout> layout = LayOutContainerDomain(
       plan->spec, *image, config, {sandbox_id, record.id, ContainerDir(record.id)});
   if (!layout.ok()) return layout.status();
@@ -248,6 +251,7 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   if (nic->has_value()) {
     if (absl::Status s = AddGuestNic(**nic, seed_path, layout->spec); !s.ok()) return s;
   }
+  layout->spec.guest_agent_socket = *agent_socket;
   record.domain_name = layout->spec.name;
   record.overlay_path = layout->overlay_path;
   record.console_path = layout->console_path;
@@ -265,6 +269,9 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
     return cause;
   };
   if (absl::Status s = MakeDirectories(ContainerDir(record.id), 0711); !s.ok()) {
+    return roll_back(s);
+  }
+  if (absl::Status s = MakeDirectories(guest::AgentSocketDir(options_.state_dir), 0711); !s.ok()) {
     return roll_back(s);
   }
   if (!record.overlay_path.empty()) {
@@ -388,6 +395,14 @@ absl::Status PodRuntime::RemoveContainerLocked(const ContainerRecord& record) {
                                                "but its cgroup is not (retry): ", s.message()));
   }
   std::error_code ec;
+  // libvirt leaves the agent channel's bound socket behind.
+  if (absl::StatusOr<std::string> socket = guest::AgentSocketPath(options_.state_dir, record.id);
+      socket.ok()) {
+    fs::remove(*socket, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat("removing ", *socket, ": ", ec.message()));
+    }
+  }
   fs::remove_all(ContainerDir(record.id), ec);
   if (ec) {
     return absl::UnavailableError(
@@ -493,6 +508,20 @@ absl::Status PodRuntime::UpdateContainerResources(const std::string& id,
             "), hard_limit ", plan->hard_limit_kib.value_or(0), " KiB");
   record->resources = resources;
   return store_->PutContainer(*record);
+}
+
+absl::StatusOr<guest::ExecResult> PodRuntime::ExecSync(const std::string& id,
+                                                       const std::vector<std::string>& cmd,
+                                                       int64_t timeout_seconds,
+                                                       const CancelledFn& cancelled) {
+  absl::StatusOr<ContainerRecord> record = ContainerStatus(id);
+  if (!record.ok()) return record.status();
+  if (record->state != ContainerState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", id, " is ",
+                                                      StateName(record->state),
+                                                      "; ExecSync needs a RUNNING container"));
+  }
+  return guest::ExecInGuest(*hypervisor_, record->domain_name, cmd, timeout_seconds, cancelled);
 }
 
 std::optional<std::string> PodRuntime::ImageUser(const std::string& image_id) {

@@ -40,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "mapper/node_config.h"
+#include "server/guest/guest_exec.h"
 #include "server/images/image_store.h"
 #include "server/network/pod_network.h"
 #include "server/runtime/filters.h"
@@ -90,6 +91,14 @@ class PodRuntime {
   absl::StatusOr<ContainerRecord> ContainerStatus(const std::string& id);
   absl::StatusOr<std::vector<ContainerRecord>> ListContainers(const ContainerFilter& filter);
   absl::Status UpdateContainerResources(const std::string& id, const LinuxResources& resources);
+  // Runs `cmd` in the container's VM through qemu-guest-agent (guest_exec.h
+  // has the codes). FailedPrecondition unless the container is RUNNING. Holds
+  // no lock while the command runs: a probe never delays Stop or Remove
+  // (a guest stopped under it answers with the agent's error).
+  absl::StatusOr<guest::ExecResult> ExecSync(const std::string& id,
+                                             const std::vector<std::string>& cmd,
+                                             int64_t timeout_seconds,
+                                             const CancelledFn& cancelled = nullptr);
 
   // The container that uses an image, if any: RemoveImage refuses while in use.
   std::optional<std::string> ImageUser(const std::string& image_id);

@@ -190,6 +190,19 @@ class Hypervisor {
       const std::optional<std::vector<std::string>>& names,
       unsigned groups) = 0;
 
+  // Sends one QGA command (JSON text) to the guest agent of a running domain
+  // through libvirt (virDomainQemuAgentCommand: libvirt owns the agent
+  // socket and serialises commands on it) and returns the agent's reply,
+  // waiting at most `timeout_seconds` (≥ 1) for it. Codes:
+  // FailedPrecondition when the domain has no agent channel, its guest has
+  // not opened the channel (no agent runs), or the agent refused the command
+  // (disabled by its allow-list, unknown command); DeadlineExceeded when the
+  // agent did not answer in time; NotFound for an unknown domain. The base
+  // implementation has no agents (Unimplemented).
+  virtual absl::StatusOr<std::string> AgentCommand(std::string_view name,
+                                                   std::string_view command_json,
+                                                   int timeout_seconds);
+
   // Verifies the daemon answers, reconnecting first if the connection is
   // dead. Unavailable if the daemon cannot be reached.
   virtual absl::Status Ping() = 0;

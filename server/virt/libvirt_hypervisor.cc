@@ -1,6 +1,7 @@
 #include "server/virt/libvirt_hypervisor.h"
 
 #include <libvirt/libvirt.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <signal.h>
 
@@ -10,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/virt/sv.h"
@@ -614,6 +616,53 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::GetAllDomainStats(
   });
   if (!s.ok()) return s;
   return out;
+}
+
+namespace {
+
+// What an agent failure means to the caller. libvirt reports a missing
+// channel as ARGUMENT_UNSUPPORTED ("not configured"), a channel no guest
+// process opened as AGENT_UNRESPONSIVE ("not connected"), and an error reply
+// of the agent as INTERNAL_ERROR ("unable to execute QEMU agent command");
+// all three are the guest's state, not a timeout or a libvirt bug, so they
+// answer FailedPrecondition at once. A reply that did not come in time stays
+// AGENT_UNRESPONSIVE → DeadlineExceeded.
+absl::Status AgentFailure(const absl::Status& status) {
+  const std::optional<int> code = VirErrorCode(status);
+  const bool refused =
+      (code == VIR_ERR_ARGUMENT_UNSUPPORTED && absl::StrContains(status.message(), "not configured")) ||
+      (code == VIR_ERR_AGENT_UNRESPONSIVE && absl::StrContains(status.message(), "not connected")) ||
+      (code == VIR_ERR_AGENT_UNRESPONSIVE && absl::StrContains(status.message(), "due to an error")) ||
+      (code == VIR_ERR_INTERNAL_ERROR &&
+       absl::StrContains(status.message(), "unable to execute QEMU agent command"));
+  if (!refused) return status;
+  absl::Status out = absl::FailedPreconditionError(status.message());
+  status.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> LibvirtHypervisor::AgentCommand(std::string_view name,
+                                                            std::string_view command_json,
+                                                            int timeout_seconds) {
+  const std::string op = Op("run a guest agent command in", name);
+  const std::string command(command_json);
+  std::string reply;
+  absl::Status s = Run([&](Connection& c) -> absl::Status {
+    VMMAP_LOOKUP_OR_RETURN(dom, c, name, op);
+    Tick();
+    char* raw = virDomainQemuAgentCommand(dom.get(), command.c_str(),
+                                          timeout_seconds < 1 ? 1 : timeout_seconds, 0);
+    if (raw == nullptr) return LastVirErrorStatus(op);
+    reply = raw;
+    free(raw);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return AgentFailure(s);
+  return reply;
 }
 
 absl::Status LibvirtHypervisor::Ping() {

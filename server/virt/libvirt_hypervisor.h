@@ -61,6 +61,9 @@ class LibvirtHypervisor final : public Hypervisor {
   absl::StatusOr<std::vector<DomainStats>> GetAllDomainStats(
       const std::optional<std::vector<std::string>>& names,
       unsigned groups) override;
+  absl::StatusOr<std::string> AgentCommand(std::string_view name,
+                                           std::string_view command_json,
+                                           int timeout_seconds) override;
   absl::Status Ping() override;
   uint64_t calls() const override {
     return calls_.load(std::memory_order_relaxed);

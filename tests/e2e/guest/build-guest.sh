@@ -18,6 +18,13 @@
 #   vmmap.heartbeat=<sec>    heartbeat period (default 5)
 #   vmmap.debug=1            print loaded modules / input devices / acpid state
 #   vmmap.flood=1            after boot, print VMMAP-FLOOD lines on ttyS0 forever
+#   vmmap.qga=0              do not start qemu-guest-agent (default 1: start it on the
+#                            virtio-serial port named org.qemu.guest_agent.0, if any)
+#   vmmap.qga_block=<rpcs>   start it with --block-rpcs=<rpcs> (e.g. guest-exec, as
+#                            RHEL's allow-list does)
+#   vmmap.mount=<tag>,<fstype>,<ro|rw>,<path>   mount a host share (vmmap's mount
+#                            contract, README "Volumes"): <path> percent-encoded
+#                            (%XX for every byte outside [A-Za-z0-9._/-]); repeatable
 #
 # Lines printed on ttyS0 (one per line, greppable):
 #   VMMAP-GUEST-BOOTED
@@ -29,6 +36,12 @@
 #   VMMAP-ALLOC-FAILED=<MiB>               (if the tmpfs write fell short)
 #   VMMAP-HEARTBEAT uptime=<s> memfree_kb=<n> memavail_kb=<n>   (every few seconds)
 #   VMMAP-POWEROFF                          (on ACPI power button, before poweroff)
+#   VMMAP-QGA-STARTED / VMMAP-QGA-NO-PORT   (qemu-guest-agent, unless vmmap.qga=0)
+#   VMMAP-MOUNTED=<path> / VMMAP-MOUNT-FAILED=<path>   (per vmmap.mount=, before QGA)
+#
+# Also in the initramfs: the virtio PCI, virtio-console and virtiofs modules, and
+# Debian's /usr/sbin/qemu-ga with the shared libraries ldd lists (host package
+# qemu-guest-agent).
 #
 # ACPI power button: the cloud kernel builds CONFIG_ACPI_BUTTON and CONFIG_INPUT_EVDEV
 # as modules, so button.ko and evdev.ko are copied into the initramfs and insmod'ed;
@@ -91,6 +104,34 @@ for m in kernel/drivers/acpi/button.ko kernel/drivers/input/evdev.ko; do
     done
 done
 
+# virtio PCI transport, virtio-serial (the agent's port) and virtiofs, in the
+# order modprobe would load them; numbered so /init's glob loads them in order.
+n=10
+for f in $( (for m in virtio_pci virtio_console virtiofs; do modprobe -S "$KVER" --show-depends "$m"; done) \
+            | awk '$1 == "insmod" && !seen[$2]++ {print $2}'); do
+    out="$STAGE/lib/modules/$n-$(basename "${f%%.ko*}").ko"
+    case "$f" in
+        *.xz) xz -dc "$f" > "$out" ;;
+        *.zst) zstd -qdc "$f" > "$out" ;;
+        *.gz) gzip -dc "$f" > "$out" ;;
+        *) cp "$f" "$out" ;;
+    esac
+    n=$((n + 1))
+done
+
+# qemu-guest-agent and its libraries (same paths as on the host).
+QGA=/usr/sbin/qemu-ga
+if [ ! -x "$QGA" ]; then
+    echo "build-guest.sh: $QGA missing (apt-get install qemu-guest-agent)" >&2
+    exit 1
+fi
+mkdir -p "$STAGE/usr/sbin"
+cp "$QGA" "$STAGE/usr/sbin/qemu-ga"
+for lib in $(ldd "$QGA" | awk '/=> \// {print $3} /^[[:space:]]*\/[^ ]*ld-linux/ {print $1}'); do
+    mkdir -p "$STAGE$(dirname "$lib")"
+    cp -L "$lib" "$STAGE$lib"
+done
+
 cat > "$STAGE/etc/acpi/PWRF/00000080" <<'ACPI'
 #!/bin/busybox sh
 echo "VMMAP-POWEROFF" > /dev/console
@@ -105,7 +146,7 @@ echo "PWRF PWRF/00000080" > "$STAGE/etc/acpid.conf"
 cat > "$STAGE/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/bin:/sbin
+export PATH=/bin:/sbin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null || true
@@ -129,6 +170,44 @@ HB=$(arg vmmap.heartbeat 5)
 # ACPI power button -> poweroff.
 for m in /lib/modules/*.ko; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
 acpid -c /etc/acpi -a /etc/acpid.conf -l /var/log/acpid.log -p /var/run/acpid.pid
+
+# Host shares (vmmap's mount contract): vmmap.mount=<tag>,<fstype>,<ro|rw>,<%-encoded path>.
+for w in $(cat /proc/cmdline); do
+    case "$w" in
+        vmmap.mount=*)
+            spec=${w#vmmap.mount=}
+            tag=${spec%%,*}; spec=${spec#*,}
+            fstype=${spec%%,*}; spec=${spec#*,}
+            mode=${spec%%,*}; enc=${spec#*,}
+            path=$(printf "$(echo "$enc" | sed 's/%/\\x/g')")
+            if mkdir -p "$path" && mount -t "$fstype" -o "$mode" "$tag" "$path"; then
+                say "VMMAP-MOUNTED=$path"
+            else
+                say "VMMAP-MOUNT-FAILED=$path"
+            fi
+            ;;
+    esac
+done
+
+# qemu-guest-agent on the virtio-serial port libvirt names org.qemu.guest_agent.0.
+if [ "$(arg vmmap.qga 1)" = 1 ]; then
+    port=""; i=0
+    while [ -z "$port" ] && [ $i -lt 50 ]; do
+        for p in /sys/class/virtio-ports/vport*; do
+            [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && port=/dev/${p##*/}
+        done
+        [ -n "$port" ] || sleep 0.1
+        i=$((i + 1))
+    done
+    if [ -n "$port" ]; then
+        block=$(arg vmmap.qga_block "")
+        qemu-ga -m virtio-serial -p "$port" -t /run -f /run/qemu-ga.pid -d \
+            ${block:+--block-rpcs=$block}
+        say "VMMAP-QGA-STARTED"
+    else
+        say "VMMAP-QGA-NO-PORT"
+    fi
+fi
 
 say "VMMAP-GUEST-BOOTED"
 if [ "$(arg vmmap.debug 0)" = 1 ]; then
