@@ -74,9 +74,9 @@ double PlainNamespacesMbits(int seconds) {
   }
   RunShell("ip netns exec vmmap-nb-a iperf3 -s -1 -D");
   sleep(1);
-  const std::string out = e2e::Shell("ip netns exec vmmap-nb-b iperf3 -c " +
-                                     std::string(kSubnetPrefix) + "201 -f m -t " +
-                                     std::to_string(seconds) + " 2>&1");
+  const std::string out =
+      e2e::Shell("ip netns exec vmmap-nb-b iperf3 -c " + std::string(kSubnetPrefix) +
+                 "201 -f m -t " + std::to_string(seconds) + " 2>&1");
   RunShell("ip netns del vmmap-nb-a");
   RunShell("ip netns del vmmap-nb-b");
   return ReceiverMbits(out);
@@ -142,8 +142,8 @@ int Run(int seconds) {
       << R"({"cniVersion":"1.0.0","name":"vmmap-bench","plugins":[)"
       << R"({"type":"bridge","bridge":")" << kBridge << R"(","isGateway":true,)"
       << R"("ipam":{"type":"host-local","dataDir":")" << Work()
-      << R"(/leases","ranges":[[{"subnet":")" << kSubnetPrefix
-      << R"(0/24","rangeEnd":")" << kSubnetPrefix << R"(100"}]]}},)"
+      << R"(/leases","ranges":[[{"subnet":")" << kSubnetPrefix << R"(0/24","rangeEnd":")"
+      << kSubnetPrefix << R"(100"}]]}},)"
       << R"({"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]})";
 
   ServerOptions options;
@@ -163,20 +163,22 @@ int Run(int seconds) {
   double vm = -1;
   BenchPod a = StartPod(server, image, "iperf-a", "vmmap.iperf=server");
   BenchPod b;
-  if (!a.ip.empty() && e2e::WaitFor([&] {
-        return Console(server, a).find("VMMAP-IPERF-SERVER") != std::string::npos;
-      }, std::chrono::minutes(5))) {
-    b = StartPod(server, image, "iperf-b",
-                 "vmmap.iperf=" + a.ip + ":" + std::to_string(seconds));
+  if (!a.ip.empty() &&
+      e2e::WaitFor(
+          [&] { return Console(server, a).find("VMMAP-IPERF-SERVER") != std::string::npos; },
+          std::chrono::minutes(5))) {
+    b = StartPod(server, image, "iperf-b", "vmmap.iperf=" + a.ip + ":" + std::to_string(seconds));
     if (!b.container_id.empty() &&
-        e2e::WaitFor([&] { return Console(server, b).find("VMMAP-IPERF-DONE") != std::string::npos; },
-                     std::chrono::minutes(10) + std::chrono::seconds(seconds))) {
+        e2e::WaitFor(
+            [&] { return Console(server, b).find("VMMAP-IPERF-DONE") != std::string::npos; },
+            std::chrono::minutes(10) + std::chrono::seconds(seconds))) {
       vm = ReceiverMbits(Console(server, b));
     }
   }
   if (vm < 0) {
     std::cerr << "no iperf3 figure from the VM pods; console of A:\n"
-              << Console(server, a) << "\nconsole of B:\n" << Console(server, b) << "\n";
+              << Console(server, a) << "\nconsole of B:\n"
+              << Console(server, b) << "\n";
     rc = 1;
   }
   // The baseline runs while the VMs are idle (A's server waits), on the

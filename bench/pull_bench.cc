@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
 
   // Random bytes: gzip cannot shrink them, so both sides move size_mib MiB.
   fs::create_directories(work + "/rootfs/disk");
-  if (Sh(absl::StrCat("head -c ", size_mib, "M /dev/urandom > ", work, "/rootfs/disk/disk.raw")) != 0 ||
+  if (Sh(absl::StrCat("head -c ", size_mib, "M /dev/urandom > ", work, "/rootfs/disk/disk.raw")) !=
+          0 ||
       Sh(absl::StrCat(script, " layout ", work, "/layout v ", work, "/rootfs >/dev/null")) != 0) {
     Die("building the image");
   }
@@ -91,7 +92,8 @@ int main(int argc, char** argv) {
     {
       const std::string dest = absl::StrCat(work, "/skopeo-", round);
       const auto start = std::chrono::steady_clock::now();
-      if (Sh(absl::StrCat("skopeo copy --quiet --src-tls-verify=false docker://", ref, " dir:", dest)) != 0) {
+      if (Sh(absl::StrCat("skopeo copy --quiet --src-tls-verify=false docker://", ref,
+                          " dir:", dest)) != 0) {
         Die("skopeo copy");
       }
       const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
@@ -101,13 +103,14 @@ int main(int argc, char** argv) {
     }
   }
   const double v = Median(vmmap_s), s = Median(skopeo_s);
-  std::cout << std::fixed << std::setprecision(2)
-            << "pull of a " << size_mib << " MiB containerDisk (gzip layer of random bytes) from "
-            << "docker-registry on loopback, median of " << rounds << " rounds:\n"
-            << "  vmmap ImageStore::Pull (download, verify, gunzip, unpack, qemu-img info, commit): "
-            << v << " s, " << size_mib / v << " MiB/s\n"
-            << "  skopeo copy docker:// dir: (download, verify)                              : "
-            << s << " s, " << size_mib / s << " MiB/s\n"
-            << "  ratio vmmap/skopeo time: " << v / s << "\n";
+  std::cout
+      << std::fixed << std::setprecision(2) << "pull of a " << size_mib
+      << " MiB containerDisk (gzip layer of random bytes) from "
+      << "docker-registry on loopback, median of " << rounds << " rounds:\n"
+      << "  vmmap ImageStore::Pull (download, verify, gunzip, unpack, qemu-img info, commit): " << v
+      << " s, " << size_mib / v << " MiB/s\n"
+      << "  skopeo copy docker:// dir: (download, verify)                              : " << s
+      << " s, " << size_mib / s << " MiB/s\n"
+      << "  ratio vmmap/skopeo time: " << v / s << "\n";
   return 0;
 }

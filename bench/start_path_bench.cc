@@ -218,7 +218,8 @@ void RemoveOurDomainCgroups() {
       }
       for (const fs::path& c : children) ::rmdir(c.c_str());
       if (::rmdir(dir.c_str()) != 0) {
-        std::cerr << "cleanup: cannot remove cgroup " << dir.string() << ": " << strerror(errno) << "\n";
+        std::cerr << "cleanup: cannot remove cgroup " << dir.string() << ": " << strerror(errno)
+                  << "\n";
       }
     }
   }
@@ -280,10 +281,13 @@ void Cleanup() {
 [[noreturn]] void Die(const std::string& message) {
   std::cout << std::flush;
   std::cerr << "vmmap_start_path_bench: " << message << std::endl;
-  if (g.server) std::cerr << "--- vmmap serve log (tail) ---\n" << [] {
-      const std::string log = g.server->log();
-      return log.size() > 4000 ? log.substr(log.size() - 4000) : log;
-    }() << std::endl;
+  if (g.server)
+    std::cerr << "--- vmmap serve log (tail) ---\n"
+              <<
+        [] {
+          const std::string log = g.server->log();
+          return log.size() > 4000 ? log.substr(log.size() - 4000) : log;
+        }() << std::endl;
   Cleanup();
   std::_Exit(1);
 }
@@ -323,8 +327,8 @@ void PrintRow(const std::string& label, const std::vector<double>& v) {
   const Summary s = Summarize(v);
   std::cout << "  " << std::left << std::setw(50) << label << std::right << " median "
             << std::setw(8) << Fmt(s.median) << " ms   p90 " << std::setw(8) << Fmt(s.p90)
-            << " ms   min " << std::setw(8) << Fmt(s.min) << "   max " << std::setw(8)
-            << Fmt(s.max) << "\n";
+            << " ms   min " << std::setw(8) << Fmt(s.min) << "   max " << std::setw(8) << Fmt(s.max)
+            << "\n";
 }
 
 std::string LoadAvg() {
@@ -337,8 +341,9 @@ std::string LoadAvg() {
 std::string LoadLine() {
   const size_t all = QemuProcesses("").size();
   const std::vector<pid_t> ours = QemuProcesses(g.work_dir);
-  std::string line = "load average " + LoadAvg() + "; QEMU processes on the machine: " +
-                     std::to_string(all) + " (" + std::to_string(all - ours.size()) + " not ours)";
+  std::string line = "load average " + LoadAvg() +
+                     "; QEMU processes on the machine: " + std::to_string(all) + " (" +
+                     std::to_string(all - ours.size()) + " not ours)";
   for (pid_t pid : ours) {
     std::string cmdline = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/cmdline");
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
@@ -412,7 +417,8 @@ void RemovePod(ServerProcess& server, const Pod& pod) {
   v1::StopPodSandboxRequest stop;
   stop.set_pod_sandbox_id(pod.sandbox_id);
   v1::StopPodSandboxResponse stopped;
-  grpc::Status s = server.runtime().StopPodSandbox(Context(std::chrono::seconds(60)).get(), stop, &stopped);
+  grpc::Status s =
+      server.runtime().StopPodSandbox(Context(std::chrono::seconds(60)).get(), stop, &stopped);
   if (!s.ok()) Die("StopPodSandbox: " + s.error_message());
   v1::RemovePodSandboxRequest remove;
   remove.set_pod_sandbox_id(pod.sandbox_id);
@@ -481,7 +487,8 @@ double WaitForMarker(const std::string& path, Clock::time_point t0) {
   const auto deadline = Clock::now() + kBootDeadline;
   while (Clock::now() < deadline) {
     CheckStop();
-    if (ReadFileOrEmpty(path).find(kUserspaceMarker) != std::string::npos) return Ms(Clock::now() - t0);
+    if (ReadFileOrEmpty(path).find(kUserspaceMarker) != std::string::npos)
+      return Ms(Clock::now() - t0);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return -1;
@@ -500,8 +507,12 @@ std::string MinimalDomainXml(const std::string& name, const std::string& console
          "/vmlinuz</kernel><initrd>" + guest + "/initrd.img</initrd><cmdline>" + cmdline +
          "</cmdline></os><features><acpi/><apic/></features><devices>"
          "<emulator>/usr/bin/qemu-system-x86_64</emulator>"
-         "<serial type='file'><source path='" + console + "'/><target port='0'/></serial>"
-         "<console type='file'><source path='" + console + "'/><target type='serial' port='0'/></console>"
+         "<serial type='file'><source path='" +
+         console +
+         "'/><target port='0'/></serial>"
+         "<console type='file'><source path='" +
+         console +
+         "'/><target type='serial' port='0'/></console>"
          "</devices></domain>";
 }
 
@@ -524,12 +535,27 @@ BareBoot BootBareQemu(const std::string& tag) {
   const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (reader < 0) Die("open " + fifo + ": " + strerror(errno));
   const std::string log = g.work_dir + "/bare-qemu.log";
-  std::vector<std::string> args = {"qemu-system-x86_64", "-machine", "pc,accel=tcg", "-m",
-                                   std::to_string(kPodMemory / kMiB), "-smp",
-                                   std::to_string(kPodVcpus), "-nodefaults", "-no-user-config",
-                                   "-display", "none", "-monitor", "none", "-kernel",
-                                   guest + "/vmlinuz", "-initrd", guest + "/initrd.img",
-                                   "-append", cmdline, "-serial", "file:" + fifo};
+  std::vector<std::string> args = {"qemu-system-x86_64",
+                                   "-machine",
+                                   "pc,accel=tcg",
+                                   "-m",
+                                   std::to_string(kPodMemory / kMiB),
+                                   "-smp",
+                                   std::to_string(kPodVcpus),
+                                   "-nodefaults",
+                                   "-no-user-config",
+                                   "-display",
+                                   "none",
+                                   "-monitor",
+                                   "none",
+                                   "-kernel",
+                                   guest + "/vmlinuz",
+                                   "-initrd",
+                                   guest + "/initrd.img",
+                                   "-append",
+                                   cmdline,
+                                   "-serial",
+                                   "file:" + fifo};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -555,7 +581,8 @@ BareBoot BootBareQemu(const std::string& tag) {
     if (n > 0) {
       if (out.first_byte_ms < 0) out.first_byte_ms = Ms(Clock::now() - t0);
       text.append(buffer, static_cast<size_t>(n));
-      if (text.find(kUserspaceMarker) != std::string::npos) out.userspace_ms = Ms(Clock::now() - t0);
+      if (text.find(kUserspaceMarker) != std::string::npos)
+        out.userspace_ms = Ms(Clock::now() - t0);
     } else if (n == 0 && waitpid(pid, nullptr, WNOHANG) == pid) {
       g.bare_qemus.pop_back();
       ::close(reader);
@@ -615,8 +642,8 @@ void StartPathPhase(const Options& o) {
     // the guest's userspace marker in the container's console log.
     const std::string pod_name = "sp" + OurNameMark() + tag;
     const auto t_pod = Clock::now();
-    const Pod pod = CreatePod(server, pod_name, image, /*start=*/true,
-                              std::chrono::seconds(warm ? 180 : 60));
+    const Pod pod =
+        CreatePod(server, pod_name, image, /*start=*/true, std::chrono::seconds(warm ? 180 : 60));
     const double pod_user =
         WaitForMarker(state_dir + "/containers/" + pod.container_id + "/console.log", t_pod);
     if (pod_user < 0) Die("pod " + pod_name + " did not reach userspace");
@@ -649,8 +676,9 @@ void StartPathPhase(const Options& o) {
     std::cout << "   pod " << std::setw(2) << i << ": vmmap " << Fmt(pod.total_ms) << " ms (run "
               << Fmt(pod.run_ms) << " + create " << Fmt(pod.create_ms) << " + start "
               << Fmt(pod.start_ms) << "), userspace " << Fmt(pod_user) << " ms | minimal domain "
-              << Fmt(create_ms) << " ms, userspace " << Fmt(user_ms) << " ms | bare QEMU first byte "
-              << Fmt(bare.first_byte_ms) << " ms, userspace " << Fmt(bare.userspace_ms) << " ms\n"
+              << Fmt(create_ms) << " ms, userspace " << Fmt(user_ms)
+              << " ms | bare QEMU first byte " << Fmt(bare.first_byte_ms) << " ms, userspace "
+              << Fmt(bare.userspace_ms) << " ms\n"
               << std::flush;
   }
   std::cout << "   results (" << o.pods << " pods; p90 = nearest rank):\n";
@@ -665,15 +693,18 @@ void StartPathPhase(const Options& o) {
   PrintRow("floor (a) bare QEMU, to guest userspace", bare_user);
   const Summary v = Summarize(vm_total), m = Summarize(min_create);
   const Summary vu = Summarize(vm_user), mu = Summarize(min_user), bu = Summarize(bare_user);
-  std::cout << "   ratio vmmap start / libvirt minimal domain:   median " << Fmt(v.median / m.median, 3)
-            << "x   p90 " << Fmt(v.p90 / m.p90, 3) << "x   (goal <= 1.3x: "
-            << (v.median / m.median <= 1.3 ? "met" : "NOT met") << " at the median)\n";
-  std::cout << "   ratio to guest userspace, vmmap / minimal:    median " << Fmt(vu.median / mu.median, 3)
-            << "x;  vmmap / bare QEMU: median " << Fmt(vu.median / bu.median, 3) << "x\n";
+  std::cout << "   ratio vmmap start / libvirt minimal domain:   median "
+            << Fmt(v.median / m.median, 3) << "x   p90 " << Fmt(v.p90 / m.p90, 3)
+            << "x   (goal <= 1.3x: " << (v.median / m.median <= 1.3 ? "met" : "NOT met")
+            << " at the median)\n";
+  std::cout << "   ratio to guest userspace, vmmap / minimal:    median "
+            << Fmt(vu.median / mu.median, 3) << "x;  vmmap / bare QEMU: median "
+            << Fmt(vu.median / bu.median, 3) << "x\n";
   std::cout << "   after: " << LoadLine() << "\n" << std::flush;
 
   g.server.reset();
-  if (!VirshListAll(vmmap_root, work + "/virsh.log").empty()) Die("vmmap's embed root still has domains");
+  if (!VirshListAll(vmmap_root, work + "/virsh.log").empty())
+    Die("vmmap's embed root still has domains");
   virDomainPtr* doms = nullptr;
   const int left = virConnectListAllDomains(g.conn, &doms, 0);
   for (int i = 0; i < left; ++i) virDomainFree(doms[i]);
@@ -702,7 +733,8 @@ void RssPhase(const Options& o) {
   for (int i = 0; i < o.rss_pods; ++i) {
     CheckStop();
     const std::string name = "rss" + std::to_string(getpid()) + "-" + std::to_string(i);
-    pods.push_back(CreatePod(server, name, image, /*start=*/false, std::chrono::seconds(i == 0 ? 180 : 60)));
+    pods.push_back(
+        CreatePod(server, name, image, /*start=*/false, std::chrono::seconds(i == 0 ? 180 : 60)));
     create_ms.push_back(pods.back().create_ms);
     if (i == 0) {
       settle();
@@ -710,7 +742,9 @@ void RssPhase(const Options& o) {
     }
   }
   v1::ListContainersResponse listed;
-  if (!server.runtime().ListContainers(Context().get(), v1::ListContainersRequest(), &listed).ok() ||
+  if (!server.runtime()
+           .ListContainers(Context().get(), v1::ListContainersRequest(), &listed)
+           .ok() ||
       listed.containers_size() != o.rss_pods) {
     Die("ListContainers does not show " + std::to_string(o.rss_pods) + " containers");
   }
@@ -725,14 +759,17 @@ void RssPhase(const Options& o) {
   std::cout << "   vmmap-serve pid " << pid << ", persisted domain configs: " << defined << "\n";
   std::cout << "   VmRSS idle (after PullImage, no pods):  " << std::setw(8) << idle << " kB\n";
   std::cout << "   VmRSS after 1 pod defined:              " << std::setw(8) << after_first
-            << " kB   (+" << after_first - idle << " kB: first define loads the QEMU capabilities)\n";
-  std::cout << "   VmRSS after " << std::setw(2) << n << " pods defined:            " << std::setw(8)
-            << after << " kB   (+" << after - idle << " kB over idle)\n";
+            << " kB   (+" << after_first - idle
+            << " kB: first define loads the QEMU capabilities)\n";
+  std::cout << "   VmRSS after " << std::setw(2) << n
+            << " pods defined:            " << std::setw(8) << after << " kB   (+" << after - idle
+            << " kB over idle)\n";
   std::cout << "   per pod, (after " << n << " - idle) / " << n << ":           " << std::setw(8)
             << Fmt(double(after - idle) / n) << " kB\n";
-  std::cout << "   per pod, marginal (after " << n << " - after 1) / " << n - 1 << ": " << std::setw(8)
-            << Fmt(double(after - after_first) / (n - 1)) << " kB\n";
-  std::cout << "   VmHWM with " << n << " pods:                     " << std::setw(8) << hwm << " kB\n";
+  std::cout << "   per pod, marginal (after " << n << " - after 1) / " << n - 1 << ": "
+            << std::setw(8) << Fmt(double(after - after_first) / (n - 1)) << " kB\n";
+  std::cout << "   VmHWM with " << n << " pods:                     " << std::setw(8) << hwm
+            << " kB\n";
   std::cout << "   VmRSS after removing all " << n << " pods:      " << std::setw(8) << after_remove
             << " kB\n";
   PrintRow("CreateContainer (define) while filling", create_ms);
@@ -798,8 +835,8 @@ int main(int argc, char** argv) {
   sigaction(SIGHUP, &sa, nullptr);
 
   std::cout << "vmmap start-path bench: work dir " << g.work_dir << " (removed at exit), "
-            << std::thread::hardware_concurrency() << " CPUs, memlock shim preloaded ("
-            << f.shim_so << ")\n";
+            << std::thread::hardware_concurrency() << " CPUs, memlock shim preloaded (" << f.shim_so
+            << ")\n";
   std::cout << "   at start: " << LoadLine() << "\n\n";
   StartPathPhase(o);
   RssPhase(o);

@@ -95,7 +95,8 @@ int RemoveOurCgroupDirs() {
     std::vector<fs::path> ours;
     for (auto it = fs::recursive_directory_iterator(controller.path(), ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_directory(ec) && it->path().filename().string().find(kPrefix) != std::string::npos) {
+      if (it->is_directory(ec) &&
+          it->path().filename().string().find(kPrefix) != std::string::npos) {
         ours.push_back(it->path());
         it.disable_recursion_pending();
       }
@@ -246,8 +247,7 @@ int main(int argc, char** argv) {
                                    vmmap::virt::kStatsBalloon | vmmap::virt::kStatsInterface;
 
   std::printf("# stats refresh, %d requests per design and count, %u CPUs, load %s", requests,
-              std::thread::hardware_concurrency(),
-              [] {
+              std::thread::hardware_concurrency(), [] {
                 std::ifstream in("/proc/loadavg");
                 std::string a, b, c;
                 in >> a >> b >> c;
@@ -255,8 +255,8 @@ int main(int argc, char** argv) {
                 s = a + " " + b + " " + c + "\n";
                 return s.c_str();
               }());
-  std::printf("%8s  %-44s %-36s %s\n", "domains", "cgroup files (vmmap), median", "bulk call (baseline), median",
-              "ratio");
+  std::printf("%8s  %-44s %-36s %s\n", "domains", "cgroup files (vmmap), median",
+              "bulk call (baseline), median", "ratio");
   int running = 0;
   for (int target : counts) {
     while (running < target) {
@@ -305,7 +305,8 @@ int main(int argc, char** argv) {
     char left[96], right[64];
     std::snprintf(left, sizeof left, "%7.2f ms (CPU %.2f ms), %.0f libvirt call", c,
                   Median(cgroup_cpu_ms), double(cgroup_calls) / requests);
-    std::snprintf(right, sizeof right, "%8.2f ms, %.0f libvirt call", b, double(bulk_calls) / requests);
+    std::snprintf(right, sizeof right, "%8.2f ms, %.0f libvirt call", b,
+                  double(bulk_calls) / requests);
     std::printf("%8d  %-44s %-36s %.1fx faster  (first refresh, locating: %.2f ms)\n", target, left,
                 right, b / c, locate_ms);
   }

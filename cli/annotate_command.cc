@@ -53,12 +53,15 @@ std::string Suggestion(const PodManifest& pod, const NodeConfig& node) {
   const LinuxResources& limits = EffectiveLimits(input);
   std::string why;
   if (!limits.HasCpuLimit()) {
-    why = "the pod has no CPU limit, so its VM gets 1 vCPU and no CFS ceiling (shares only); "
-          "set resources.limits.cpu to size it";
+    why =
+        "the pod has no CPU limit, so its VM gets 1 vCPU and no CFS ceiling (shares only); "
+        "set resources.limits.cpu to size it";
   } else {
-    const int64_t milli = limits.cpu_quota_us * 1000 / (limits.cpu_period_us > 0 ? limits.cpu_period_us : 100000);
-    why = absl::StrCat("CPU limit ", FormatMilli(milli), " → ceil = ", vcpus, " vCPU", vcpus == 1 ? "" : "s",
-                       ": the fewest vCPUs that can use the whole limit (one vCPU runs on at most one CPU)");
+    const int64_t milli =
+        limits.cpu_quota_us * 1000 / (limits.cpu_period_us > 0 ? limits.cpu_period_us : 100000);
+    why = absl::StrCat(
+        "CPU limit ", FormatMilli(milli), " → ceil = ", vcpus, " vCPU", vcpus == 1 ? "" : "s",
+        ": the fewest vCPUs that can use the whole limit (one vCPU runs on at most one CPU)");
     if (plan->spec.cputune.quota_us) {
       absl::StrAppend(&why, "; each vCPU gets ", *plan->spec.cputune.quota_us, " µs per ",
                       *plan->spec.cputune.period_us, " µs after the emulator's share");
@@ -124,11 +127,13 @@ int RunAnnotateCommand(const std::vector<std::string>& args) {
     }
   }
   if (input.empty()) return Usage("no input file (use - for stdin)");
-  if (in_place && (vcpus_text.empty() || input == "-")) return Usage("--in-place needs --vcpus and a FILE");
+  if (in_place && (vcpus_text.empty() || input == "-"))
+    return Usage("--in-place needs --vcpus and a FILE");
   int vcpus = 0;
-  if (!vcpus_text.empty() && (!absl::SimpleAtoi(vcpus_text, &vcpus) || vcpus < 1 || vcpus > node.max_vcpus)) {
-    return Usage(absl::StrCat("--vcpus=\"", vcpus_text, "\": expected a whole number in [1, ", node.max_vcpus,
-                              "] (--max-vcpus)"));
+  if (!vcpus_text.empty() &&
+      (!absl::SimpleAtoi(vcpus_text, &vcpus) || vcpus < 1 || vcpus > node.max_vcpus)) {
+    return Usage(absl::StrCat("--vcpus=\"", vcpus_text, "\": expected a whole number in [1, ",
+                              node.max_vcpus, "] (--max-vcpus)"));
   }
 
   absl::StatusOr<std::string> yaml = ReadInput(input);
@@ -149,13 +154,15 @@ int RunAnnotateCommand(const std::vector<std::string>& args) {
   for (const PodManifest& pod : *pods) {
     auto virtlet = pod.annotations.find(kVirtletVcpusAnnotation);
     if (virtlet != pod.annotations.end() && virtlet->second != vcpus_text) {
-      std::cerr << "vmmap annotate: " << source << ": " << Who(pod) << ": annotation " << kVirtletVcpusAnnotation
-                << "=" << QuoteValue(virtlet->second) << " disagrees with --vcpus " << vcpus
+      std::cerr << "vmmap annotate: " << source << ": " << Who(pod) << ": annotation "
+                << kVirtletVcpusAnnotation << "=" << QuoteValue(virtlet->second)
+                << " disagrees with --vcpus " << vcpus
                 << "; vmmap requires both to agree: change or remove it\n";
       return kExitBadInput;
     }
   }
-  absl::StatusOr<std::string> edited = SetPodAnnotation(*yaml, kVcpusAnnotation, absl::StrCat(vcpus));
+  absl::StatusOr<std::string> edited =
+      SetPodAnnotation(*yaml, kVcpusAnnotation, absl::StrCat(vcpus));
   if (!edited.ok()) {
     std::cerr << "vmmap annotate: " << source << ": " << edited.status().message() << "\n";
     return kExitBadInput;
@@ -180,7 +187,8 @@ int RunAnnotateCommand(const std::vector<std::string>& args) {
       std::cerr << "vmmap annotate: " << s.message() << "\n";
       return kExitBadInput;
     }
-    std::cerr << "vmmap annotate: " << input << ": " << pods->size() << " pod(s) set to " << vcpus << " vCPUs\n";
+    std::cerr << "vmmap annotate: " << input << ": " << pods->size() << " pod(s) set to " << vcpus
+              << " vCPUs\n";
     return kExitOk;
   }
   std::cout << *edited;

@@ -52,7 +52,8 @@ absl::Status CannotEdit(const Node& node, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(yaml::Where(node.start), what));
 }
 
-const Node* Lookup(const Tree& tree, const Node& map, absl::string_view key, const Node** key_node) {
+const Node* Lookup(const Tree& tree, const Node& map, absl::string_view key,
+                   const Node** key_node) {
   if (map.type != NodeType::kMapping) return nullptr;
   for (const NodeId* it = tree.begin(map); it != tree.end(map); it += 2) {
     const Node& k = tree.node(it[0]);
@@ -70,7 +71,8 @@ const Node* Lookup(const Tree& tree, const Node& map, absl::string_view key, con
 absl::StatusOr<size_t> ScalarEnd(absl::string_view text, size_t from, const Node& node) {
   if (from >= text.size()) return from;
   const char first = text[from];
-  if (first == '|' || first == '>') return CannotEdit(node, "a block scalar annotation value cannot be edited in place");
+  if (first == '|' || first == '>')
+    return CannotEdit(node, "a block scalar annotation value cannot be edited in place");
   if (first == '"' || first == '\'') {
     for (size_t i = from + 1; i < text.size(); ++i) {
       if (text[i] == '\n') break;
@@ -87,7 +89,8 @@ absl::StatusOr<size_t> ScalarEnd(absl::string_view text, size_t from, const Node
     return CannotEdit(node, "a quoted annotation value spanning lines cannot be edited in place");
   }
   size_t end = from;
-  while (end < text.size() && text[end] != '\n' && text[end] != '\r' && text[end] != ',' && text[end] != '}' &&
+  while (end < text.size() && text[end] != '\n' && text[end] != '\r' && text[end] != ',' &&
+         text[end] != '}' &&
          !(text[end] == '#' && end > from && (text[end - 1] == ' ' || text[end - 1] == '\t'))) {
     ++end;
   }
@@ -97,8 +100,13 @@ absl::StatusOr<size_t> ScalarEnd(absl::string_view text, size_t from, const Node
 
 class PodEditor {
  public:
-  PodEditor(absl::string_view text, const Tree& tree, absl::string_view key, absl::string_view value)
-      : text_(text), tree_(tree), locator_(text), key_(key), entry_(absl::StrCat(key, ": \"", value, "\"")),
+  PodEditor(absl::string_view text, const Tree& tree, absl::string_view key,
+            absl::string_view value)
+      : text_(text),
+        tree_(tree),
+        locator_(text),
+        key_(key),
+        entry_(absl::StrCat(key, ": \"", value, "\"")),
         quoted_value_(absl::StrCat("\"", value, "\"")) {}
 
   absl::Status EditDocument(const Node& doc) {
@@ -121,18 +129,21 @@ class PodEditor {
     if (metadata == nullptr) {
       return InsertFirst(*pod, "metadata", absl::StrCat("{annotations: {", entry_, "}}"));
     }
-    if (metadata->type != NodeType::kMapping) return CannotEdit(*metadata, "metadata: expected a mapping");
+    if (metadata->type != NodeType::kMapping)
+      return CannotEdit(*metadata, "metadata: expected a mapping");
     const Node* annotations = Lookup(tree_, *metadata, "annotations", nullptr);
     if (annotations == nullptr) {
       return InsertFirst(*metadata, "annotations", absl::StrCat("{", entry_, "}"));
     }
     if (annotations->type != NodeType::kMapping) {
-      return CannotEdit(*annotations, "metadata.annotations: expected a mapping (write {} for none)");
+      return CannotEdit(*annotations,
+                        "metadata.annotations: expected a mapping (write {} for none)");
     }
     const Node* key_node = nullptr;
     const Node* existing = Lookup(tree_, *annotations, key_, &key_node);
     if (existing != nullptr) {
-      if (existing->type != NodeType::kScalar) return CannotEdit(*existing, absl::StrCat(key_, ": expected a string"));
+      if (existing->type != NodeType::kScalar)
+        return CannotEdit(*existing, absl::StrCat(key_, ": expected a string"));
       const size_t from = locator_.Byte(existing->start);
       absl::StatusOr<size_t> end = ScalarEnd(text_, from, *existing);
       if (!end.ok()) return end.status();
@@ -143,7 +154,8 @@ class PodEditor {
   }
 
   std::string Apply() {
-    std::sort(edits_.begin(), edits_.end(), [](const Insertion& a, const Insertion& b) { return a.offset < b.offset; });
+    std::sort(edits_.begin(), edits_.end(),
+              [](const Insertion& a, const Insertion& b) { return a.offset < b.offset; });
     std::string out;
     out.reserve(text_.size() + 64 * edits_.size());
     size_t at = 0;
@@ -169,7 +181,8 @@ class PodEditor {
     // Block mapping: before its first key, at the key's column.
     const Node& first_key = tree_.node(*tree_.begin(map));
     const size_t key_at = locator_.Byte(first_key.start);
-    edits_.push_back({key_at, 0, absl::StrCat(entry, "\n", std::string(first_key.start.column, ' '))});
+    edits_.push_back(
+        {key_at, 0, absl::StrCat(entry, "\n", std::string(first_key.start.column, ' '))});
     return absl::OkStatus();
   }
 
@@ -190,25 +203,28 @@ class PodEditor {
 bool IsPlainSafe(absl::string_view s) {
   if (s.empty() || s.size() > 253) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '/' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '/' || c == '-';
   });
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> SetPodAnnotation(absl::string_view yaml, absl::string_view key, absl::string_view value) {
+absl::StatusOr<std::string> SetPodAnnotation(absl::string_view yaml, absl::string_view key,
+                                             absl::string_view value) {
   if (!IsPlainSafe(key) || !IsPlainSafe(value)) {
-    return absl::InvalidArgumentError(absl::StrCat("annotation ", key, "=\"", value,
-                                                   "\": key and value must be letters, digits, . _ / -"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "annotation ", key, "=\"", value, "\": key and value must be letters, digits, . _ / -"));
   }
   Tree tree;
   if (absl::Status s = tree.Build(yaml); !s.ok()) return s;
-  if (tree.documents().empty()) return absl::InvalidArgumentError("no pod found (the input is empty)");
+  if (tree.documents().empty())
+    return absl::InvalidArgumentError("no pod found (the input is empty)");
   PodEditor editor(yaml, tree, key, value);
   for (const Tree::Document& doc : tree.documents()) {
     const Node& root = tree.node(doc.root);
-    if (root.type == NodeType::kScalar && root.size == 0) continue;  // an empty document ("---" at the end)
+    if (root.type == NodeType::kScalar && root.size == 0)
+      continue;  // an empty document ("---" at the end)
     if (absl::Status s = editor.EditDocument(root); !s.ok()) return s;
   }
   return editor.Apply();

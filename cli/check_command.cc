@@ -26,7 +26,8 @@ void PrintUsage(std::ostream& out) {
          "  --cni-bin-dir DIRS      colon-separated [/opt/cni/bin:/usr/lib/cni]\n"
          "  --kvm-device PATH       [/dev/kvm]\n"
          "  --cgroup-root DIR       [/sys/fs/cgroup]\n"
-         "  --timeout SECONDS       per KVM or libvirt probe, which can hang under nested virt [60]\n";
+         "  --timeout SECONDS       per KVM or libvirt probe, which can hang under nested virt "
+         "[60]\n";
 }
 
 int Usage(const std::string& message) {
@@ -50,12 +51,16 @@ struct CheckOptions {
 absl::Status ParseOption(const CommandArg& arg, CheckOptions& o) {
   const std::string& v = arg.value;
   if (arg.flag == "--domain-type") {
-    if (v != "kvm" && v != "qemu") return absl::InvalidArgumentError(absl::StrCat("--domain-type=\"", v, "\": expected kvm or qemu"));
+    if (v != "kvm" && v != "qemu")
+      return absl::InvalidArgumentError(
+          absl::StrCat("--domain-type=\"", v, "\": expected kvm or qemu"));
     o.kvm_required = v == "kvm";
   } else if (arg.flag == "--libvirt-uri") {
     o.libvirt_uri = v;
   } else if (arg.flag == "--state-dir") {
-    if (v.empty() || v[0] != '/') return absl::InvalidArgumentError(absl::StrCat("--state-dir=\"", v, "\": expected an absolute path"));
+    if (v.empty() || v[0] != '/')
+      return absl::InvalidArgumentError(
+          absl::StrCat("--state-dir=\"", v, "\": expected an absolute path"));
     o.state_dir = v;
   } else if (arg.flag == "--min-free") {
     absl::StatusOr<Quantity> q = Quantity::Parse(v, "--min-free");
@@ -73,7 +78,8 @@ absl::Status ParseOption(const CommandArg& arg, CheckOptions& o) {
     o.cgroup_root = v;
   } else if (arg.flag == "--timeout") {
     if (!absl::SimpleAtoi(v, &o.timeout_s) || o.timeout_s < 1 || o.timeout_s > 3600) {
-      return absl::InvalidArgumentError(absl::StrCat("--timeout=\"", v, "\": expected seconds in [1, 3600]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--timeout=\"", v, "\": expected seconds in [1, 3600]"));
     }
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown flag ", arg.flag));
@@ -97,31 +103,34 @@ int RunCheckCommand(const std::vector<std::string>& args) {
   }
 
   std::vector<Finding> findings;
-  findings.push_back(RunIsolated("kvm", o.timeout_s, [&o] { return ProbeKvm(o.kvm_device, o.kvm_required); }));
+  findings.push_back(
+      RunIsolated("kvm", o.timeout_s, [&o] { return ProbeKvm(o.kvm_device, o.kvm_required); }));
   if (!o.kvm_required) findings.back().required = false;
-  findings.push_back(RunIsolated("libvirt", o.timeout_s, [&o] { return ProbeLibvirt(o.libvirt_uri); }));
+  findings.push_back(
+      RunIsolated("libvirt", o.timeout_s, [&o] { return ProbeLibvirt(o.libvirt_uri); }));
   findings.push_back(CheckCgroups(o.cgroup_root));
   findings.push_back(CheckMemlock());
   findings.push_back(CheckCni(o.cni_conf_dir, o.cni_bin_dirs));
   findings.push_back(FindTool("qemu-img", {"qemu-img"}, "qemu-utils", true));
-  findings.push_back(FindTool("virtiofsd", {"/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd", "virtiofsd"},
-                              "virtiofsd or qemu-system-common (needed for volumes shared into VMs)",
-                              false));
+  findings.push_back(
+      FindTool("virtiofsd", {"/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd", "virtiofsd"},
+               "virtiofsd or qemu-system-common (needed for volumes shared into VMs)", false));
   findings.push_back(CheckDiskSpace(o.state_dir, o.min_free_bytes));
 
   std::vector<std::string> failed;
   for (const Finding& f : findings) {
-    std::cout << FindingLabel(f) << " " << f.name << ": " << f.detail << (f.required ? "" : " (optional)")
-              << "\n";
-    if (!f.fix.empty() && f.status != FindingStatus::kOk) std::cout << "     fix: " << f.fix << "\n";
+    std::cout << FindingLabel(f) << " " << f.name << ": " << f.detail
+              << (f.required ? "" : " (optional)") << "\n";
+    if (!f.fix.empty() && f.status != FindingStatus::kOk)
+      std::cout << "     fix: " << f.fix << "\n";
     if (f.required && f.status == FindingStatus::kFail) failed.push_back(f.name);
   }
   if (NodeIsReady(findings)) {
     std::cout << "node is ready for vmmap pods\n";
     return kExitOk;
   }
-  std::cout << "node is NOT ready: " << failed.size() << " required check(s) failed: "
-            << absl::StrJoin(failed, ", ") << "\n";
+  std::cout << "node is NOT ready: " << failed.size()
+            << " required check(s) failed: " << absl::StrJoin(failed, ", ") << "\n";
   return 1;
 }
 

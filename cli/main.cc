@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string command = argv[1];
-  if (command == "render") return vmmap::RunRenderCommand(std::vector<std::string>(argv + 2, argv + argc));
+  if (command == "render")
+    return vmmap::RunRenderCommand(std::vector<std::string>(argv + 2, argv + argc));
   if (command == "annotate") {
     return vmmap::RunAnnotateCommand(std::vector<std::string>(argv + 2, argv + argc));
   }
@@ -67,7 +68,8 @@ int main(int argc, char** argv) {
     return vmmap::RunOverheadCommand(std::vector<std::string>(argv + 2, argv + argc));
   }
   if (command == "serve") return ExecSibling("vmmap-serve", false, argc, argv);
-  if (command == "check" || command == "version") return ExecSibling("vmmap-node", true, argc, argv);
+  if (command == "check" || command == "version")
+    return ExecSibling("vmmap-node", true, argc, argv);
   if (command == "--version") {
     std::cout << "vmmap " << VMMAP_VERSION << "\n";
     return 0;

@@ -50,7 +50,8 @@ bool NodeIsReady(const std::vector<Finding>& findings) {
 absl::StatusOr<std::string> CollectFromChild(const std::function<void(int out_fd)>& child_main,
                                              int timeout_s) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
   const pid_t child = fork();
   if (child < 0) {
     close(fds[0]);
@@ -88,7 +89,8 @@ absl::StatusOr<std::string> CollectFromChild(const std::function<void(int out_fd
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!eof) return absl::DeadlineExceededError(absl::StrCat("no answer within ", timeout_s, " s (killed)"));
+  if (!eof)
+    return absl::DeadlineExceededError(absl::StrCat("no answer within ", timeout_s, " s (killed)"));
   return data;
 }
 

@@ -14,7 +14,7 @@ namespace vmmap {
 enum class FindingStatus { kOk, kWarn, kFail };
 
 struct Finding {
-  std::string name;    // "kvm", "memlock", …
+  std::string name;  // "kvm", "memlock", …
   FindingStatus status = FindingStatus::kOk;
   bool required = true;  // a failed required finding makes `vmmap check` exit 1
   std::string detail;    // what was seen

@@ -7,7 +7,8 @@
 namespace vmmap {
 namespace {
 
-absl::Status BadValue(const std::string& flag, const std::string& value, absl::string_view expected) {
+absl::Status BadValue(const std::string& flag, const std::string& value,
+                      absl::string_view expected) {
   return absl::InvalidArgumentError(absl::StrCat(flag, "=\"", value, "\": expected ", expected));
 }
 
@@ -32,7 +33,8 @@ absl::Status ParseBytes(const std::string& flag, const std::string& value, int64
 
 const char* NodeFlagsHelp() {
   return "node flags:\n"
-         "  --cgroup-version 1|2          host cgroup version (2 turns shares into cpu.weight) [1]\n"
+         "  --cgroup-version 1|2          host cgroup version (2 turns shares into cpu.weight) "
+         "[1]\n"
          "  --cgroup-driver cgroupfs|systemd  kubelet's cgroup driver [cgroupfs]\n"
          "  --node-partition PATH         libvirt partition on cgroupfs nodes [/vmmap]\n"
          "  --domain-type kvm|qemu        libvirt domain type [kvm]\n"
@@ -60,7 +62,8 @@ absl::Status ParseNodeFlag(const std::string& flag, const std::string& value, No
       return BadValue(flag, value, "cgroupfs or systemd");
     }
   } else if (flag == "--node-partition") {
-    if (value.empty() || value[0] != '/') return BadValue(flag, value, "an absolute path such as /vmmap");
+    if (value.empty() || value[0] != '/')
+      return BadValue(flag, value, "an absolute path such as /vmmap");
     node.node_partition = value;
   } else if (flag == "--domain-type") {
     if (value == "kvm") {

@@ -83,19 +83,22 @@ bool IsExecutable(const std::string& path) {
 
 Finding ProbeKvm(const std::string& device, bool kvm_required) {
   const std::string fix_qemu =
-      kvm_required ? "or run vmmap with --domain-type qemu (TCG: slower guests, no KVM needed)" : "";
+      kvm_required ? "or run vmmap with --domain-type qemu (TCG: slower guests, no KVM needed)"
+                   : "";
   const std::string name = "kvm";
   Fd kvm(open(device.c_str(), O_RDWR | O_CLOEXEC));
   if (kvm.fd < 0) {
-    return Fail(name, Errno(("open " + device).c_str()),
-                absl::StrCat("load kvm_intel or kvm_amd, enable virtualisation in the firmware, give the "
-                             "DaemonSet the host path ", device, "; ", fix_qemu),
-                kvm_required);
+    return Fail(
+        name, Errno(("open " + device).c_str()),
+        absl::StrCat("load kvm_intel or kvm_amd, enable virtualisation in the firmware, give the "
+                     "DaemonSet the host path ",
+                     device, "; ", fix_qemu),
+        kvm_required);
   }
   const int api = ioctl(kvm.fd, KVM_GET_API_VERSION, 0);
   if (api != KVM_API_VERSION) {
-    return Fail(name, absl::StrCat("KVM API version ", api, ", expected ", KVM_API_VERSION), fix_qemu,
-                kvm_required);
+    return Fail(name, absl::StrCat("KVM API version ", api, ", expected ", KVM_API_VERSION),
+                fix_qemu, kvm_required);
   }
   Fd vm(ioctl(kvm.fd, KVM_CREATE_VM, 0));
   if (vm.fd < 0) return Fail(name, Errno("KVM_CREATE_VM"), fix_qemu, kvm_required);
@@ -114,30 +117,37 @@ Finding ProbeKvm(const std::string& device, bool kvm_required) {
   if (vcpu.fd < 0) return Fail(name, Errno("KVM_CREATE_VCPU"), fix_qemu, kvm_required);
   const int run_size = ioctl(kvm.fd, KVM_GET_VCPU_MMAP_SIZE, 0);
   if (run_size <= 0) return Fail(name, Errno("KVM_GET_VCPU_MMAP_SIZE"), fix_qemu, kvm_required);
-  void* run_mem = mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.fd, 0);
+  void* run_mem =
+      mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.fd, 0);
   if (run_mem == MAP_FAILED) return Fail(name, Errno("mmap kvm_run"), fix_qemu, kvm_required);
   kvm_sregs sregs;
-  if (ioctl(vcpu.fd, KVM_GET_SREGS, &sregs) < 0) return Fail(name, Errno("KVM_GET_SREGS"), fix_qemu, kvm_required);
+  if (ioctl(vcpu.fd, KVM_GET_SREGS, &sregs) < 0)
+    return Fail(name, Errno("KVM_GET_SREGS"), fix_qemu, kvm_required);
   sregs.cs.base = 0;
   sregs.cs.selector = 0;
-  if (ioctl(vcpu.fd, KVM_SET_SREGS, &sregs) < 0) return Fail(name, Errno("KVM_SET_SREGS"), fix_qemu, kvm_required);
+  if (ioctl(vcpu.fd, KVM_SET_SREGS, &sregs) < 0)
+    return Fail(name, Errno("KVM_SET_SREGS"), fix_qemu, kvm_required);
   kvm_regs regs = {};
   regs.rip = 0x1000;
   regs.rflags = 2;
-  if (ioctl(vcpu.fd, KVM_SET_REGS, &regs) < 0) return Fail(name, Errno("KVM_SET_REGS"), fix_qemu, kvm_required);
+  if (ioctl(vcpu.fd, KVM_SET_REGS, &regs) < 0)
+    return Fail(name, Errno("KVM_SET_REGS"), fix_qemu, kvm_required);
   if (ioctl(vcpu.fd, KVM_RUN, 0) < 0) return Fail(name, Errno("KVM_RUN"), fix_qemu, kvm_required);
   const auto* run = static_cast<const kvm_run*>(run_mem);
   if (run->exit_reason != KVM_EXIT_HLT) {
-    return Fail(name, absl::StrCat("KVM_RUN of a one-instruction guest exited with reason ", run->exit_reason,
-                                   " instead of HLT"),
+    return Fail(name,
+                absl::StrCat("KVM_RUN of a one-instruction guest exited with reason ",
+                             run->exit_reason, " instead of HLT"),
                 fix_qemu, kvm_required);
   }
   const std::string ran = absl::StrCat(device, " ran a one-instruction guest (KVM API ", api, ")");
   if (RunningUnderHypervisor()) {
-    return Warn(name, absl::StrCat(ran, "; this node is itself a VM (cpuinfo flag 'hypervisor'): nested KVM"),
-                "nested KVM can still hang a full guest kernel at boot (seen on this project's CI "
-                "machine): if vmmap pods never print to their console, run vmmap with --domain-type qemu",
-                kvm_required);
+    return Warn(
+        name,
+        absl::StrCat(ran, "; this node is itself a VM (cpuinfo flag 'hypervisor'): nested KVM"),
+        "nested KVM can still hang a full guest kernel at boot (seen on this project's CI "
+        "machine): if vmmap pods never print to their console, run vmmap with --domain-type qemu",
+        kvm_required);
   }
   return Ok(name, ran, kvm_required);
 }
@@ -156,8 +166,10 @@ Finding ProbeLibvirt(const std::string& uri) {
     }
     if (!absl::StrContains(uri, "root=")) {
       const char* tmp = getenv("TMPDIR");
-      std::string pattern = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/vmmap-check.XXXXXX");
-      if (mkdtemp(pattern.data()) == nullptr) return Fail(name, Errno("mkdtemp"), "set TMPDIR to a writable directory");
+      std::string pattern =
+          absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/vmmap-check.XXXXXX");
+      if (mkdtemp(pattern.data()) == nullptr)
+        return Fail(name, Errno("mkdtemp"), "set TMPDIR to a writable directory");
       temp_root = pattern;
       open_uri = absl::StrCat(uri, absl::StrContains(uri, "?") ? "&" : "?", "root=", temp_root);
     }
@@ -167,17 +179,19 @@ Finding ProbeLibvirt(const std::string& uri) {
   Finding result;
   if (conn == nullptr) {
     const char* message = virGetLastErrorMessage();
-    result = Fail(name, absl::StrCat("cannot open ", uri, ": ", message != nullptr ? message : "unknown error"),
-                  embedded ? "install libvirt-daemon-driver-qemu (Debian: libvirt-daemon-system) and "
-                             "qemu-system-x86"
-                           : "start libvirtd (and virtlogd), or use the default embedded driver "
-                             "(--libvirt-uri qemu:///embed)");
+    result = Fail(
+        name,
+        absl::StrCat("cannot open ", uri, ": ", message != nullptr ? message : "unknown error"),
+        embedded ? "install libvirt-daemon-driver-qemu (Debian: libvirt-daemon-system) and "
+                   "qemu-system-x86"
+                 : "start libvirtd (and virtlogd), or use the default embedded driver "
+                   "(--libvirt-uri qemu:///embed)");
   } else {
     unsigned long hv = 0;
     const char* type = virConnectGetType(conn);
     virConnectGetVersion(conn, &hv);
-    result = Ok(name, absl::StrCat(uri, " opened: libvirt ", VersionText(lib), ", ", type != nullptr ? type : "?",
-                                   " ", VersionText(hv)));
+    result = Ok(name, absl::StrCat(uri, " opened: libvirt ", VersionText(lib), ", ",
+                                   type != nullptr ? type : "?", " ", VersionText(hv)));
     virConnectClose(conn);
   }
   if (!temp_root.empty()) {
@@ -198,10 +212,12 @@ Finding CheckCgroups(const std::string& root) {
       if (!have.count(c)) missing.push_back(c);
     }
     if (!missing.empty()) {
-      return Fail(name, absl::StrCat("cgroup v2 at ", root, " lacks ", absl::StrJoin(missing, ", ")),
-                  "enable them in the root's cgroup.subtree_control (systemd does this with Delegate=yes)");
+      return Fail(
+          name, absl::StrCat("cgroup v2 at ", root, " lacks ", absl::StrJoin(missing, ", ")),
+          "enable them in the root's cgroup.subtree_control (systemd does this with Delegate=yes)");
     }
-    return Ok(name, absl::StrCat("cgroup v2 at ", root, " (cpu, memory, cpuset): run vmmap with --cgroup-version 2"));
+    return Ok(name, absl::StrCat("cgroup v2 at ", root,
+                                 " (cpu, memory, cpuset): run vmmap with --cgroup-version 2"));
   }
   std::vector<std::string> missing;
   for (const char* c : {"cpu", "cpuacct", "memory", "cpuset"}) {
@@ -209,13 +225,16 @@ Finding CheckCgroups(const std::string& root) {
   }
   if (missing.size() == 4) {
     return Fail(name, absl::StrCat("no cgroup v1 or v2 hierarchy under ", root),
-                "mount cgroup2 at /sys/fs/cgroup (or the v1 controllers), and give the DaemonSet that host path");
+                "mount cgroup2 at /sys/fs/cgroup (or the v1 controllers), and give the DaemonSet "
+                "that host path");
   }
   if (!missing.empty()) {
     return Fail(name, absl::StrCat("cgroup v1 at ", root, " lacks ", absl::StrJoin(missing, ", ")),
                 "mount the missing v1 controllers under /sys/fs/cgroup");
   }
-  return Ok(name, absl::StrCat("cgroup v1 at ", root, " (cpu, cpuacct, memory, cpuset): run vmmap with --cgroup-version 1"));
+  return Ok(name,
+            absl::StrCat("cgroup v1 at ", root,
+                         " (cpu, cpuacct, memory, cpuset): run vmmap with --cgroup-version 1"));
 }
 
 Finding CheckMemlock() {
@@ -233,23 +252,26 @@ Finding CheckMemlock() {
       cap_eff = std::strtoull(hex.c_str(), nullptr, 16);
     }
   }
-  const std::string limit_text = absl::StrCat("RLIMIT_MEMLOCK ", limit.rlim_cur / 1024, " KiB (hard ",
-                                              limit.rlim_max / 1024, " KiB)");
+  const std::string limit_text = absl::StrCat("RLIMIT_MEMLOCK ", limit.rlim_cur / 1024,
+                                              " KiB (hard ", limit.rlim_max / 1024, " KiB)");
   if (cap_eff & (uint64_t{1} << 24)) {
-    return Ok(name, absl::StrCat(limit_text, ", but CAP_SYS_RESOURCE lets libvirt raise it per domain"));
+    return Ok(name,
+              absl::StrCat(limit_text, ", but CAP_SYS_RESOURCE lets libvirt raise it per domain"));
   }
-  return Fail(name,
-              absl::StrCat(limit_text, " and no CAP_SYS_RESOURCE: every VM's <memoryBacking><locked/> "
-                                       "needs its whole hard_limit locked, and libvirt cannot raise the limit"),
-              "run vmmap with LimitMEMLOCK=infinity (deploy/vmmap.service) or as a privileged container "
-              "(deploy/daemonset.yaml); with qemu:///system the limit of libvirtd counts");
+  return Fail(
+      name,
+      absl::StrCat(limit_text,
+                   " and no CAP_SYS_RESOURCE: every VM's <memoryBacking><locked/> "
+                   "needs its whole hard_limit locked, and libvirt cannot raise the limit"),
+      "run vmmap with LimitMEMLOCK=infinity (deploy/vmmap.service) or as a privileged container "
+      "(deploy/daemonset.yaml); with qemu:///system the limit of libvirtd counts");
 }
 
 Finding CheckCni(const std::string& conf_dir, const std::vector<std::string>& bin_dirs) {
   const std::string name = "cni";
-  const std::string fix_conf = absl::StrCat(
-      "install a network plugin (it writes its config to ", conf_dir,
-      "), or a bridge config such as the one in docs/network.md");
+  const std::string fix_conf =
+      absl::StrCat("install a network plugin (it writes its config to ", conf_dir,
+                   "), or a bridge config such as the one in docs/network.md");
   std::error_code ec;
   std::vector<fs::path> configs;
   for (const fs::directory_entry& e : fs::directory_iterator(conf_dir, ec)) {
@@ -257,7 +279,8 @@ Finding CheckCni(const std::string& conf_dir, const std::vector<std::string>& bi
     if (ext == ".conflist" || ext == ".conf" || ext == ".json") configs.push_back(e.path());
   }
   if (ec || configs.empty()) {
-    return Fail(name, absl::StrCat("no CNI config (*.conflist, *.conf, *.json) in ", conf_dir), fix_conf);
+    return Fail(name, absl::StrCat("no CNI config (*.conflist, *.conf, *.json) in ", conf_dir),
+                fix_conf);
   }
   std::sort(configs.begin(), configs.end());  // libcni uses the first by name
   const fs::path& config = configs.front();
@@ -280,20 +303,24 @@ Finding CheckCni(const std::string& conf_dir, const std::vector<std::string>& bi
   } else {
     add_plugin(json);
   }
-  if (types.empty()) return Fail(name, absl::StrCat(config.string(), " names no plugin type"), "fix or remove it");
+  if (types.empty())
+    return Fail(name, absl::StrCat(config.string(), " names no plugin type"), "fix or remove it");
   std::vector<std::string> missing;
   for (const std::string& type : types) {
     bool found = false;
-    for (const std::string& dir : bin_dirs) found = found || IsExecutable(absl::StrCat(dir, "/", type));
+    for (const std::string& dir : bin_dirs)
+      found = found || IsExecutable(absl::StrCat(dir, "/", type));
     if (!found) missing.push_back(type);
   }
   if (!missing.empty()) {
-    return Fail(name,
-                absl::StrCat(config.string(), " needs plugins not found in ", absl::StrJoin(bin_dirs, ":"), ": ",
-                             absl::StrJoin(missing, ", ")),
-                "install containernetworking-plugins (Debian: /usr/lib/cni) or the plugin's own package");
+    return Fail(
+        name,
+        absl::StrCat(config.string(), " needs plugins not found in ", absl::StrJoin(bin_dirs, ":"),
+                     ": ", absl::StrJoin(missing, ", ")),
+        "install containernetworking-plugins (Debian: /usr/lib/cni) or the plugin's own package");
   }
-  return Ok(name, absl::StrCat(config.string(), ": plugins ", absl::StrJoin(types, ", "), " found"));
+  return Ok(name,
+            absl::StrCat(config.string(), ": plugins ", absl::StrJoin(types, ", "), " found"));
 }
 
 Finding FindTool(const std::string& name, const std::vector<std::string>& candidates,
@@ -319,16 +346,21 @@ Finding CheckDiskSpace(const std::string& state_dir, int64_t min_free_bytes) {
   const std::string name = "disk";
   fs::path at = state_dir;
   std::error_code ec;
-  while (!fs::exists(at, ec) && at.has_parent_path() && at != at.parent_path()) at = at.parent_path();
+  while (!fs::exists(at, ec) && at.has_parent_path() && at != at.parent_path())
+    at = at.parent_path();
   struct statvfs st = {};
   if (statvfs(at.c_str(), &st) != 0) {
-    return Fail(name, Errno(("statvfs " + at.string()).c_str()), "create the state dir's filesystem");
+    return Fail(name, Errno(("statvfs " + at.string()).c_str()),
+                "create the state dir's filesystem");
   }
   const int64_t free_bytes = static_cast<int64_t>(st.f_bavail) * static_cast<int64_t>(st.f_frsize);
-  const std::string detail = absl::StrCat(free_bytes >> 20, " MiB free at ", at.string(),
-                                          at.string() == state_dir ? "" : absl::StrCat(" (for ", state_dir, ")"));
-  const std::string fix = absl::StrCat("free space or point --state-dir at a larger filesystem (images and "
-                                       "per-pod overlays live there; at least ", min_free_bytes >> 20, " MiB)");
+  const std::string detail =
+      absl::StrCat(free_bytes >> 20, " MiB free at ", at.string(),
+                   at.string() == state_dir ? "" : absl::StrCat(" (for ", state_dir, ")"));
+  const std::string fix = absl::StrCat(
+      "free space or point --state-dir at a larger filesystem (images and "
+      "per-pod overlays live there; at least ",
+      min_free_bytes >> 20, " MiB)");
   if (free_bytes < min_free_bytes) return Fail(name, detail, fix);
   if (free_bytes < 4 * min_free_bytes) return Warn(name, detail, fix);
   return Ok(name, detail);

@@ -20,18 +20,22 @@ namespace vmmap {
 namespace {
 
 void PrintUsage(std::ostream& out) {
-  out << "usage: vmmap overhead [--vcpus N,...] [--memory Q,...] [--explain] [flags] [node flags] [FILE...]\n"
+  out << "usage: vmmap overhead [--vcpus N,...] [--memory Q,...] [--explain] [flags] [node flags] "
+         "[FILE...]\n"
          "  Prints RuntimeClass manifests (node.k8s.io/v1) whose overhead.podFixed makes the\n"
          "  scheduler's sum (requests + podFixed) cover what vmmap's VMs take: hard_limit\n"
          "  (guest + VMM overhead) and the emulator threads' CPU. One class per vCPU count,\n"
          "  split by memory where one number cannot fit all sizes.\n"
          "  --vcpus LIST          vCPU counts the node will run, e.g. 1,2,4 [1]\n"
-         "  --memory LIST         memory limits (guest sizes), e.g. 512Mi,1Gi,4Gi [--default-memory]\n"
-         "  FILE...               or/and pod manifests: each pod's own shape (as `render` plans it)\n"
+         "  --memory LIST         memory limits (guest sizes), e.g. 512Mi,1Gi,4Gi "
+         "[--default-memory]\n"
+         "  FILE...               or/and pod manifests: each pod's own shape (as `render` plans "
+         "it)\n"
          "  --tolerance Q         most memory a class may over-declare for a smaller size [16Mi]\n"
          "  --name-prefix NAME    class names are NAME-<N>vcpu[-<memory>] [vmmap]\n"
          "  --handler NAME        the CRI runtime handler kubelet is configured with [vmmap]\n"
-         "  --node-selector K=V   scheduling: only nodes labelled K=V, tolerating their taint K=V:NoSchedule [none]\n"
+         "  --node-selector K=V   scheduling: only nodes labelled K=V, tolerating their taint "
+         "K=V:NoSchedule [none]\n"
          "  --explain             print each term of each class's overhead (to stderr)\n"
       << NodeFlagsHelp();
 }
@@ -92,8 +96,8 @@ bool IsDnsLabel(absl::string_view s) {
 bool IsLabelKey(absl::string_view key) {
   if (key.empty() || key.size() > 316) return false;
   for (char c : key) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_' || c == '.' || c == '/')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.' || c == '/')) {
       return false;
     }
   }
@@ -141,16 +145,19 @@ absl::Status ParseOption(const CommandArg& arg, OverheadOptions& o) {
 }
 
 // The shape of every pod in `path`, as `vmmap render` would plan it.
-absl::Status AddPodShapes(const std::string& path, const NodeConfig& node, std::vector<VmShape>& shapes) {
+absl::Status AddPodShapes(const std::string& path, const NodeConfig& node,
+                          std::vector<VmShape>& shapes) {
   absl::StatusOr<std::string> yaml = ReadInput(path);
   if (!yaml.ok()) return yaml.status();
   absl::StatusOr<std::vector<PodManifest>> pods = ParsePodManifests(*yaml);
-  if (!pods.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", pods.status().message()));
+  if (!pods.ok())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", pods.status().message()));
   for (const PodManifest& pod : *pods) {
     absl::StatusOr<DomainPlan> plan = PlanDomain(SandboxInputFor(pod, node.cgroup_driver), node);
     if (!plan.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": ", pod.source_kind, " ", pod.namespace_name,
-                                                     "/", pod.name, ": ", plan.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", pod.source_kind, " ",
+                                                     pod.namespace_name, "/", pod.name, ": ",
+                                                     plan.status().message()));
     }
     shapes.push_back({plan->spec.vcpus, plan->spec.memory_kib * 1024});
   }
@@ -176,14 +183,21 @@ std::string ClassYaml(const RuntimeClassPlan& c, const OverheadOptions& o) {
       "apiVersion: node.k8s.io/v1\n"
       "kind: RuntimeClass\n"
       "metadata:\n"
-      "  name: ", c.name, "\n"
+      "  name: ",
+      c.name,
+      "\n"
       "  labels:\n"
       "    app.kubernetes.io/managed-by: vmmap-overhead\n"
-      "handler: ", o.handler, "\n"
+      "handler: ",
+      o.handler,
+      "\n"
       "overhead:\n"
       "  podFixed:\n"
-      "    cpu: ", c.cpu_milli, "m\n"
-      "    memory: ", c.memory_mib, "Mi\n");
+      "    cpu: ",
+      c.cpu_milli,
+      "m\n"
+      "    memory: ",
+      c.memory_mib, "Mi\n");
   if (!o.node_selector_key.empty()) {
     // vmmap nodes run every pod as a VM, so they are tainted with the same
     // key=value (docs/deploy.md); the class's pods tolerate it.
@@ -196,13 +210,15 @@ std::string ClassYaml(const RuntimeClassPlan& c, const OverheadOptions& o) {
 }
 
 void PrintExplanation(const RuntimeClassPlan& c) {
-  std::cerr << "# " << c.name << ": podFixed memory " << c.memory_mib << "Mi = the largest need below,"
+  std::cerr << "# " << c.name << ": podFixed memory " << c.memory_mib
+            << "Mi = the largest need below,"
             << " rounded up to Mi; cpu " << c.cpu_milli << "m\n";
   for (const OverheadNeed& need : c.shapes) {
     std::cerr << "  shape " << need.shape.vcpus << " vCPUs, guest " << need.shape.guest_bytes / kMiB
               << "Mi:\n";
     for (const Derivation& t : need.terms) {
-      std::cerr << "    " << t.target << ": " << t.input << " | " << t.rule << " | " << t.value << "\n";
+      std::cerr << "    " << t.target << ": " << t.input << " | " << t.rule << " | " << t.value
+                << "\n";
     }
   }
 }
@@ -250,12 +266,13 @@ int RunOverheadCommand(const std::vector<std::string>& args) {
     return kExitBadInput;
   }
 
-  std::cout << "# RuntimeClasses for vmmap (" << DomainTypeName(o.node.domain_type)
-            << " domains), generated by:\n#   vmmap overhead " << absl::StrJoin(args, " ")
-            << "\n# overhead.podFixed.memory covers hard_limit − guest (the VMM's memory, locked with\n"
-               "# the guest), overhead.podFixed.cpu the emulator threads' slice, so requests +\n"
-               "# podFixed is what the VM takes when requests = limits. Use the first class that\n"
-               "# covers the pod's vCPUs and memory limit.\n";
+  std::cout
+      << "# RuntimeClasses for vmmap (" << DomainTypeName(o.node.domain_type)
+      << " domains), generated by:\n#   vmmap overhead " << absl::StrJoin(args, " ")
+      << "\n# overhead.podFixed.memory covers hard_limit − guest (the VMM's memory, locked with\n"
+         "# the guest), overhead.podFixed.cpu the emulator threads' slice, so requests +\n"
+         "# podFixed is what the VM takes when requests = limits. Use the first class that\n"
+         "# covers the pod's vCPUs and memory limit.\n";
   for (const RuntimeClassPlan& c : *classes) {
     std::cout << ClassYaml(c, o);
     if (o.explain) PrintExplanation(c);

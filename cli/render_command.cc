@@ -86,7 +86,8 @@ int RunRenderCommand(const std::vector<std::string>& args) {
     absl::StatusOr<DomainPlan> plan =
         PlanDomain(SandboxInputFor(pod, options.node.cgroup_driver), options.node);
     if (!plan.ok()) {
-      std::cerr << "vmmap render: " << source << ": " << who << ": " << plan.status().message() << "\n";
+      std::cerr << "vmmap render: " << source << ": " << who << ": " << plan.status().message()
+                << "\n";
       return kExitBadInput;
     }
     absl::StatusOr<std::string> xml = RenderDomainXml(plan->spec);

@@ -45,7 +45,8 @@ int RunVersionCommand(const std::vector<std::string>& args) {
     } else if (arg.flag == "--libvirt-uri") {
       uri = arg.value;
     } else {
-      std::cerr << "vmmap version: unexpected argument " << (arg.flag.empty() ? arg.value : arg.flag) << "\n";
+      std::cerr << "vmmap version: unexpected argument "
+                << (arg.flag.empty() ? arg.value : arg.flag) << "\n";
       PrintUsage(std::cerr);
       return kExitUsage;
     }
@@ -62,8 +63,8 @@ int RunVersionCommand(const std::vector<std::string>& args) {
     std::cout << "QEMU: not found (qemu-system-x86_64 is not in PATH)\n";
   } else {
     absl::StatusOr<std::string> line = CommandFirstLine({emulator, "--version"}, 30);
-    std::cout << "QEMU: " << (line.ok() ? *line : std::string(line.status().message())) << " (" << emulator
-              << ")\n";
+    std::cout << "QEMU: " << (line.ok() ? *line : std::string(line.status().message())) << " ("
+              << emulator << ")\n";
   }
   if (!uri.empty()) {
     const Finding f = RunIsolated("libvirt", 60, [&uri] { return ProbeLibvirt(uri); });

@@ -31,9 +31,9 @@ absl::StatusOr<std::optional<int>> ParseVcpus(const Annotations& annotations, co
                                                    ": expected a whole number of vCPUs"));
   }
   if (*n < 1 || *n > max_vcpus) {
-    return absl::InvalidArgumentError(absl::StrCat("annotation ", key, "=", QuoteValue(it->second),
-                                                   ": vCPUs must be between 1 and the node maximum ",
-                                                   max_vcpus));
+    return absl::InvalidArgumentError(
+        absl::StrCat("annotation ", key, "=", QuoteValue(it->second),
+                     ": vCPUs must be between 1 and the node maximum ", max_vcpus));
   }
   return std::optional<int>(static_cast<int>(*n));
 }
@@ -54,9 +54,9 @@ absl::StatusOr<std::optional<int>> RequestedVcpus(const Annotations& annotations
       ParseVcpus(annotations, kVirtletVcpusAnnotation, max_vcpus);
   if (!virtlet.ok()) return virtlet;
   if (ours->has_value() && virtlet->has_value() && **ours != **virtlet) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "annotations ", kVcpusAnnotation, "=", **ours, " and ", kVirtletVcpusAnnotation, "=",
-        **virtlet, " disagree; set one of them"));
+    return absl::InvalidArgumentError(absl::StrCat("annotations ", kVcpusAnnotation, "=", **ours,
+                                                   " and ", kVirtletVcpusAnnotation, "=", **virtlet,
+                                                   " disagree; set one of them"));
   }
   return ours->has_value() ? ours : virtlet;
 }
@@ -75,9 +75,9 @@ absl::StatusOr<std::optional<int64_t>> RequestedEmulatorMilli(const Annotations&
                                                    ": expected millicores such as 100 or 100m"));
   }
   if (*milli < min_milli || *milli > max_milli) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "annotation ", kEmulatorCpuAnnotation, "=", QuoteValue(it->second),
-        ": emulator CPU must be between ", min_milli, "m and ", max_milli, "m"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("annotation ", kEmulatorCpuAnnotation, "=", QuoteValue(it->second),
+                     ": emulator CPU must be between ", min_milli, "m and ", max_milli, "m"));
   }
   return milli;
 }

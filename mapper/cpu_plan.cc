@@ -19,12 +19,12 @@ absl::StatusOr<int> PlanVcpus(const PodSandboxInput& input, const LinuxResources
   absl::StatusOr<std::optional<int>> requested = RequestedVcpus(input.annotations, node.max_vcpus);
   if (!requested.ok()) return requested.status();
   if (requested->has_value()) {
-    const char* key = input.annotations.count(kVcpusAnnotation) ? kVcpusAnnotation
-                                                                : kVirtletVcpusAnnotation;
-    explanation.Add("vcpu", absl::StrCat("annotation ", key, "=", **requested),
-                    absl::StrCat("the pod's annotation, checked against the node maximum ",
-                                 node.max_vcpus),
-                    absl::StrCat(**requested));
+    const char* key =
+        input.annotations.count(kVcpusAnnotation) ? kVcpusAnnotation : kVirtletVcpusAnnotation;
+    explanation.Add(
+        "vcpu", absl::StrCat("annotation ", key, "=", **requested),
+        absl::StrCat("the pod's annotation, checked against the node maximum ", node.max_vcpus),
+        absl::StrCat(**requested));
     return **requested;
   }
   if (!limits.HasCpuLimit()) {
@@ -33,10 +33,11 @@ absl::StatusOr<int> PlanVcpus(const PodSandboxInput& input, const LinuxResources
   }
   const int64_t derived = CeilDiv(limits.cpu_quota_us, period_us);
   int vcpus = static_cast<int>(std::min<int64_t>(derived, node.max_vcpus));
-  explanation.Add("vcpu",
-                  absl::StrCat("CPU limit ", FormatMilli(QuotaToMilliCpu(limits.cpu_quota_us, period_us)),
-                               " (quota ", limits.cpu_quota_us, " µs per ", period_us, " µs)"),
-                  "ceil(limit in cores)", absl::StrCat(vcpus));
+  explanation.Add(
+      "vcpu",
+      absl::StrCat("CPU limit ", FormatMilli(QuotaToMilliCpu(limits.cpu_quota_us, period_us)),
+                   " (quota ", limits.cpu_quota_us, " µs per ", period_us, " µs)"),
+      "ceil(limit in cores)", absl::StrCat(vcpus));
   if (derived > node.max_vcpus) {
     explanation.Warn(absl::StrCat("the CPU limit asks for ", derived,
                                   " vCPUs; capped at the node maximum ", node.max_vcpus));
@@ -50,9 +51,9 @@ absl::Status PlanPinning(const LinuxResources& limits, int vcpus, CpuTune& cputu
   absl::StatusOr<std::vector<int>> cpus = ParseCpuset(limits.cpuset_cpus, "cpuset_cpus");
   if (!cpus.ok()) return cpus.status();
   if (static_cast<int>(cpus->size()) < vcpus) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cpuset_cpus \"", FormatCpuset(*cpus), "\" has ", cpus->size(), " CPUs but the domain has ",
-        vcpus, " vCPUs; pinning needs one CPU per vCPU"));
+    return absl::InvalidArgumentError(absl::StrCat("cpuset_cpus \"", FormatCpuset(*cpus), "\" has ",
+                                                   cpus->size(), " CPUs but the domain has ", vcpus,
+                                                   " vCPUs; pinning needs one CPU per vCPU"));
   }
   for (int i = 0; i < vcpus; ++i) cputune.vcpu_pins.push_back({i, (*cpus)[i]});
   cputune.emulator_cpuset = FormatCpuset(*cpus);
@@ -73,10 +74,11 @@ void SplitQuota(int vcpus, int64_t period_us, int64_t ceiling_quota_us, int64_t 
   cputune.quota_us.reset();
   cputune.emulator_period_us.reset();
   cputune.emulator_quota_us.reset();
-  explanation.Add("cputune/global_quota",
-                  absl::StrCat("pod CPU ceiling ", FormatMilli(QuotaToMilliCpu(ceiling_quota_us, period_us))),
-                  "the whole domain (vCPUs, emulator, I/O threads) is held to the pod's limit",
-                  absl::StrCat(ceiling_quota_us, " µs per ", period_us, " µs"));
+  explanation.Add(
+      "cputune/global_quota",
+      absl::StrCat("pod CPU ceiling ", FormatMilli(QuotaToMilliCpu(ceiling_quota_us, period_us))),
+      "the whole domain (vCPUs, emulator, I/O threads) is held to the pod's limit",
+      absl::StrCat(ceiling_quota_us, " µs per ", period_us, " µs"));
 
   // Without an explicit request the emulator never takes more than half.
   const int64_t emulator =
@@ -99,14 +101,14 @@ void SplitQuota(int vcpus, int64_t period_us, int64_t ceiling_quota_us, int64_t 
                                     : "spec.overhead CPU, else the node default emulator CPU",
                   emulator_explicit ? "as requested" : "at most half of the ceiling",
                   absl::StrCat(emulator, " µs"));
-  explanation.Add("cputune/quota",
-                  absl::StrCat("ceiling ", ceiling_quota_us, " µs, emulator ", emulator, " µs, ",
-                               vcpus, " vCPUs"),
-                  "min(period, floor((ceiling − emulator) / vCPUs)); vCPUs × quota + emulator ≤ "
-                  "ceiling",
-                  absl::StrCat(vcpu_quota, " µs per vCPU (", vcpus, " × ", vcpu_quota, " + ",
-                               emulator, " = ", vcpus * vcpu_quota + emulator, " ≤ ",
-                               ceiling_quota_us, ")"));
+  explanation.Add(
+      "cputune/quota",
+      absl::StrCat("ceiling ", ceiling_quota_us, " µs, emulator ", emulator, " µs, ", vcpus,
+                   " vCPUs"),
+      "min(period, floor((ceiling − emulator) / vCPUs)); vCPUs × quota + emulator ≤ "
+      "ceiling",
+      absl::StrCat(vcpu_quota, " µs per vCPU (", vcpus, " × ", vcpu_quota, " + ", emulator, " = ",
+                   vcpus * vcpu_quota + emulator, " ≤ ", ceiling_quota_us, ")"));
 }
 
 }  // namespace
@@ -134,16 +136,16 @@ absl::StatusOr<CpuPlan> PlanCpu(const PodSandboxInput& input, const LinuxResourc
                       absl::StrCat(*plan.cputune.shares));
     } else {
       plan.cputune.shares = v1;
-      explanation.Add("cputune/shares",
-                      absl::StrCat("cpu_shares ", limits.cpu_shares, " + overhead ",
-                                   input.overhead.cpu_shares),
-                      "cgroup v1: kubelet's shares, clamped to [2, 262144]", absl::StrCat(v1));
+      explanation.Add(
+          "cputune/shares",
+          absl::StrCat("cpu_shares ", limits.cpu_shares, " + overhead ", input.overhead.cpu_shares),
+          "cgroup v1: kubelet's shares, clamped to [2, 262144]", absl::StrCat(v1));
     }
   }
 
   // Checked even without a limit: a bad annotation is an error either way.
-  absl::StatusOr<std::optional<int64_t>> emulator_milli = RequestedEmulatorMilli(
-      input.annotations, node.min_emulator_milli, node.max_emulator_milli);
+  absl::StatusOr<std::optional<int64_t>> emulator_milli =
+      RequestedEmulatorMilli(input.annotations, node.min_emulator_milli, node.max_emulator_milli);
   if (!emulator_milli.ok()) return emulator_milli.status();
   if (limits.HasCpuLimit()) {
     const bool explicit_request = emulator_milli->has_value();
@@ -177,7 +179,8 @@ absl::StatusOr<CpuPlan> PlanCpu(const PodSandboxInput& input, const LinuxResourc
   } else {
     explanation.Add("cputune quotas", "no CPU limit", "shares only; no CFS quota is set", "none");
   }
-  if (absl::Status s = PlanPinning(limits, plan.vcpus, plan.cputune, explanation); !s.ok()) return s;
+  if (absl::Status s = PlanPinning(limits, plan.vcpus, plan.cputune, explanation); !s.ok())
+    return s;
   return plan;
 }
 

@@ -15,8 +15,9 @@ namespace {
 constexpr int kMaxCpu = 8191;  // Linux's NR_CPUS upper bound
 
 bool ParseCpu(absl::string_view text, int* cpu) {
-  if (text.empty() || !std::all_of(text.begin(), text.end(),
-                                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      })) {
     return false;
   }
   return absl::SimpleAtoi(text, cpu) && *cpu <= kMaxCpu;
@@ -26,8 +27,8 @@ bool ParseCpu(absl::string_view text, int* cpu) {
 
 absl::StatusOr<std::vector<int>> ParseCpuset(absl::string_view list, absl::string_view field) {
   auto invalid = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": invalid cpuset \"", absl::CHexEscape(list.substr(0, 64)), "\": ", why));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": invalid cpuset \"", absl::CHexEscape(list.substr(0, 64)), "\": ", why));
   };
   std::set<int> cpus;
   for (absl::string_view part : absl::StrSplit(list, ',')) {

@@ -22,9 +22,9 @@ absl::Status CheckField(const std::string& value, const char* field, bool may_be
   bool ok = !value.empty() && value.size() <= kMaxKubernetesName;
   for (char c : value) ok = ok && IsNameChar(c);
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      field, "=", QuoteValue(value),
-      ": must be 1-253 characters of letters, digits, '-', '.' or '_'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, "=", QuoteValue(value),
+                   ": must be 1-253 characters of letters, digits, '-', '.' or '_'"));
 }
 
 std::string IdentityKey(const PodIdentity& id) {
@@ -64,9 +64,9 @@ absl::Status ValidatePodIdentity(const PodIdentity& identity) {
 
 std::string DomainNameFor(const PodIdentity& identity) {
   const uint64_t hash = StableHash(IdentityKey(identity));
-  std::string name = absl::StrCat(kDomainNamePrefix, identity.namespace_name.substr(0, kNamespacePart),
-                                  "-", identity.name.substr(0, kNamePart), "-",
-                                  absl::StrFormat("%012x", hash >> 16));
+  std::string name =
+      absl::StrCat(kDomainNamePrefix, identity.namespace_name.substr(0, kNamespacePart), "-",
+                   identity.name.substr(0, kNamePart), "-", absl::StrFormat("%012x", hash >> 16));
   return name;
 }
 
@@ -74,8 +74,8 @@ std::string DomainUuidFor(const PodIdentity& identity) {
   const std::string key = IdentityKey(identity);
   uint64_t hi = StableHash(key, 0x766d6d6170ULL);  // "vmmap"
   uint64_t lo = StableHash(key, 0x75756964ULL);    // "uuid"
-  hi = (hi & ~0xF000ULL) | 0x8000ULL;                   // version 8
-  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);       // RFC 4122 variant
+  hi = (hi & ~0xF000ULL) | 0x8000ULL;              // version 8
+  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);  // RFC 4122 variant
   return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xFFFF, hi & 0xFFFF,
                          lo >> 48, lo & 0xFFFFFFFFFFFFULL);
 }

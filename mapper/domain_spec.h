@@ -86,7 +86,7 @@ struct DomainSpec {
   std::optional<DirectKernelBoot> kernel_boot;
   std::vector<DiskSpec> disks;
   std::optional<NetworkInterfaceSpec> network_interface;  // none: no NIC at all
-  std::string console_log_path;  // empty: a pty console
+  std::string console_log_path;                           // empty: a pty console
   // The qemu-guest-agent channel (virtio-serial port org.qemu.guest_agent.0)
   // bound to this unix socket, which libvirt creates and connects to; the
   // path is vmmap's (under its state dir), never a pod's. Empty: no channel.

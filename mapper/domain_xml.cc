@@ -54,7 +54,9 @@ absl::StatusOr<Skeleton> FindSkeleton(pugi::xml_document& doc) {
 }
 
 void SetText(pugi::xml_node node, const std::string& text) { node.text().set(text.c_str()); }
-void SetNumber(pugi::xml_node node, int64_t value) { node.text().set(static_cast<long long>(value)); }
+void SetNumber(pugi::xml_node node, int64_t value) {
+  node.text().set(static_cast<long long>(value));
+}
 
 void AppendNumber(pugi::xml_node parent, const char* name, const std::optional<int64_t>& value) {
   if (value) SetNumber(parent.append_child(name), *value);
@@ -68,7 +70,8 @@ void FillOwner(pugi::xml_node metadata, const PodOwner& owner) {
   pod.append_attribute("uid") = owner.uid.c_str();
   pod.append_attribute("attempt") = owner.attempt;
   if (!owner.sandbox_id.empty()) pod.append_attribute("sandbox-id") = owner.sandbox_id.c_str();
-  if (!owner.container_id.empty()) pod.append_attribute("container-id") = owner.container_id.c_str();
+  if (!owner.container_id.empty())
+    pod.append_attribute("container-id") = owner.container_id.c_str();
 }
 
 void FillCputune(pugi::xml_node cputune, const CpuTune& t) {
@@ -93,8 +96,10 @@ void FillBoot(pugi::xml_node os, pugi::xml_node devices, pugi::xml_node before,
               const DomainSpec& spec) {
   if (spec.kernel_boot) {
     SetText(os.append_child("kernel"), spec.kernel_boot->kernel);
-    if (!spec.kernel_boot->initrd.empty()) SetText(os.append_child("initrd"), spec.kernel_boot->initrd);
-    if (!spec.kernel_boot->cmdline.empty()) SetText(os.append_child("cmdline"), spec.kernel_boot->cmdline);
+    if (!spec.kernel_boot->initrd.empty())
+      SetText(os.append_child("initrd"), spec.kernel_boot->initrd);
+    if (!spec.kernel_boot->cmdline.empty())
+      SetText(os.append_child("cmdline"), spec.kernel_boot->cmdline);
   } else {
     os.append_child("boot").append_attribute("dev") = "hd";
   }

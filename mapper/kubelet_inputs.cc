@@ -19,7 +19,7 @@ std::optional<int64_t> EffectiveRequest(const std::optional<int64_t>& request,
 struct Totals {
   int64_t cpu_request = 0;
   int64_t memory_request = 0;
-  std::optional<int64_t> cpu_limit = 0;     // nullopt once a container has none
+  std::optional<int64_t> cpu_limit = 0;  // nullopt once a container has none
   std::optional<int64_t> memory_limit = 0;
 };
 
@@ -63,9 +63,12 @@ LinuxResources Translate(int64_t cpu_request_milli, std::optional<int64_t> cpu_l
 
 const char* QosClassName(QosClass qos) {
   switch (qos) {
-    case QosClass::kGuaranteed: return "Guaranteed";
-    case QosClass::kBurstable: return "Burstable";
-    case QosClass::kBestEffort: return "BestEffort";
+    case QosClass::kGuaranteed:
+      return "Guaranteed";
+    case QosClass::kBurstable:
+      return "Burstable";
+    case QosClass::kBestEffort:
+      return "BestEffort";
   }
   return "Burstable";
 }
@@ -74,8 +77,8 @@ QosClass ComputeQosClass(const PodManifest& pod) {
   bool any_set = false;
   bool guaranteed = true;
   auto visit = [&](const ContainerSpec& c) {
-    const bool has_any = c.cpu_request_milli || c.cpu_limit_milli || c.memory_request_bytes ||
-                         c.memory_limit_bytes;
+    const bool has_any =
+        c.cpu_request_milli || c.cpu_limit_milli || c.memory_request_bytes || c.memory_limit_bytes;
     any_set = any_set || has_any;
     const auto cpu_req = EffectiveRequest(c.cpu_request_milli, c.cpu_limit_milli);
     const auto mem_req = EffectiveRequest(c.memory_request_bytes, c.memory_limit_bytes);
@@ -118,15 +121,21 @@ std::string CgroupParentFor(const PodManifest& pod, CgroupDriver driver) {
   if (driver == CgroupDriver::kSystemd) {
     const std::string uid = absl::StrReplaceAll(pod.uid, {{"-", "_"}});
     switch (qos) {
-      case QosClass::kGuaranteed: return absl::StrCat("kubepods-pod", uid, ".slice");
-      case QosClass::kBurstable: return absl::StrCat("kubepods-burstable-pod", uid, ".slice");
-      case QosClass::kBestEffort: return absl::StrCat("kubepods-besteffort-pod", uid, ".slice");
+      case QosClass::kGuaranteed:
+        return absl::StrCat("kubepods-pod", uid, ".slice");
+      case QosClass::kBurstable:
+        return absl::StrCat("kubepods-burstable-pod", uid, ".slice");
+      case QosClass::kBestEffort:
+        return absl::StrCat("kubepods-besteffort-pod", uid, ".slice");
     }
   }
   switch (qos) {
-    case QosClass::kGuaranteed: return absl::StrCat("/kubepods/pod", pod.uid);
-    case QosClass::kBurstable: return absl::StrCat("/kubepods/burstable/pod", pod.uid);
-    case QosClass::kBestEffort: return absl::StrCat("/kubepods/besteffort/pod", pod.uid);
+    case QosClass::kGuaranteed:
+      return absl::StrCat("/kubepods/pod", pod.uid);
+    case QosClass::kBurstable:
+      return absl::StrCat("/kubepods/burstable/pod", pod.uid);
+    case QosClass::kBestEffort:
+      return absl::StrCat("/kubepods/besteffort/pod", pod.uid);
   }
   return "";
 }

@@ -8,9 +8,10 @@ namespace vmmap {
 
 int64_t VmmOverheadBytes(const NodeConfig& node, int64_t guest_bytes, int vcpus) {
   const OverheadModel& m = node.overhead;
-  const int64_t code_cache = node.domain_type == DomainType::kQemu ? node.tcg_code_cache_mib * kMiB : 0;
-  return m.fixed_bytes + m.per_vcpu_bytes * vcpus + guest_bytes / m.guest_divisor + m.devices_bytes +
-         code_cache;
+  const int64_t code_cache =
+      node.domain_type == DomainType::kQemu ? node.tcg_code_cache_mib * kMiB : 0;
+  return m.fixed_bytes + m.per_vcpu_bytes * vcpus + guest_bytes / m.guest_divisor +
+         m.devices_bytes + code_cache;
 }
 
 absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxResources& limits,
@@ -26,13 +27,15 @@ absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxR
                     absl::StrCat(guest / 1024, " KiB"));
   }
   if (guest < node.min_guest_memory_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "memory limit ", FormatBytes(limits.memory_limit_bytes), " is below the minimum guest memory ",
-        FormatBytes(node.min_guest_memory_bytes), " a VM needs to boot"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory limit ", FormatBytes(limits.memory_limit_bytes),
+                     " is below the minimum guest memory ",
+                     FormatBytes(node.min_guest_memory_bytes), " a VM needs to boot"));
   }
   if (guest > kMaxGuestBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("memory limit ", FormatBytes(limits.memory_limit_bytes),
-                                                   " is larger than vmmap's maximum guest of 16Ti"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory limit ", FormatBytes(limits.memory_limit_bytes),
+                     " is larger than vmmap's maximum guest of 16Ti"));
   }
   const int64_t overhead = VmmOverheadBytes(node, guest, vcpus);
   MemoryPlan plan;
@@ -41,10 +44,10 @@ absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxR
   plan.hard_limit_kib = plan.guest_kib + plan.overhead_kib;
   const OverheadModel& m = node.overhead;
   explanation.Add(
-      "VMM overhead",
-      absl::StrCat("guest ", FormatBytes(guest), ", ", vcpus, " vCPUs"),
-      absl::StrCat("fixed ", m.fixed_bytes / kMiB, "Mi + ", m.per_vcpu_bytes / kMiB, "Mi × vCPUs + guest / ",
-                   m.guest_divisor, " + devices ", m.devices_bytes / kMiB, "Mi",
+      "VMM overhead", absl::StrCat("guest ", FormatBytes(guest), ", ", vcpus, " vCPUs"),
+      absl::StrCat("fixed ", m.fixed_bytes / kMiB, "Mi + ", m.per_vcpu_bytes / kMiB,
+                   "Mi × vCPUs + guest / ", m.guest_divisor, " + devices ", m.devices_bytes / kMiB,
+                   "Mi",
                    node.domain_type == DomainType::kQemu
                        ? absl::StrCat(" + TCG code cache ", node.tcg_code_cache_mib, "Mi")
                        : "",

@@ -37,14 +37,14 @@ RuntimeClassPlan NewClass(const OverheadNeed& first) {
 
 absl::StatusOr<OverheadNeed> OverheadNeedFor(const NodeConfig& node, const VmShape& shape) {
   if (shape.vcpus < 1 || shape.vcpus > node.max_vcpus) {
-    return absl::InvalidArgumentError(absl::StrCat("vCPUs ", shape.vcpus, " is outside [1, ",
-                                                   node.max_vcpus, "] (--max-vcpus)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vCPUs ", shape.vcpus, " is outside [1, ", node.max_vcpus, "] (--max-vcpus)"));
   }
   if (shape.guest_bytes < node.min_guest_memory_bytes || shape.guest_bytes > kMaxGuestBytes ||
       shape.guest_bytes % kMiB != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "memory ", FormatBytes(shape.guest_bytes), " is not a whole number of Mi in [",
-        FormatBytes(node.min_guest_memory_bytes), ", 16Ti] (--min-memory)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory ", FormatBytes(shape.guest_bytes), " is not a whole number of Mi in [",
+                     FormatBytes(node.min_guest_memory_bytes), ", 16Ti] (--min-memory)"));
   }
   const OverheadModel& m = node.overhead;
   OverheadNeed need;
@@ -69,8 +69,9 @@ absl::StatusOr<OverheadNeed> OverheadNeedFor(const NodeConfig& node, const VmSha
   // listed here would make the printed classes too small.
   const int64_t model = VmmOverheadBytes(node, shape.guest_bytes, shape.vcpus);
   if (sum != model) {
-    return absl::InternalError(absl::StrCat("overhead terms sum to ", sum, " bytes but the model says ",
-                                            model, "; update mapper/overhead_classes.cc"));
+    return absl::InternalError(absl::StrCat("overhead terms sum to ", sum,
+                                            " bytes but the model says ", model,
+                                            "; update mapper/overhead_classes.cc"));
   }
   need.memory_bytes = CeilDiv(model, 1024) * 1024;  // PlanMemory's hard_limit − guest
   need.terms.push_back({"memory overhead", "sum of the terms", "= hard_limit − guest",
@@ -87,9 +88,9 @@ absl::StatusOr<std::vector<RuntimeClassPlan>> PlanRuntimeClasses(const NodeConfi
                                                                  int64_t tolerance_bytes,
                                                                  const std::string& prefix) {
   if (!IsDnsLabelPrefix(prefix)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "class name prefix \"", prefix,
-        "\" must be 1-40 lowercase letters, digits or '-', starting with a letter"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("class name prefix \"", prefix,
+                     "\" must be 1-40 lowercase letters, digits or '-', starting with a letter"));
   }
   if (tolerance_bytes < 0) {
     return absl::InvalidArgumentError(absl::StrCat("tolerance ", tolerance_bytes, " is negative"));
@@ -124,16 +125,17 @@ absl::StatusOr<std::vector<RuntimeClassPlan>> PlanRuntimeClasses(const NodeConfi
   return classes;
 }
 
-std::string DeclaredOverheadShortfall(int64_t declared_bytes, int64_t needed_bytes, const VmShape& shape) {
+std::string DeclaredOverheadShortfall(int64_t declared_bytes, int64_t needed_bytes,
+                                      const VmShape& shape) {
   if (declared_bytes >= needed_bytes) return "";
-  return absl::StrCat(
-      "the pod declares memory overhead ", FormatBytes(declared_bytes),
-      " (spec.overhead, from its RuntimeClass) but the VMM needs ", FormatBytes(needed_bytes),
-      " (hard_limit − guest); the scheduler under-counts this pod by ",
-      FormatBytes(needed_bytes - declared_bytes),
-      ". Give it a RuntimeClass whose overhead.podFixed.memory is at least ",
-      CeilDiv(needed_bytes, kMiB), "Mi: `vmmap overhead --vcpus ", shape.vcpus, " --memory ",
-      shape.guest_bytes / kMiB, "Mi` prints one");
+  return absl::StrCat("the pod declares memory overhead ", FormatBytes(declared_bytes),
+                      " (spec.overhead, from its RuntimeClass) but the VMM needs ",
+                      FormatBytes(needed_bytes),
+                      " (hard_limit − guest); the scheduler under-counts this pod by ",
+                      FormatBytes(needed_bytes - declared_bytes),
+                      ". Give it a RuntimeClass whose overhead.podFixed.memory is at least ",
+                      CeilDiv(needed_bytes, kMiB), "Mi: `vmmap overhead --vcpus ", shape.vcpus,
+                      " --memory ", shape.guest_bytes / kMiB, "Mi` prints one");
 }
 
 }  // namespace vmmap

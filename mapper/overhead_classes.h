@@ -42,11 +42,11 @@ absl::StatusOr<OverheadNeed> OverheadNeedFor(const NodeConfig& node, const VmSha
 // One RuntimeClass: covers every shape with at most `max_vcpus` vCPUs and at
 // most `max_guest_bytes` of memory (the model grows with both).
 struct RuntimeClassPlan {
-  std::string name;              // DNS label: <prefix>-<N>vcpu[-<mem>]
+  std::string name;  // DNS label: <prefix>-<N>vcpu[-<mem>]
   int max_vcpus = 1;
   int64_t max_guest_bytes = 0;
-  int64_t memory_mib = 0;        // podFixed.memory in Mi: the largest need, rounded up
-  int64_t cpu_milli = 0;         // podFixed.cpu
+  int64_t memory_mib = 0;            // podFixed.memory in Mi: the largest need, rounded up
+  int64_t cpu_milli = 0;             // podFixed.cpu
   std::vector<OverheadNeed> shapes;  // the requested shapes it was sized for
 };
 
@@ -63,7 +63,8 @@ absl::StatusOr<std::vector<RuntimeClassPlan>> PlanRuntimeClasses(const NodeConfi
 // the pod's spec.overhead.memory is below what the VMM needs (the scheduler
 // then under-counts the pod, and on systemd nodes kubelet's pod cgroup is
 // smaller than the domain's hard_limit), empty when it covers it.
-std::string DeclaredOverheadShortfall(int64_t declared_bytes, int64_t needed_bytes, const VmShape& shape);
+std::string DeclaredOverheadShortfall(int64_t declared_bytes, int64_t needed_bytes,
+                                      const VmShape& shape);
 
 }  // namespace vmmap
 

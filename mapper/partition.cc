@@ -45,8 +45,8 @@ absl::StatusOr<std::string> ResourcePartitionFor(const std::string& cgroup_paren
     slice = slice.substr(slash + 1);
   }
   auto invalid = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("linux.cgroup_parent=", QuoteValue(cgroup_parent),
-                                                   ": ", why));
+    return absl::InvalidArgumentError(
+        absl::StrCat("linux.cgroup_parent=", QuoteValue(cgroup_parent), ": ", why));
   };
   if (absl::StrContains(cgroup_parent, "..")) return invalid("must not contain \"..\"");
   if (!absl::ConsumeSuffix(&slice, ".slice") || slice.empty()) {

@@ -25,8 +25,9 @@ absl::StatusOr<DomainPlan> PlanDomain(const PodSandboxInput& input, const NodeCo
   spec.type = node.domain_type;
   spec.name = DomainNameFor(input.identity);
   spec.uuid = DomainUuidFor(input.identity);
-  why.Add("name", absl::StrCat("pod ", input.identity.namespace_name, "/", input.identity.name,
-                               " uid ", input.identity.uid, " attempt ", input.identity.attempt),
+  why.Add("name",
+          absl::StrCat("pod ", input.identity.namespace_name, "/", input.identity.name, " uid ",
+                       input.identity.uid, " attempt ", input.identity.attempt),
           "vmmap-<namespace[:16]>-<name[:26]>-<hash of the full identity>", spec.name);
 
   absl::StatusOr<CpuPlan> cpu = PlanCpu(input, limits, node, why);

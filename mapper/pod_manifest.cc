@@ -193,8 +193,8 @@ class DocumentParser {
 
   // Parses one resource quantity at `path`; `cpu` selects millicores over bytes.
   absl::StatusOr<std::optional<int64_t>> ResourceValue(const Node* resources,
-                                                       absl::string_view resource,
-                                                       const Path& path, bool cpu) {
+                                                       absl::string_view resource, const Path& path,
+                                                       bool cpu) {
     const Node* node = Find(resources, resource);
     if (IsAbsentOrNull(node)) return std::optional<int64_t>();
     if (node->type != NodeType::kScalar) {
@@ -296,8 +296,7 @@ class DocumentParser {
       std::map<std::string, std::string>* out;
     } maps[] = {{"labels", &pod.labels}, {"annotations", &pod.annotations}};
     for (const Map& m : maps) {
-      if (absl::Status s = MergeStringMap(Find(node, m.key), Path(&path, m.key), *m.out);
-          !s.ok()) {
+      if (absl::Status s = MergeStringMap(Find(node, m.key), Path(&path, m.key), *m.out); !s.ok()) {
         return s;
       }
     }
@@ -339,8 +338,9 @@ class DocumentParser {
     if (absl::Status s = ExpectMap(doc, Path(nullptr, "document")); !s.ok()) return s;
     const Node* kind_node = Find(doc, "kind");
     if (kind_node == nullptr || !IsString(kind_node)) {
-      return Error(doc, "kind: missing (expected Pod, Deployment, StatefulSet, DaemonSet, "
-                        "ReplicaSet, Job or CronJob)");
+      return Error(doc,
+                   "kind: missing (expected Pod, Deployment, StatefulSet, DaemonSet, "
+                   "ReplicaSet, Job or CronJob)");
     }
     const absl::string_view kind = Text(kind_node);
     const TemplatePath* where = nullptr;

@@ -27,9 +27,9 @@ struct Suffix {
 
 // Longest first so "Mi" wins over "M".
 constexpr Suffix kSuffixes[] = {
-    {"Ki", 0, 10}, {"Mi", 0, 20}, {"Gi", 0, 30}, {"Ti", 0, 40}, {"Pi", 0, 50}, {"Ei", 0, 60},
-    {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},  {"k", 3, 0},   {"M", 6, 0},   {"G", 9, 0},
-    {"T", 12, 0},  {"P", 15, 0},  {"E", 18, 0},
+    {"Ki", 0, 10}, {"Mi", 0, 20}, {"Gi", 0, 30}, {"Ti", 0, 40}, {"Pi", 0, 50},
+    {"Ei", 0, 60}, {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},  {"k", 3, 0},
+    {"M", 6, 0},   {"G", 9, 0},   {"T", 12, 0},  {"P", 15, 0},  {"E", 18, 0},
 };
 
 }  // namespace
@@ -98,9 +98,10 @@ absl::StatusOr<Quantity> Quantity::Parse(absl::string_view text, absl::string_vi
     q.exp10_ += neg ? -value : value;
     return q;
   }
-  return Invalid(field, text,
-                 absl::StrCat("unknown suffix \"", suffix,
-                              "\" (expected one of n u m k M G T P E Ki Mi Gi Ti Pi Ei or an exponent)"));
+  return Invalid(
+      field, text,
+      absl::StrCat("unknown suffix \"", suffix,
+                   "\" (expected one of n u m k M G T P E Ki Mi Gi Ti Pi Ei or an exponent)"));
 }
 
 absl::StatusOr<int64_t> Quantity::Scaled(int decimal_shift) const {
@@ -123,7 +124,8 @@ absl::StatusOr<int64_t> Quantity::Scaled(int decimal_shift) const {
   if (exp10 < 0) {
     u128 divisor = 1;
     for (; exp10 < 0; ++exp10) {
-      if (divisor > kInt64Max * 1000) return static_cast<int64_t>(1);  // tiny positive: rounds up to 1
+      if (divisor > kInt64Max * 1000)
+        return static_cast<int64_t>(1);  // tiny positive: rounds up to 1
       divisor *= 10;
     }
     value = value / divisor + (value % divisor != 0 ? 1 : 0);

@@ -45,7 +45,7 @@ class Quantity {
   std::string field_;
   bool negative_ = false;
   QuantityDigits digits_ = 0;  // the significant digits, no sign
-  int exp10_ = 0;                 // value = digits_ × 10^exp10_ × 2^exp2_
+  int exp10_ = 0;              // value = digits_ × 10^exp10_ × 2^exp2_
   int exp2_ = 0;
 };
 

@@ -11,11 +11,11 @@
 namespace vmmap {
 
 struct LinuxResources {
-  int64_t cpu_period_us = 0;          // 0: unset (kubelet's default period applies)
-  int64_t cpu_quota_us = 0;           // ≤ 0: no CPU limit
-  int64_t cpu_shares = 0;             // 0: unset
-  int64_t memory_limit_bytes = 0;     // 0: no memory limit
-  std::string cpuset_cpus;            // set by kubelet's static CPU manager
+  int64_t cpu_period_us = 0;       // 0: unset (kubelet's default period applies)
+  int64_t cpu_quota_us = 0;        // ≤ 0: no CPU limit
+  int64_t cpu_shares = 0;          // 0: unset
+  int64_t memory_limit_bytes = 0;  // 0: no memory limit
+  std::string cpuset_cpus;         // set by kubelet's static CPU manager
 
   bool HasCpuLimit() const { return cpu_quota_us > 0; }
   bool HasMemoryLimit() const { return memory_limit_bytes > 0; }

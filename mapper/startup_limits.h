@@ -37,7 +37,7 @@ struct PostStartLimits {
 };
 
 struct StartupSplit {
-  DomainSpec boot;             // what is defined and started
+  DomainSpec boot;              // what is defined and started
   PostStartLimits after_start;  // applied live once QEMU runs
 };
 

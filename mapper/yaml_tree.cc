@@ -139,13 +139,13 @@ absl::Status Tree::Build(absl::string_view text) {
     NodeId id;
     size_t first_pending;  // where its children start in `pending`
   };
-  std::vector<Open> open;        // collections not yet ended, outermost first
-  std::vector<NodeId> pending;   // children of the open collections, in order
+  std::vector<Open> open;       // collections not yet ended, outermost first
+  std::vector<NodeId> pending;  // children of the open collections, in order
   open.reserve(16);
   pending.reserve(64);
   std::unordered_map<std::string, NodeId> anchors;
   Document doc{};
-  int flow_depth = 0;                 // open flow collections; they hold only flow ones
+  int flow_depth = 0;                    // open flow collections; they hold only flow ones
   absl::Status held = absl::OkStatus();  // an alias or anchor error, while bracket_heavy
 
   const auto add = [&](NodeId id) {
@@ -199,8 +199,7 @@ absl::Status Tree::Build(absl::string_view text) {
         documents_.push_back(doc);
         break;
       case YAML_ALIAS_EVENT: {
-        const auto it =
-            anchors.find(reinterpret_cast<const char*>(event.data.alias.anchor));
+        const auto it = anchors.find(reinterpret_cast<const char*>(event.data.alias.anchor));
         if (it == anchors.end()) {
           error = MalformedAt(FromLibyaml(event.start_mark), "found undefined alias");
         } else {
@@ -223,8 +222,8 @@ absl::Status Tree::Build(absl::string_view text) {
       case YAML_SEQUENCE_START_EVENT:
       case YAML_MAPPING_START_EVENT: {
         const bool sequence = type == YAML_SEQUENCE_START_EVENT;
-        const NodeId id = new_node(sequence ? NodeType::kSequence : NodeType::kMapping, false, 0,
-                                   0, event.start_mark);
+        const NodeId id = new_node(sequence ? NodeType::kSequence : NodeType::kMapping, false, 0, 0,
+                                   event.start_mark);
         if (!register_anchor(
                 sequence ? event.data.sequence_start.anchor : event.data.mapping_start.anchor,
                 id)) {

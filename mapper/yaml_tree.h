@@ -34,10 +34,10 @@ using NodeId = uint32_t;
 
 struct Node {
   NodeType type;
-  bool plain;       // a scalar in plain style (neither quoted nor block)
-  size_t first;     // scalar: offset of its text; collection: offset of its children
-  size_t size;      // scalar: length of its text; collection: number of child ids
-  Mark start;       // where the node (or, for an alias, its anchor) starts
+  bool plain;    // a scalar in plain style (neither quoted nor block)
+  size_t first;  // scalar: offset of its text; collection: offset of its children
+  size_t size;   // scalar: length of its text; collection: number of child ids
+  Mark start;    // where the node (or, for an alias, its anchor) starts
 };
 
 // Flow collections nested deeper than this are refused (see Tree::Build).

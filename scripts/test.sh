@@ -2,6 +2,7 @@
 # One command: install what is missing, build, and run every test. CI runs
 # exactly this (.ci/run). Stages, each timed in the summary at the end:
 #   deps       Debian packages (scripts/install-deps.sh)
+#   format     every C/C++ file follows .clang-format (scripts/format.sh --check)
 #   build      the normal build (build/)
 #   unit       every ctest test except the ones that boot guests (label e2e)
 #   e2e        the end-to-end tests: real `vmmap serve`, libvirt and QEMU/TCG
@@ -68,6 +69,7 @@ stage() {  # stage NAME COMMAND...
 }
 
 stage deps "$root/scripts/install-deps.sh"
+stage format "$root/scripts/format.sh" --check
 stage build "$root/scripts/build.sh"
 
 # The sanitizer trees build in the background while the e2e tests run: the

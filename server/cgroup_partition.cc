@@ -17,8 +17,8 @@ absl::Status InheritCpuset(const fs::path& parent, const fs::path& dir) {
   for (const char* knob : {"cpuset.cpus", "cpuset.mems"}) {
     absl::StatusOr<std::string> value = ReadFile((parent / knob).string());
     if (!value.ok()) return value.status();
-    if (absl::Status s = WriteExistingFile((dir / knob).string(),
-                                           absl::StripTrailingAsciiWhitespace(*value));
+    if (absl::Status s =
+            WriteExistingFile((dir / knob).string(), absl::StripTrailingAsciiWhitespace(*value));
         !s.ok()) {
       return s;
     }
@@ -43,9 +43,9 @@ absl::Status EnsureCgroupfsPartition(const std::string& partition, const std::st
       std::error_code dir_ec;
       if (!fs::exists(dir, dir_ec)) {
         if (!fs::create_directory(dir, dir_ec)) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "cannot create cgroup ", dir.string(), " for libvirt partition ", partition, ": ",
-              dir_ec.message()));
+          return absl::PermissionDeniedError(absl::StrCat("cannot create cgroup ", dir.string(),
+                                                          " for libvirt partition ", partition,
+                                                          ": ", dir_ec.message()));
         }
         if (fs::exists(dir / "cpuset.cpus", dir_ec)) {
           if (absl::Status s = InheritCpuset(parent, dir); !s.ok()) return s;

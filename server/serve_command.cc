@@ -177,7 +177,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   }
   std::error_code absolute_ec;
   options.state_dir = fs::absolute(options.state_dir, absolute_ec).string();
-  if (absolute_ec) return Usage(absl::StrCat("--state-dir ", options.state_dir, ": ", absolute_ec.message()));
+  if (absolute_ec)
+    return Usage(absl::StrCat("--state-dir ", options.state_dir, ": ", absolute_ec.message()));
   if (options.libvirt_uri.empty()) {
     options.libvirt_uri = absl::StrCat("qemu:///embed?root=", options.state_dir, "/libvirt");
   }
@@ -206,7 +207,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   absl::StatusOr<std::unique_ptr<StateStore>> store =
       StateStore::Open(options.state_dir + "/state.db", &legacy_rows);
   if (!store.ok()) return fail(store.status());
-  absl::StatusOr<std::unique_ptr<ImageStore>> images = ImageStore::Open(options.state_dir + "/images", options.images);
+  absl::StatusOr<std::unique_ptr<ImageStore>> images =
+      ImageStore::Open(options.state_dir + "/images", options.images);
   if (!images.ok()) return fail(images.status());
   absl::StatusOr<std::unique_ptr<virt::LibvirtHypervisor>> hypervisor =
       virt::LibvirtHypervisor::Open(options.libvirt_uri);
@@ -226,7 +228,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
     if (sandbox.network.netns_path.empty()) return std::vector<InterfaceStats>{};
     absl::StatusOr<network::InterfaceCounters> c = pod_network->Counters(NetworkStateOf(sandbox));
     if (!c.ok()) return c.status();
-    return std::vector<InterfaceStats>{{c->name, c->rx_bytes, c->rx_errors, c->tx_bytes, c->tx_errors}};
+    return std::vector<InterfaceStats>{
+        {c->name, c->rx_bytes, c->rx_errors, c->tx_bytes, c->tx_errors}};
   };
   StatsCollector stats(hypervisor->get(), &runtime, images->get(), std::move(stats_options));
   // Serial consoles to CRI log files (kubectl logs), after Recover() settled the rows.
@@ -238,7 +241,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   auto pod_metrics = std::make_shared<PodMetrics>(&stats);
   std::unique_ptr<prometheus::Exposer> metrics_endpoint;
   if (!options.metrics_address.empty()) {
-    absl::StatusOr<std::unique_ptr<prometheus::Exposer>> endpoint = StartMetricsEndpoint(options.metrics_address);
+    absl::StatusOr<std::unique_ptr<prometheus::Exposer>> endpoint =
+        StartMetricsEndpoint(options.metrics_address);
     if (endpoint.ok()) {
       (*endpoint)->RegisterCollectable(cri_metrics.registry());
       (*endpoint)->RegisterCollectable(pod_metrics);
@@ -260,7 +264,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   }
   fs::remove(options.socket, ec);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat("unix:", options.socket), grpc::InsecureServerCredentials());
+  builder.AddListeningPort(absl::StrCat("unix:", options.socket),
+                           grpc::InsecureServerCredentials());
   builder.RegisterService(&runtime_service);
   builder.RegisterService(&image_service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
@@ -272,11 +277,12 @@ int RunServeCommand(const std::vector<std::string>& args) {
   const mode_t old_umask = ::umask(0117);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ::umask(old_umask);
-  if (!server) return fail(absl::UnavailableError(absl::StrCat("cannot listen on ", options.socket)));
+  if (!server)
+    return fail(absl::UnavailableError(absl::StrCat("cannot listen on ", options.socket)));
   ::chmod(options.socket.c_str(), kSocketMode);
-  VMMAP_LOG(kInfo, "vmmap serve: listening on ", options.socket, " (libvirt ",
-            options.libvirt_uri, ", domain type ", DomainTypeName(options.node.domain_type),
-            ", state ", options.state_dir, ")");
+  VMMAP_LOG(kInfo, "vmmap serve: listening on ", options.socket, " (libvirt ", options.libvirt_uri,
+            ", domain type ", DomainTypeName(options.node.domain_type), ", state ",
+            options.state_dir, ")");
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

@@ -13,7 +13,8 @@ namespace vmmap {
 
 absl::Status PrepareStateDir(const std::string& state_dir, bool qemu_may_run_as_other_user) {
   if (state_dir.empty() || state_dir[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat("--state-dir \"", state_dir, "\": not absolute"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--state-dir \"", state_dir, "\": not absolute"));
   }
   for (const char* sub : {"/containers", "/images"}) {
     if (absl::Status s = MakeDirectories(state_dir + sub, 0711); !s.ok()) return s;
@@ -36,8 +37,8 @@ absl::Status PrepareStateDir(const std::string& state_dir, bool qemu_may_run_as_
           absl::StrFormat("%04o", st.st_mode & 07777),
           ") does not let other users traverse it, and QEMU may run as another user "
           "(libvirt-qemu) that must reach the files below it; every start of a container "
-          "would fail with \"Permission denied\". Fix: chmod o+x ", dir,
-          ", or use a state directory below a traversable path such as /var/lib/vmmap"));
+          "would fail with \"Permission denied\". Fix: chmod o+x ",
+          dir, ", or use a state directory below a traversable path such as /var/lib/vmmap"));
     }
     if (dir == "/") break;
   }

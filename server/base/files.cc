@@ -78,7 +78,8 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     ::unlink(temp.c_str());
     return s;
   };
-  if (::fchmod(fd.get(), mode) != 0) return fail(ErrnoToStatus(errno, absl::StrCat("chmod ", temp)));
+  if (::fchmod(fd.get(), mode) != 0)
+    return fail(ErrnoToStatus(errno, absl::StrCat("chmod ", temp)));
   if (absl::Status s = WriteAll(fd.get(), content, temp); !s.ok()) return fail(s);
   if (::fsync(fd.get()) != 0) return fail(ErrnoToStatus(errno, absl::StrCat("fsync ", temp)));
   if (fd.Close() != 0) return fail(ErrnoToStatus(errno, absl::StrCat("close ", temp)));
@@ -111,7 +112,8 @@ absl::Status MakeDirectories(const std::string& path, mode_t mode) {
     if (::mkdir(prefix.c_str(), mode) == 0) continue;
     if (errno != EEXIST) return ErrnoToStatus(errno, absl::StrCat("mkdir ", prefix));
     struct stat st;
-    if (::stat(prefix.c_str(), &st) != 0) return ErrnoToStatus(errno, absl::StrCat("stat ", prefix));
+    if (::stat(prefix.c_str(), &st) != 0)
+      return ErrnoToStatus(errno, absl::StrCat("stat ", prefix));
     if (!S_ISDIR(st.st_mode)) {
       return absl::FailedPreconditionError(
           absl::StrCat("mkdir ", path, ": ", prefix, " exists and is not a directory"));

@@ -28,11 +28,11 @@ void WriteLogLine(LogLevel level, absl::string_view message);
 
 }  // namespace vmmap
 
-#define VMMAP_LOG(level, ...)                                                   \
-  do {                                                                          \
-    if (::vmmap::LogEnabled(::vmmap::LogLevel::level)) {                        \
+#define VMMAP_LOG(level, ...)                                                     \
+  do {                                                                            \
+    if (::vmmap::LogEnabled(::vmmap::LogLevel::level)) {                          \
       ::vmmap::WriteLogLine(::vmmap::LogLevel::level, absl::StrCat(__VA_ARGS__)); \
-    }                                                                           \
+    }                                                                             \
   } while (0)
 
 #endif  // VMMAP_SERVER_BASE_LOG_H_

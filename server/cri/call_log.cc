@@ -19,7 +19,8 @@ using google::protobuf::Message;
 // The string field `name` of `message`, if it has one.
 std::string StringField(const Message& message, const char* name) {
   const FieldDescriptor* field = message.GetDescriptor()->FindFieldByName(name);
-  if (field == nullptr || field->is_repeated() || field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+  if (field == nullptr || field->is_repeated() ||
+      field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
     return "";
   }
   return message.GetReflection()->GetString(message, field);
@@ -27,7 +28,8 @@ std::string StringField(const Message& message, const char* name) {
 
 const Message* MessageField(const Message& message, const char* name) {
   const FieldDescriptor* field = message.GetDescriptor()->FindFieldByName(name);
-  if (field == nullptr || field->is_repeated() || field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+  if (field == nullptr || field->is_repeated() ||
+      field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
     return nullptr;
   }
   return &message.GetReflection()->GetMessage(message, field);
@@ -78,8 +80,8 @@ class CallLog final : public gx::Interceptor {
       return;
     }
     const grpc::StatusCode code = status.error_code();
-    const bool alarming = code == grpc::StatusCode::INTERNAL ||
-                          code == grpc::StatusCode::UNKNOWN || code == grpc::StatusCode::DATA_LOSS;
+    const bool alarming = code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
+                          code == grpc::StatusCode::DATA_LOSS;
     if (alarming) {
       VMMAP_LOG(kWarning, "cri ", method_, " ", object_, " failed in ", took, ": code ",
                 static_cast<int>(code), ": ", status.error_message());

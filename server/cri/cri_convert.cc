@@ -86,8 +86,8 @@ SandboxConfig FromCri(const v1::PodSandboxConfig& config, const std::string& run
   if (config.linux().has_resources()) out.pod_resources = FromCri(config.linux().resources());
   if (config.linux().has_overhead()) out.overhead = FromCri(config.linux().overhead());
   out.runtime_handler = runtime_handler;
-  out.host_network = config.linux().security_context().namespace_options().network() ==
-                     v1::NamespaceMode::NODE;
+  out.host_network =
+      config.linux().security_context().namespace_options().network() == v1::NamespaceMode::NODE;
   for (const v1::PortMapping& p : config.port_mappings()) {
     // Only a host port needs the portmap plugin (containerd's rule too).
     if (p.host_port() <= 0) continue;

@@ -26,10 +26,8 @@ absl::StatusOr<RegistryAuth> ToRegistryAuth(const v1::AuthConfig& config) {
   auth.registry_token = config.registry_token();
   if (auth.username.empty() && !config.auth().empty()) {
     std::string decoded;
-    if (!absl::Base64Unescape(config.auth(), &decoded) ||
-        decoded.find(':') == std::string::npos) {
-      return absl::InvalidArgumentError(
-          "auth.auth is not base64 of \"username:password\"");
+    if (!absl::Base64Unescape(config.auth(), &decoded) || decoded.find(':') == std::string::npos) {
+      return absl::InvalidArgumentError("auth.auth is not base64 of \"username:password\"");
     }
     auth.username = decoded.substr(0, decoded.find(':'));
     auth.password = decoded.substr(decoded.find(':') + 1);
@@ -61,7 +59,8 @@ grpc::Status ImageService::ImageStatus(grpc::ServerContext*, const v1::ImageStat
   return grpc::Status::OK;
 }
 
-grpc::Status ImageService::PullImage(grpc::ServerContext* context, const v1::PullImageRequest* request,
+grpc::Status ImageService::PullImage(grpc::ServerContext* context,
+                                     const v1::PullImageRequest* request,
                                      v1::PullImageResponse* response) {
   if (request->image().image().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "image.image is empty");
@@ -69,8 +68,8 @@ grpc::Status ImageService::PullImage(grpc::ServerContext* context, const v1::Pul
   absl::StatusOr<RegistryAuth> auth = ToRegistryAuth(request->auth());
   if (!auth.ok()) return ToGrpc(auth.status());
   // A kubelet that gave up (its deadline passed) stops this call's wait.
-  absl::StatusOr<ImageRecord> record = images_->Pull(request->image().image(), *auth,
-                                                     [context] { return context->IsCancelled(); });
+  absl::StatusOr<ImageRecord> record =
+      images_->Pull(request->image().image(), *auth, [context] { return context->IsCancelled(); });
   if (!record.ok()) return ToGrpc(record.status());
   response->set_image_ref(record->id);
   return grpc::Status::OK;
@@ -78,9 +77,8 @@ grpc::Status ImageService::PullImage(grpc::ServerContext* context, const v1::Pul
 
 grpc::Status ImageService::RemoveImage(grpc::ServerContext*, const v1::RemoveImageRequest* request,
                                        v1::RemoveImageResponse*) {
-  absl::Status s = images_->Remove(request->image().image(), [this](const std::string& id) {
-    return runtime_->ImageUser(id);
-  });
+  absl::Status s = images_->Remove(
+      request->image().image(), [this](const std::string& id) { return runtime_->ImageUser(id); });
   // Removing an image that is not there succeeds (CRI idempotency).
   return absl::IsNotFound(s) ? grpc::Status::OK : ToGrpc(s);
 }

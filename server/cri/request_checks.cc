@@ -28,15 +28,14 @@ absl::Status CheckMap(const StringProtoMap& map, absl::string_view field) {
   size_t total = 0;
   for (const auto& [key, value] : map) {
     if (key.empty() || key.size() > kMaxKeyBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": key of ", key.size(),
-                                                     " bytes; keys have 1 to ", kMaxKeyBytes));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": key of ", key.size(), " bytes; keys have 1 to ", kMaxKeyBytes));
     }
     total += key.size() + value.size();
   }
   if (total > kMaxMapBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", total,
-                                                   " bytes of keys and values; at most ",
-                                                   kMaxMapBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", total, " bytes of keys and values; at most ", kMaxMapBytes));
   }
   return absl::OkStatus();
 }
@@ -51,8 +50,8 @@ absl::Status CheckPath(const std::string& path, absl::string_view field, bool ab
     return absl::InvalidArgumentError(absl::StrCat(field, ": contains a NUL byte"));
   }
   if (absolute != (path[0] == '/')) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " \"", path, "\": must be ",
-                                                   absolute ? "absolute" : "relative"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " \"", path, "\": must be ", absolute ? "absolute" : "relative"));
   }
   for (absl::string_view part : absl::StrSplit(path, '/')) {
     if (part == "..") {
@@ -71,8 +70,8 @@ absl::Status CheckWords(const google::protobuf::RepeatedPtrField<std::string>& w
   }
   for (int i = 0; i < words.size(); ++i) {
     if (words[i].size() > kMaxWordBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(field, "[", i, "]: ", words[i].size(),
-                                                     " bytes; at most ", kMaxWordBytes));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "]: ", words[i].size(), " bytes; at most ", kMaxWordBytes));
     }
   }
   return absl::OkStatus();
@@ -93,7 +92,8 @@ absl::Status CheckResources(const v1::LinuxContainerResources& r, absl::string_v
   }
   const int64_t quota = r.cpu_quota();
   if (quota != 0 && quota != -1 && (quota < 1000 || quota > kMaxQuotaUs)) {
-    return OutOfRange(field, "cpu_quota", quota, absl::StrCat("-1, 0 or 1000 to ", kMaxQuotaUs, " µs"));
+    return OutOfRange(field, "cpu_quota", quota,
+                      absl::StrCat("-1, 0 or 1000 to ", kMaxQuotaUs, " µs"));
   }
   const int64_t shares = r.cpu_shares();
   if (shares != 0 && (shares < 2 || shares > 262144)) {
@@ -126,9 +126,9 @@ bool IsIpAddress(const std::string& s) {
 
 absl::Status CheckPortMappings(const v1::PodSandboxConfig& config) {
   if (config.port_mappings_size() > kMaxPortMappings) {
-    return absl::InvalidArgumentError(absl::StrCat("config.port_mappings: ",
-                                                   config.port_mappings_size(),
-                                                   " mappings; at most ", kMaxPortMappings));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.port_mappings: ", config.port_mappings_size(), " mappings; at most ",
+                     kMaxPortMappings));
   }
   for (int i = 0; i < config.port_mappings_size(); ++i) {
     const v1::PortMapping& p = config.port_mappings(i);
@@ -142,9 +142,9 @@ absl::Status CheckPortMappings(const v1::PodSandboxConfig& config) {
           absl::StrCat(field, ".host_port: ", p.host_port(), " is not 0..65535"));
     }
     if (!p.host_ip().empty() && !IsIpAddress(p.host_ip())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ".host_ip: \"", absl::CHexEscape(p.host_ip().substr(0, 64)),
-                       "\" is not an IP address"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ".host_ip: \"",
+                                                     absl::CHexEscape(p.host_ip().substr(0, 64)),
+                                                     "\" is not an IP address"));
     }
   }
   return absl::OkStatus();
@@ -193,9 +193,9 @@ absl::Status CheckSandboxConfig(const v1::PodSandboxConfig& config) {
         absl::StrCat("config.hostname: ", config.hostname().size(), " bytes; at most 253"));
   }
   if (config.linux().cgroup_parent().size() > kMaxPathBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("config.linux.cgroup_parent: ",
-                                                   config.linux().cgroup_parent().size(),
-                                                   " bytes; at most ", kMaxPathBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.linux.cgroup_parent: ", config.linux().cgroup_parent().size(),
+                     " bytes; at most ", kMaxPathBytes));
   }
   if (absl::Status s = CheckResources(config.linux().resources(), "config.linux.resources");
       !s.ok()) {
@@ -227,9 +227,8 @@ absl::Status CheckContainerConfig(const v1::ContainerConfig& config) {
   if (absl::Status s = CheckWords(config.command(), "config.command"); !s.ok()) return s;
   if (absl::Status s = CheckWords(config.args(), "config.args"); !s.ok()) return s;
   if (config.image().image().size() > kMaxPathBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("config.image.image: ",
-                                                   config.image().image().size(),
-                                                   " bytes; at most ", kMaxPathBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.image.image: ", config.image().image().size(), " bytes; at most ", kMaxPathBytes));
   }
   return CheckResources(config.linux().resources(), "config.linux.resources");
 }

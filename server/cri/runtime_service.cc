@@ -23,8 +23,9 @@ grpc::Status MissingId(const char* field) {
 
 grpc::Status NotYet(const char* method) {
   return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      absl::StrCat(method, " is not implemented by vmmap yet: the workload runs "
-                                           "inside a VM; use its serial console or network"));
+                      absl::StrCat(method,
+                                   " is not implemented by vmmap yet: the workload runs "
+                                   "inside a VM; use its serial console or network"));
 }
 
 }  // namespace
@@ -57,7 +58,8 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
   return grpc::Status::OK;
 }
 
-grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPodSandboxRequest* request,
+grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*,
+                                           const v1::RunPodSandboxRequest* request,
                                            v1::RunPodSandboxResponse* response) {
   if (!request->has_config() || request->config().metadata().name().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "config.metadata.name is empty");
@@ -70,7 +72,8 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
   return grpc::Status::OK;
 }
 
-grpc::Status RuntimeService::StopPodSandbox(grpc::ServerContext*, const v1::StopPodSandboxRequest* request,
+grpc::Status RuntimeService::StopPodSandbox(grpc::ServerContext*,
+                                            const v1::StopPodSandboxRequest* request,
                                             v1::StopPodSandboxResponse*) {
   if (request->pod_sandbox_id().empty()) return MissingId("pod_sandbox_id");
   absl::Status s = runtime_->StopPodSandbox(request->pod_sandbox_id());
@@ -95,7 +98,8 @@ grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*, const v1::ListPodSandboxRequest* request,
+grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*,
+                                            const v1::ListPodSandboxRequest* request,
                                             v1::ListPodSandboxResponse* response) {
   absl::StatusOr<std::vector<SandboxRecord>> sandboxes =
       runtime_->ListPodSandbox(FromCri(request->filter()));
@@ -118,7 +122,8 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::StartContainerRequest* request,
+grpc::Status RuntimeService::StartContainer(grpc::ServerContext*,
+                                            const v1::StartContainerRequest* request,
                                             v1::StartContainerResponse*) {
   if (request->container_id().empty()) return MissingId("container_id");
   return ToGrpc(runtime_->StartContainer(request->container_id()));
@@ -140,7 +145,8 @@ grpc::Status RuntimeService::StopContainer(grpc::ServerContext* context,
   return ToGrpc(stopped);
 }
 
-grpc::Status RuntimeService::RemoveContainer(grpc::ServerContext*, const v1::RemoveContainerRequest* request,
+grpc::Status RuntimeService::RemoveContainer(grpc::ServerContext*,
+                                             const v1::RemoveContainerRequest* request,
                                              v1::RemoveContainerResponse*) {
   if (request->container_id().empty()) return MissingId("container_id");
   return ToGrpc(runtime_->RemoveContainer(request->container_id()));
@@ -156,7 +162,8 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RuntimeService::ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* request,
+grpc::Status RuntimeService::ListContainers(grpc::ServerContext*,
+                                            const v1::ListContainersRequest* request,
                                             v1::ListContainersResponse* response) {
   absl::StatusOr<std::vector<ContainerRecord>> containers =
       runtime_->ListContainers(FromCri(request->filter()));
@@ -173,8 +180,8 @@ grpc::Status RuntimeService::UpdateContainerResources(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "linux resources are missing");
   }
   if (absl::Status s = CheckResources(request->linux(), "linux"); !s.ok()) return ToGrpc(s);
-  return ToGrpc(runtime_->UpdateContainerResources(request->container_id(),
-                                                   FromCri(request->linux())));
+  return ToGrpc(
+      runtime_->UpdateContainerResources(request->container_id(), FromCri(request->linux())));
 }
 
 grpc::Status RuntimeService::UpdateRuntimeConfig(grpc::ServerContext*,
@@ -201,9 +208,9 @@ grpc::Status RuntimeService::ExecSync(grpc::ServerContext* context,
   };
   // A command that outlives request->timeout() is DEADLINE_EXCEEDED, which
   // kubelet's ExecSync turns into a timed-out probe (remote_runtime.go).
-  absl::StatusOr<guest::ExecResult> result = runtime_->ExecSync(
-      request->container_id(), {request->cmd().begin(), request->cmd().end()}, request->timeout(),
-      client_gone);
+  absl::StatusOr<guest::ExecResult> result =
+      runtime_->ExecSync(request->container_id(), {request->cmd().begin(), request->cmd().end()},
+                         request->timeout(), client_gone);
   if (!result.ok()) return ToGrpc(result.status());
   response->set_stdout(std::move(result->stdout_bytes));
   response->set_stderr(std::move(result->stderr_bytes));
@@ -255,7 +262,8 @@ grpc::Status RuntimeService::PodSandboxStats(grpc::ServerContext*,
 grpc::Status RuntimeService::ListPodSandboxStats(grpc::ServerContext*,
                                                  const v1::ListPodSandboxStatsRequest* request,
                                                  v1::ListPodSandboxStatsResponse* response) {
-  absl::StatusOr<std::vector<PodStatsRecord>> stats = stats_->ListPodStats(FromCri(request->filter()));
+  absl::StatusOr<std::vector<PodStatsRecord>> stats =
+      stats_->ListPodStats(FromCri(request->filter()));
   if (!stats.ok()) return ToGrpc(stats.status());
   for (const PodStatsRecord& s : *stats) *response->add_stats() = ToCri(s);
   return grpc::Status::OK;

@@ -62,7 +62,8 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
                            runtime::v1::PortForwardResponse*) override;
   grpc::Status ContainerStats(grpc::ServerContext*, const runtime::v1::ContainerStatsRequest*,
                               runtime::v1::ContainerStatsResponse*) override;
-  grpc::Status ListContainerStats(grpc::ServerContext*, const runtime::v1::ListContainerStatsRequest*,
+  grpc::Status ListContainerStats(grpc::ServerContext*,
+                                  const runtime::v1::ListContainerStatsRequest*,
                                   runtime::v1::ListContainerStatsResponse*) override;
   grpc::Status PodSandboxStats(grpc::ServerContext*, const runtime::v1::PodSandboxStatsRequest*,
                                runtime::v1::PodSandboxStatsResponse*) override;

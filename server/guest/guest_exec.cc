@@ -39,8 +39,7 @@ absl::Status TimedOut(const std::vector<std::string>& argv, int64_t timeout_seco
 }
 
 void KillBestEffort(virt::Hypervisor& hypervisor, std::string_view domain, int64_t pid) {
-  hypervisor
-      .AgentCommand(domain, GuestExecRequest({"kill", "-KILL", absl::StrCat(pid)}), 1)
+  hypervisor.AgentCommand(domain, GuestExecRequest({"kill", "-KILL", absl::StrCat(pid)}), 1)
       .IgnoreError();
 }
 

@@ -29,7 +29,8 @@ absl::Status DecodeStream(const json& ret, const char* field, std::string& out, 
   auto it = ret.find(field);
   if (it == ret.end()) return absl::OkStatus();
   if (!it->is_string()) {
-    return absl::DataLossError(absl::StrCat("guest-exec-status reply: \"", field, "\" is not a string"));
+    return absl::DataLossError(
+        absl::StrCat("guest-exec-status reply: \"", field, "\" is not a string"));
   }
   const std::string& encoded = it->get_ref<const std::string&>();
   constexpr size_t kMaxEncoded = (kMaxStreamBytes + 2) / 3 * 4;  // ≥ kMaxStreamBytes decoded
@@ -39,7 +40,8 @@ absl::Status DecodeStream(const json& ret, const char* field, std::string& out, 
     truncated = true;
   }
   if (!absl::Base64Unescape(kept, &out)) {
-    return absl::DataLossError(absl::StrCat("guest-exec-status reply: \"", field, "\" is not base64"));
+    return absl::DataLossError(
+        absl::StrCat("guest-exec-status reply: \"", field, "\" is not base64"));
   }
   if (out.size() > kMaxStreamBytes) {
     out.resize(kMaxStreamBytes);
@@ -108,7 +110,8 @@ absl::StatusOr<GuestExecStatus> ParseGuestExecStatusReply(absl::string_view repl
     }
     status.exit_code = static_cast<int32_t>(128 + value);
   } else {
-    return absl::DataLossError("guest-exec-status reply: exited without \"exitcode\" or \"signal\"");
+    return absl::DataLossError(
+        "guest-exec-status reply: exited without \"exitcode\" or \"signal\"");
   }
   status.stdout_truncated = BoolField(*ret, "out-truncated");
   status.stderr_truncated = BoolField(*ret, "err-truncated");

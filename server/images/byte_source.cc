@@ -35,9 +35,9 @@ class Budget {
   absl::Status Add(size_t n) {
     used_ += n;
     if (used_ > max_) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          what_, ": unpacks to more than the limit of ", max_,
-          " bytes (vmmap serve --max-image-size)"));
+      return absl::ResourceExhaustedError(absl::StrCat(what_,
+                                                       ": unpacks to more than the limit of ", max_,
+                                                       " bytes (vmmap serve --max-image-size)"));
     }
     return absl::OkStatus();
   }
@@ -184,8 +184,7 @@ absl::StatusOr<std::unique_ptr<ByteSource>> MakeDecompressed(int fd, uint64_t ma
 
 class CountingSource : public ByteSource {
  public:
-  CountingSource(int fd, uint64_t max, const std::string& what)
-      : in_(fd), budget_(max, what) {}
+  CountingSource(int fd, uint64_t max, const std::string& what) : in_(fd), budget_(max, what) {}
   absl::StatusOr<size_t> Read(char* buf, size_t n) override {
     absl::StatusOr<size_t> got = in_.Read(buf, n);
     if (got.ok()) {
@@ -202,24 +201,20 @@ class CountingSource : public ByteSource {
 
 }  // namespace
 
-std::unique_ptr<ByteSource> FdByteSource(int fd) {
-  return std::make_unique<FdSource>(fd);
-}
+std::unique_ptr<ByteSource> FdByteSource(int fd) { return std::make_unique<FdSource>(fd); }
 
-absl::StatusOr<std::unique_ptr<ByteSource>> DecompressingSource(
-    int fd, uint64_t max_bytes, const std::string& what) {
+absl::StatusOr<std::unique_ptr<ByteSource>> DecompressingSource(int fd, uint64_t max_bytes,
+                                                                const std::string& what) {
   unsigned char magic[4] = {0};
   absl::StatusOr<size_t> n = PreadFull(fd, magic, sizeof magic, 0, what);
   if (!n.ok()) return n.status();
   if (*n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
     return MakeDecompressed<GzipCodec>(fd, max_bytes, what);
   }
-  if (*n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f &&
-      magic[3] == 0xfd) {
+  if (*n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) {
     return MakeDecompressed<ZstdCodec>(fd, max_bytes, what);
   }
-  return std::unique_ptr<ByteSource>(
-      std::make_unique<CountingSource>(fd, max_bytes, what));
+  return std::unique_ptr<ByteSource>(std::make_unique<CountingSource>(fd, max_bytes, what));
 }
 
 }  // namespace vmmap::images_internal

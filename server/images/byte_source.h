@@ -26,8 +26,8 @@ std::unique_ptr<ByteSource> FdByteSource(int fd);
 // (28 b5 2f fd) or none. Decompressed bytes beyond `max_bytes` are
 // ResourceExhausted (a decompression bomb); corrupt compressed data is
 // InvalidArgument naming `what`.
-absl::StatusOr<std::unique_ptr<ByteSource>> DecompressingSource(
-    int fd, uint64_t max_bytes, const std::string& what);
+absl::StatusOr<std::unique_ptr<ByteSource>> DecompressingSource(int fd, uint64_t max_bytes,
+                                                                const std::string& what);
 
 }  // namespace vmmap::images_internal
 

@@ -30,30 +30,26 @@ struct DiskInfo {
 // From the file's first bytes: qcow2 by its magic; InvalidArgument naming the
 // format for other image formats QEMU knows (vmdk, vdi, vhdx, vpc, qed, luks,
 // ...); raw for everything else.
-absl::StatusOr<DiskFormat> DetectDiskFormat(const unsigned char* head,
-                                            size_t len,
+absl::StatusOr<DiskFormat> DetectDiskFormat(const unsigned char* head, size_t len,
                                             const std::string& what);
 
 // The qcow2 header's own fields, checked before qemu-img ever opens the file:
 // a backing file offset, an external data file (incompatible feature bit 2)
 // or encryption are InvalidArgument naming the field.
-absl::Status CheckQcow2Header(const unsigned char* head, size_t len,
-                              const std::string& what);
+absl::Status CheckQcow2Header(const unsigned char* head, size_t len, const std::string& what);
 
 // Parses `qemu-img info --output=json -f <expected>` output (untrusted: the
 // fields come from the image). InvalidArgument naming the field for a
 // backing-filename, a format-specific data-file, a format other than
 // `expected`, or a qcow2 marked corrupt; DataLoss if the JSON does not parse.
-absl::StatusOr<DiskInfo> ParseQemuImgInfo(absl::string_view json,
-                                          DiskFormat expected,
+absl::StatusOr<DiskInfo> ParseQemuImgInfo(absl::string_view json, DiskFormat expected,
                                           const std::string& what);
 
 // Detects the format of the file at `path` (which only vmmap writes), checks
 // a qcow2 header, then runs `qemu-img info --output=json -U -f <format>`
 // (no shell, killed after `timeout`, output capped) and parses it. `what`
 // names the image in errors.
-absl::StatusOr<DiskInfo> InspectDisk(const std::string& path,
-                                     const std::string& what,
+absl::StatusOr<DiskInfo> InspectDisk(const std::string& path, const std::string& what,
                                      std::chrono::milliseconds timeout);
 
 }  // namespace vmmap::images_internal

@@ -38,14 +38,12 @@ class Progress {
     if (total_ > kProgressThreshold) {
       int pct = static_cast<int>(done_ * 100 / total_);
       if (pct >= next_pct_) {
-        fprintf(stderr, "vmmap: pulling %s: %d%% (%llu of %llu MiB)\n",
-                reference_.c_str(), pct,
+        fprintf(stderr, "vmmap: pulling %s: %d%% (%llu of %llu MiB)\n", reference_.c_str(), pct,
                 static_cast<unsigned long long>(done_ / kMiB),
                 static_cast<unsigned long long>(total_ / kMiB));
         next_pct_ = (pct / 10 + 1) * 10;
       }
-    } else if (total_ == 0 && done_ > kProgressThreshold &&
-               done_ >= next_unknown_) {
+    } else if (total_ == 0 && done_ > kProgressThreshold && done_ >= next_unknown_) {
       fprintf(stderr, "vmmap: pulling %s: %llu MiB\n", reference_.c_str(),
               static_cast<unsigned long long>(done_ / kMiB));
       next_unknown_ = (done_ / (256 * kMiB) + 1) * 256 * kMiB;
@@ -69,13 +67,12 @@ absl::StatusOr<std::string> FdPath(int fd) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-absl::Status CheckImportRoot(const std::string& reference, int fd,
-                             const std::string& import_root) {
+absl::Status CheckImportRoot(const std::string& reference, int fd, const std::string& import_root) {
   if (import_root.empty()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "pull ", reference,
-        ": file:// imports are disabled on this node (vmmap serve "
-        "--image-import-root DIR allows files below DIR)"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("pull ", reference,
+                     ": file:// imports are disabled on this node (vmmap serve "
+                     "--image-import-root DIR allows files below DIR)"));
   }
   char root_buf[PATH_MAX];
   if (realpath(import_root.c_str(), root_buf) == nullptr) {
@@ -84,18 +81,15 @@ absl::Status CheckImportRoot(const std::string& reference, int fd,
   std::string root = root_buf;
   absl::StatusOr<std::string> opened = FdPath(fd);
   if (!opened.ok()) return opened.status();
-  bool below = root == "/" ? absl::StartsWith(*opened, "/")
-                           : absl::StartsWith(*opened, root + "/");
+  bool below = root == "/" ? absl::StartsWith(*opened, "/") : absl::StartsWith(*opened, root + "/");
   if (!below) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "pull ", reference, ": ", *opened,
-        " is not below the image import root ", root));
+    return absl::PermissionDeniedError(absl::StrCat("pull ", reference, ": ", *opened,
+                                                    " is not below the image import root ", root));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
-                                      const std::string& path,
+absl::StatusOr<FetchResult> FetchFile(const std::string& reference, const std::string& path,
                                       const FetchLimits& limits, int out_fd) {
   if (limits.file_import_root.empty()) {
     return CheckImportRoot(reference, -1, limits.file_import_root);
@@ -103,16 +97,14 @@ absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
   // O_NONBLOCK: opening a FIFO must not hang the pull.
   UniqueFd in(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!in.valid()) return ErrnoToStatus(errno, absl::StrCat("pull ", reference));
-  absl::Status allowed =
-      CheckImportRoot(reference, in.get(), limits.file_import_root);
+  absl::Status allowed = CheckImportRoot(reference, in.get(), limits.file_import_root);
   if (!allowed.ok()) return allowed;
   struct stat st;
   if (fstat(in.get(), &st) != 0) {
     return ErrnoToStatus(errno, absl::StrCat("stat ", path));
   }
   if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("pull ", reference, ": not a regular file"));
+    return absl::InvalidArgumentError(absl::StrCat("pull ", reference, ": not a regular file"));
   }
   if (static_cast<uint64_t>(st.st_size) > limits.max_bytes) {
     return TooLargeError(reference, limits.max_bytes);
@@ -134,12 +126,10 @@ absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
     }
     if (absl::Now() > limits.deadline) return TooSlowError(reference);
     if (limits.abandoned && limits.abandoned()) {
-      return absl::CancelledError(
-          absl::StrCat("pull ", reference, ": the caller went away"));
+      return absl::CancelledError(absl::StrCat("pull ", reference, ": the caller went away"));
     }
     sha.Update(buf.data(), static_cast<size_t>(n));
-    absl::Status s = WriteAll(out_fd, buf.data(), static_cast<size_t>(n),
-                              "pulled image");
+    absl::Status s = WriteAll(out_fd, buf.data(), static_cast<size_t>(n), "pulled image");
     if (!s.ok()) return s;
     result.size += static_cast<uint64_t>(n);
     progress.Add(static_cast<uint64_t>(n));
@@ -148,8 +138,8 @@ absl::StatusOr<FetchResult> FetchFile(const std::string& reference,
   return result;
 }
 
-absl::StatusOr<FetchResult> FetchHttp(const std::string& reference,
-                                      const FetchLimits& limits, int out_fd) {
+absl::StatusOr<FetchResult> FetchHttp(const std::string& reference, const FetchLimits& limits,
+                                      int out_fd) {
   Sha256 sha;
   Progress progress(reference);
   FetchResult result;
@@ -159,13 +149,11 @@ absl::StatusOr<FetchResult> FetchHttp(const std::string& reference,
   request.max_bytes = limits.max_bytes;
   request.what = absl::StrCat("pull ", reference);
   request.abandoned = limits.abandoned;
-  absl::StatusOr<HttpResponse> response = HttpGet(
-      request,
-      [&](absl::string_view piece, uint64_t content_length) -> absl::Status {
+  absl::StatusOr<HttpResponse> response =
+      HttpGet(request, [&](absl::string_view piece, uint64_t content_length) -> absl::Status {
         progress.SetTotal(content_length);
         sha.Update(piece.data(), piece.size());
-        absl::Status s =
-            WriteAll(out_fd, piece.data(), piece.size(), "pulled image");
+        absl::Status s = WriteAll(out_fd, piece.data(), piece.size(), "pulled image");
         if (!s.ok()) return s;
         result.size += piece.size();
         progress.Add(piece.size());
@@ -180,11 +168,10 @@ absl::StatusOr<FetchResult> FetchHttp(const std::string& reference,
 }
 
 absl::Status Invalid(const std::string& reference, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid image reference \"", absl::CHexEscape(reference),
-                   "\": ", why,
-                   " (accepted: file:///absolute/path, http://..., "
-                   "https://...)"));
+  return absl::InvalidArgumentError(absl::StrCat("invalid image reference \"",
+                                                 absl::CHexEscape(reference), "\": ", why,
+                                                 " (accepted: file:///absolute/path, http://..., "
+                                                 "https://...)"));
 }
 
 }  // namespace
@@ -229,20 +216,19 @@ absl::StatusOr<ParsedReference> ParseReference(const std::string& reference) {
 }
 
 absl::Status TooLargeError(const std::string& reference, uint64_t max_bytes) {
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "pull ", reference, ": the image is larger than the limit of ",
-      max_bytes, " bytes (vmmap serve --max-image-size)"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat("pull ", reference, ": the image is larger than the limit of ", max_bytes,
+                   " bytes (vmmap serve --max-image-size)"));
 }
 
 absl::Status TooSlowError(const std::string& reference) {
-  return absl::DeadlineExceededError(absl::StrCat(
-      "pull ", reference,
-      ": did not finish within the pull time limit (vmmap serve "
-      "--pull-timeout)"));
+  return absl::DeadlineExceededError(
+      absl::StrCat("pull ", reference,
+                   ": did not finish within the pull time limit (vmmap serve "
+                   "--pull-timeout)"));
 }
 
-absl::StatusOr<FetchResult> Fetch(const std::string& reference,
-                                  const ParsedReference& parsed,
+absl::StatusOr<FetchResult> Fetch(const std::string& reference, const ParsedReference& parsed,
                                   const FetchLimits& limits, int out_fd) {
   if (parsed.scheme == Scheme::kFile) {
     return FetchFile(reference, parsed.path, limits, out_fd);

@@ -31,9 +31,9 @@ struct FetchResult {
 };
 
 struct FetchLimits {
-  uint64_t max_bytes = 0;        // ResourceExhausted beyond this
-  absl::Time deadline;           // DeadlineExceeded after this
-  std::string file_import_root;  // file:// only below it; empty: refused
+  uint64_t max_bytes = 0;           // ResourceExhausted beyond this
+  absl::Time deadline;              // DeadlineExceeded after this
+  std::string file_import_root;     // file:// only below it; empty: refused
   std::function<bool()> abandoned;  // true: stop with Cancelled; may be empty
 };
 
@@ -41,8 +41,7 @@ struct FetchLimits {
 // as they are written. Progress goes to stderr for transfers over 64 MiB.
 // A file:// path is opened first and then checked (through /proc/self/fd)
 // to lie below the import root, so no symlink swap can escape it.
-absl::StatusOr<FetchResult> Fetch(const std::string& reference,
-                                  const ParsedReference& parsed,
+absl::StatusOr<FetchResult> Fetch(const std::string& reference, const ParsedReference& parsed,
                                   const FetchLimits& limits, int out_fd);
 
 // The errors every transfer uses when it crosses a limit.

@@ -23,8 +23,7 @@ void UniqueFd::Reset() {
   fd_ = -1;
 }
 
-absl::Status WriteAll(int fd, const void* data, size_t len,
-                      absl::string_view what) {
+absl::Status WriteAll(int fd, const void* data, size_t len, absl::string_view what) {
   const char* p = static_cast<const char*>(data);
   while (len > 0) {
     ssize_t n = write(fd, p, len);
@@ -43,8 +42,7 @@ absl::StatusOr<size_t> PreadFull(int fd, void* data, size_t len, off_t offset,
   char* p = static_cast<char*>(data);
   size_t done = 0;
   while (done < len) {
-    ssize_t n = pread(fd, p + done, len - done,
-                      offset + static_cast<off_t>(done));
+    ssize_t n = pread(fd, p + done, len - done, offset + static_cast<off_t>(done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoToStatus(errno, absl::StrCat("read ", what));
@@ -63,7 +61,6 @@ absl::Status FsyncPath(const std::string& path) {
   }
   return absl::OkStatus();
 }
-
 
 namespace {
 
@@ -91,8 +88,7 @@ absl::Status RemoveContents(int dir_fd, const std::string& display) {
       status.Update(ErrnoToStatus(errno, absl::StrCat("unlink ", child)));
       continue;
     }
-    int sub = openat(fd, name.c_str(),
-                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int sub = openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0) {
       if (errno != ENOENT) {
         status.Update(ErrnoToStatus(errno, absl::StrCat("open ", child)));
@@ -124,8 +120,7 @@ void WalkDir(int dir_fd, uint64_t* bytes, uint64_t* inodes) {
     *bytes += static_cast<uint64_t>(st.st_blocks) * 512;
     *inodes += 1;
     if (S_ISDIR(st.st_mode)) {
-      int sub = openat(fd, ent->d_name,
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int sub = openat(fd, ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (sub >= 0) WalkDir(sub, bytes, inodes);
     }
   }
@@ -151,8 +146,7 @@ absl::Status RemoveTree(const std::string& path) {
   return status;
 }
 
-absl::Status WalkUsage(const std::string& path, uint64_t* bytes,
-                       uint64_t* inodes) {
+absl::Status WalkUsage(const std::string& path, uint64_t* bytes, uint64_t* inodes) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) {
     return ErrnoToStatus(errno, absl::StrCat("stat ", path));
@@ -165,7 +159,6 @@ absl::Status WalkUsage(const std::string& path, uint64_t* bytes,
   WalkDir(fd, bytes, inodes);
   return absl::OkStatus();
 }
-
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   if (ctx_ != nullptr && EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {

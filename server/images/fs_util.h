@@ -23,12 +23,19 @@ class UniqueFd {
   ~UniqueFd() { Reset(); }
   UniqueFd(UniqueFd&& o) noexcept : fd_(o.Release()) {}
   UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) { Reset(); fd_ = o.Release(); }
+    if (this != &o) {
+      Reset();
+      fd_ = o.Release();
+    }
     return *this;
   }
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
-  int Release() { int fd = fd_; fd_ = -1; return fd; }
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
   void Reset();
 
  private:
@@ -36,8 +43,7 @@ class UniqueFd {
 };
 
 // Writes everything, retrying on EINTR and short writes.
-absl::Status WriteAll(int fd, const void* data, size_t len,
-                      absl::string_view what);
+absl::Status WriteAll(int fd, const void* data, size_t len, absl::string_view what);
 // Reads up to `len` bytes at `offset`; returns the number read (short only at
 // EOF).
 absl::StatusOr<size_t> PreadFull(int fd, void* data, size_t len, off_t offset,
@@ -51,8 +57,7 @@ absl::Status RemoveTree(const std::string& path);
 
 // Sums st_blocks*512 and counts entries under `path` (inclusive), without
 // following symlinks; entries that vanish during the walk are skipped.
-absl::Status WalkUsage(const std::string& path, uint64_t* bytes,
-                       uint64_t* inodes);
+absl::Status WalkUsage(const std::string& path, uint64_t* bytes, uint64_t* inodes);
 
 // Incremental sha256 (OpenSSL EVP).
 class Sha256 {

@@ -50,8 +50,7 @@ size_t OnHeader(char* data, size_t size, size_t nmemb, void* user) {
   size_t colon = line.find(':');
   if (colon == absl::string_view::npos) return len;
   std::string name = absl::AsciiStrToLower(line.substr(0, colon));
-  t->response->headers[name] =
-      std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  t->response->headers[name] = std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
   return len;
 }
 
@@ -69,13 +68,11 @@ size_t OnBody(char* data, size_t size, size_t nmemb, void* user) {
     return 0;
   }
   curl_off_t length = -1;
-  if (curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
-                        &length) != CURLE_OK ||
+  if (curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) != CURLE_OK ||
       length < 0) {
     length = 0;
   }
-  absl::Status s = (*t->sink)(absl::string_view(data, len),
-                              static_cast<uint64_t>(length));
+  absl::Status s = (*t->sink)(absl::string_view(data, len), static_cast<uint64_t>(length));
   if (!s.ok()) {
     t->sink_status = s;
     return 0;
@@ -86,8 +83,7 @@ size_t OnBody(char* data, size_t size, size_t nmemb, void* user) {
 
 }  // namespace
 
-absl::Status HttpCodeStatus(long code, absl::string_view prefix,
-                            absl::string_view detail) {
+absl::Status HttpCodeStatus(long code, absl::string_view prefix, absl::string_view detail) {
   std::string msg = absl::StrCat(prefix, ": HTTP ", code);
   if (!detail.empty()) absl::StrAppend(&msg, ": ", detail);
   if (code == 404 || code == 410) return absl::NotFoundError(msg);
@@ -99,23 +95,18 @@ absl::Status HttpCodeStatus(long code, absl::string_view prefix,
   return absl::InvalidArgumentError(msg);
 }
 
-absl::StatusOr<HttpResponse> HttpGet(const HttpRequest& request,
-                                     const BodySink& sink) {
+absl::StatusOr<HttpResponse> HttpGet(const HttpRequest& request, const BodySink& sink) {
   static std::once_flag once;
   static CURLcode init_code = CURLE_OK;
   std::call_once(once, [] { init_code = curl_global_init(CURL_GLOBAL_ALL); });
   if (init_code != CURLE_OK) {
-    return absl::InternalError(absl::StrCat("curl_global_init: ",
-                                            curl_easy_strerror(init_code)));
+    return absl::InternalError(absl::StrCat("curl_global_init: ", curl_easy_strerror(init_code)));
   }
-  const int64_t left_ms =
-      absl::ToInt64Milliseconds(request.deadline - absl::Now());
+  const int64_t left_ms = absl::ToInt64Milliseconds(request.deadline - absl::Now());
   if (left_ms <= 0) return TooSlowError(request.what);
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(),
-                                              curl_easy_cleanup);
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return absl::InternalError("curl_easy_init failed");
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(
-      nullptr, curl_slist_free_all);
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(nullptr, curl_slist_free_all);
   for (const std::string& h : request.headers) {
     curl_slist* next = curl_slist_append(headers.get(), h.c_str());
     if (next == nullptr) return absl::InternalError("curl_slist_append failed");
@@ -132,8 +123,7 @@ absl::StatusOr<HttpResponse> HttpGet(const HttpRequest& request,
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
-                   request.redirect_protocols.c_str());
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, request.redirect_protocols.c_str());
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -162,8 +152,7 @@ absl::StatusOr<HttpResponse> HttpGet(const HttpRequest& request,
   std::string msg = absl::StrCat(request.what, ": ", detail);
   switch (code) {
     case CURLE_ABORTED_BY_CALLBACK:
-      return absl::CancelledError(
-          absl::StrCat(request.what, ": the caller went away"));
+      return absl::CancelledError(absl::StrCat(request.what, ": the caller went away"));
     case CURLE_OPERATION_TIMEDOUT:
       // curl's total timeout is the deadline in whole milliseconds, so it
       // may fire a moment early; the low-speed timeout (60 s) is the other.

@@ -42,22 +42,19 @@ struct HttpResponse {
 // Receives the body of a 2xx answer in pieces, with the announced
 // Content-Length (0 if unknown); a non-OK status aborts the transfer and is
 // returned by HttpGet.
-using BodySink =
-    std::function<absl::Status(absl::string_view, uint64_t content_length)>;
+using BodySink = std::function<absl::Status(absl::string_view, uint64_t content_length)>;
 
 // Performs the GET. Cancelled once `abandoned` says so. Transport failures
 // are Unavailable (connection refused,
 // reset, TLS, timeouts before the deadline), DeadlineExceeded after
 // `deadline`, ResourceExhausted past `max_bytes`; any HTTP status is returned
 // in the response for the caller to judge.
-absl::StatusOr<HttpResponse> HttpGet(const HttpRequest& request,
-                                     const BodySink& sink);
+absl::StatusOr<HttpResponse> HttpGet(const HttpRequest& request, const BodySink& sink);
 
 // Maps a final non-2xx HTTP code to a status: 404/410 NotFound, 401
 // Unauthenticated, 403 PermissionDenied, 5xx/408/429 Unavailable, other
 // InvalidArgument; the message is "<prefix>: HTTP <code>[: <detail>]".
-absl::Status HttpCodeStatus(long code, absl::string_view prefix,
-                            absl::string_view detail = "");
+absl::Status HttpCodeStatus(long code, absl::string_view prefix, absl::string_view detail = "");
 
 }  // namespace vmmap::images_internal
 

@@ -9,10 +9,8 @@
 namespace vmmap {
 namespace {
 
-absl::Status Bad(const std::string& flag, const std::string& value,
-                 const char* expected) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(flag, "=\"", value, "\": expected ", expected));
+absl::Status Bad(const std::string& flag, const std::string& value, const char* expected) {
+  return absl::InvalidArgumentError(absl::StrCat(flag, "=\"", value, "\": expected ", expected));
 }
 
 // "4294967296", "4Gi", "512Mi", "100M": bytes with an optional suffix.
@@ -20,15 +18,14 @@ bool ParseBytes(std::string value, uint64_t* out) {
   static const struct {
     const char* suffix;
     uint64_t factor;
-  } kUnits[] = {{"Ki", 1ull << 10}, {"Mi", 1ull << 20}, {"Gi", 1ull << 30},
-                {"Ti", 1ull << 40}, {"K", 1000ull},     {"M", 1000000ull},
+  } kUnits[] = {{"Ki", 1ull << 10},   {"Mi", 1ull << 20},     {"Gi", 1ull << 30},
+                {"Ti", 1ull << 40},   {"K", 1000ull},         {"M", 1000000ull},
                 {"G", 1000000000ull}, {"T", 1000000000000ull}};
   uint64_t factor = 1;
   for (const auto& unit : kUnits) {
     std::string suffix = unit.suffix;
     if (value.size() > suffix.size() &&
-        value.compare(value.size() - suffix.size(), suffix.size(), suffix) ==
-            0) {
+        value.compare(value.size() - suffix.size(), suffix.size(), suffix) == 0) {
       factor = unit.factor;
       value.resize(value.size() - suffix.size());
       break;
@@ -58,16 +55,14 @@ absl::Status ParseImageFlag(const std::string& flag, const std::string& value,
     }
   } else if (flag == "--pull-timeout") {
     absl::Duration d;
-    if (!absl::ParseDuration(value, &d) || d <= absl::ZeroDuration() ||
-        d > absl::Hours(24)) {
+    if (!absl::ParseDuration(value, &d) || d <= absl::ZeroDuration() || d > absl::Hours(24)) {
       return Bad(flag, value, "a duration between 1s and 24h, e.g. 30m");
     }
-    options.pull_timeout = std::chrono::seconds(
-        std::max<int64_t>(1, absl::ToInt64Seconds(d)));
+    options.pull_timeout = std::chrono::seconds(std::max<int64_t>(1, absl::ToInt64Seconds(d)));
   } else if (flag == "--insecure-registry") {
     // HOST or HOST:PORT, as containerd's config names registries.
-    bool ok = !value.empty() && value.size() <= 255 &&
-              value.find_first_of("/@ \t") == std::string::npos;
+    bool ok =
+        !value.empty() && value.size() <= 255 && value.find_first_of("/@ \t") == std::string::npos;
     if (!ok) return Bad(flag, value, "HOST or HOST:PORT");
     options.insecure_registries.push_back(value);
   } else if (flag == "--image-translations") {

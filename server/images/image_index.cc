@@ -50,10 +50,14 @@ bool Unescape(absl::string_view s, std::string* out) {
     for (int k = 1; k <= 2; ++k) {
       char c = s[i + k];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else return false;
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        return false;
     }
     out->push_back(static_cast<char>(v));
     i += 2;
@@ -67,15 +71,12 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
 
 }  // namespace
 
-absl::StatusOr<IndexMap> ParseIndex(absl::string_view text,
-                                    const std::string& path) {
+absl::StatusOr<IndexMap> ParseIndex(absl::string_view text, const std::string& path) {
   auto corrupt = [&](size_t line_no, absl::string_view why) {
-    return absl::DataLossError(
-        absl::StrCat("image index ", path, " line ", line_no, ": ", why));
+    return absl::DataLossError(absl::StrCat("image index ", path, " line ", line_no, ": ", why));
   };
   IndexMap index;
-  std::vector<absl::string_view> lines =
-      absl::StrSplit(text, '\n', absl::SkipEmpty());
+  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
   if (lines.empty() || lines[0] != kHeader) return corrupt(1, "unknown header");
   for (size_t i = 1; i < lines.size(); ++i) {
     std::vector<absl::string_view> f = absl::StrSplit(lines[i], ' ');
@@ -115,9 +116,7 @@ absl::StatusOr<IndexMap> ParseIndex(absl::string_view text,
 std::string SerializeIndex(const IndexMap& index) {
   std::string out = absl::StrCat(kHeader, "\n");
   for (const auto& [hex, e] : index) {
-    const char* kind = e.is_bundle                          ? "bundle"
-                       : e.disk_format == DiskFormat::kRaw ? "raw"
-                                                           : "disk";
+    const char* kind = e.is_bundle ? "bundle" : e.disk_format == DiskFormat::kRaw ? "raw" : "disk";
     absl::StrAppend(&out, "image ", hex, " ", kind, " ", e.size_bytes, "\n");
     for (const std::string& tag : e.tags) {
       absl::StrAppend(&out, "tag ", hex, " ", Escape(tag), "\n");
@@ -138,14 +137,12 @@ void AddTag(IndexMap& index, const std::string& hex, const std::string& tag) {
   if (!Contains(tags, tag)) tags.push_back(tag);
 }
 
-void AddRepoDigest(IndexMap& index, const std::string& hex,
-                   const std::string& repo_digest) {
+void AddRepoDigest(IndexMap& index, const std::string& hex, const std::string& repo_digest) {
   std::vector<std::string>& digests = index[hex].repo_digests;
   if (!Contains(digests, repo_digest)) digests.push_back(repo_digest);
 }
 
-absl::StatusOr<Resolved> ResolveReference(const IndexMap& index,
-                                          const std::string& reference) {
+absl::StatusOr<Resolved> ResolveReference(const IndexMap& index, const std::string& reference) {
   auto find_ref = [&](const std::string& ref) -> std::optional<Resolved> {
     for (const auto& [hex, e] : index) {
       if (Contains(e.tags, ref)) return Resolved{hex, ref, false};
@@ -176,8 +173,8 @@ absl::StatusOr<Resolved> ResolveReference(const IndexMap& index,
       return Resolved{it->first, "", false};
     }
   }
-  return absl::NotFoundError(absl::StrCat(
-      "image ", absl::CHexEscape(reference.substr(0, 300)), " not found"));
+  return absl::NotFoundError(
+      absl::StrCat("image ", absl::CHexEscape(reference.substr(0, 300)), " not found"));
 }
 
 }  // namespace vmmap::images_internal

@@ -35,14 +35,12 @@ struct IndexEntry {
 using IndexMap = std::map<std::string, IndexEntry>;  // keyed by hex id
 
 // DataLoss naming `path` and the line for anything malformed.
-absl::StatusOr<IndexMap> ParseIndex(absl::string_view text,
-                                    const std::string& path);
+absl::StatusOr<IndexMap> ParseIndex(absl::string_view text, const std::string& path);
 std::string SerializeIndex(const IndexMap& index);
 
 // Points `tag` at `hex`, removing it from any other image.
 void AddTag(IndexMap& index, const std::string& hex, const std::string& tag);
-void AddRepoDigest(IndexMap& index, const std::string& hex,
-                   const std::string& repo_digest);
+void AddRepoDigest(IndexMap& index, const std::string& hex, const std::string& repo_digest);
 
 struct Resolved {
   std::string hex;
@@ -57,8 +55,7 @@ struct Resolved {
 // busybox:latest, name@sha256:...); the id "sha256:<hex>"; an id prefix of
 // at least 12 hex digits ("sha256:" optional). NotFound if nothing matches,
 // InvalidArgument if a prefix is ambiguous.
-absl::StatusOr<Resolved> ResolveReference(const IndexMap& index,
-                                          const std::string& reference);
+absl::StatusOr<Resolved> ResolveReference(const IndexMap& index, const std::string& reference);
 
 }  // namespace vmmap::images_internal
 

@@ -50,7 +50,6 @@ bool Exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
-
 std::vector<std::string> ListDir(const std::string& path) {
   std::vector<std::string> names;
   DIR* dir = opendir(path.c_str());
@@ -69,11 +68,10 @@ std::vector<std::string> ListDir(const std::string& path) {
 std::string UnescapeMount(absl::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' &&
-        s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
-        s[i + 3] >= '0' && s[i + 3] <= '7') {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 +
-                                      (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+      out.push_back(
+          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
       i += 3;
     } else {
       out.push_back(s[i]);
@@ -106,21 +104,18 @@ const char* ImageKindName(ImageKind kind) {
   return kind == ImageKind::kKernelBundle ? "bundle" : "disk";
 }
 
-absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(
-    std::string root, ImageStoreOptions options) {
+absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(std::string root,
+                                                             ImageStoreOptions options) {
   if (options.max_concurrent_pulls < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_concurrent_pulls must be at least 1, not ",
-        options.max_concurrent_pulls));
+    return absl::InvalidArgumentError(absl::StrCat("max_concurrent_pulls must be at least 1, not ",
+                                                   options.max_concurrent_pulls));
   }
-  if (root.empty() || root[0] != '/' ||
-      root.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "image store root must be an absolute path: ", absl::CHexEscape(root)));
+  if (root.empty() || root[0] != '/' || root.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image store root must be an absolute path: ", absl::CHexEscape(root)));
   }
   while (root.size() > 1 && root.back() == '/') root.pop_back();
-  for (const std::string& dir :
-       {root, absl::StrCat(root, "/sha256"), absl::StrCat(root, "/tmp")}) {
+  for (const std::string& dir : {root, absl::StrCat(root, "/sha256"), absl::StrCat(root, "/tmp")}) {
     absl::Status s = MakeDirectories(dir, 0755);
     if (!s.ok()) return s;
   }
@@ -128,28 +123,24 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(
   absl::Status s = Chmod(absl::StrCat(root, "/tmp"), 0700);
   if (!s.ok()) return s;
   std::string lock_path = absl::StrCat(root, "/lock");
-  int lock_fd = open(lock_path.c_str(),
-                     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (lock_fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", lock_path));
   if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     close(lock_fd);
     if (err == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "image store ", root, " is already open (", lock_path,
-          " is locked)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("image store ", root, " is already open (", lock_path, " is locked)"));
     }
     return ErrnoToStatus(err, absl::StrCat("flock ", lock_path));
   }
-  std::unique_ptr<ImageStore> store(
-      new ImageStore(std::move(root), std::move(options), lock_fd));
+  std::unique_ptr<ImageStore> store(new ImageStore(std::move(root), std::move(options), lock_fd));
   if (!store->options_.translations_file.empty()) {
     const std::string& path = store->options_.translations_file;
     absl::StatusOr<std::string> text = ReadFile(path, 4 << 20);
     if (!text.ok()) return text.status();
     absl::StatusOr<std::shared_ptr<const images_internal::Translations>> t =
-        images_internal::Translations::Parse(*text, path,
-                                             store->options_.translation_prefix);
+        images_internal::Translations::Parse(*text, path, store->options_.translation_prefix);
     if (!t.ok()) return t.status();
     store->translations_ = *t;
   }
@@ -207,8 +198,7 @@ absl::Status ImageStore::Load() {
     if (e.is_bundle) {
       ok = Exists(absl::StrCat(dir, "/vmlinuz"));
       e.has_initrd = Exists(absl::StrCat(dir, "/initrd.img"));
-      absl::StatusOr<std::string> cmdline =
-          ReadFile(absl::StrCat(dir, "/cmdline"), 4096);
+      absl::StatusOr<std::string> cmdline = ReadFile(absl::StrCat(dir, "/cmdline"), 4096);
       if (cmdline.ok()) {
         e.cmdline = std::string(absl::StripTrailingAsciiWhitespace(*cmdline));
       }
@@ -229,10 +219,9 @@ absl::Status ImageStore::Load() {
   std::string sha_dir = absl::StrCat(root_, "/sha256");
   for (const std::string& name : ListDir(sha_dir)) {
     if (index.count(name) != 0) continue;
-    fprintf(stderr, "vmmap: image store: removing unindexed %s/%s\n",
-            sha_dir.c_str(), name.c_str());
-    absl::Status s =
-        images_internal::RemoveTree(absl::StrCat(sha_dir, "/", name));
+    fprintf(stderr, "vmmap: image store: removing unindexed %s/%s\n", sha_dir.c_str(),
+            name.c_str());
+    absl::Status s = images_internal::RemoveTree(absl::StrCat(sha_dir, "/", name));
     if (!s.ok()) return s;
   }
 
@@ -248,8 +237,7 @@ absl::Status ImageStore::PersistLocked() const {
                              images_internal::SerializeIndex(index_), 0600);
 }
 
-ImageRecord ImageStore::MakeRecord(const std::string& hex,
-                                   const IndexEntry& e) const {
+ImageRecord ImageStore::MakeRecord(const std::string& hex, const IndexEntry& e) const {
   ImageRecord r;
   r.id = absl::StrCat(kIdPrefix, hex);
   r.tags = e.tags;
@@ -268,8 +256,7 @@ ImageRecord ImageStore::MakeRecord(const std::string& hex,
   return r;
 }
 
-absl::StatusOr<ImageRecord> ImageStore::Find(
-    const std::string& reference) const {
+absl::StatusOr<ImageRecord> ImageStore::Find(const std::string& reference) const {
   absl::ReaderMutexLock lock(&mu_);
   absl::StatusOr<images_internal::Resolved> r =
       images_internal::ResolveReference(index_, reference);
@@ -285,8 +272,8 @@ std::vector<ImageRecord> ImageStore::List() const {
   return out;
 }
 
-absl::Status ImageStore::AcquirePullSlot(
-    absl::Time deadline, const std::function<bool()>& abandoned) {
+absl::Status ImageStore::AcquirePullSlot(absl::Time deadline,
+                                         const std::function<bool()>& abandoned) {
   while (true) {
     {
       absl::MutexLock lock(&pulls_mu_);
@@ -305,8 +292,7 @@ absl::Status ImageStore::AcquirePullSlot(
   }
   {
     return absl::DeadlineExceededError(absl::StrCat(
-        "no pull slot became free within the pull time limit (",
-        options_.max_concurrent_pulls,
+        "no pull slot became free within the pull time limit (", options_.max_concurrent_pulls,
         " pulls at once: vmmap serve --max-concurrent-pulls; --pull-timeout)"));
   }
 }
@@ -325,14 +311,12 @@ bool ImageStore::PlainHttp(const std::string& domain) const {
   return false;
 }
 
-absl::StatusOr<ImageRecord> ImageStore::Pull(
-    const std::string& reference, const RegistryAuth& auth,
-    const std::function<bool()>& cancelled) {
+absl::StatusOr<ImageRecord> ImageStore::Pull(const std::string& reference, const RegistryAuth& auth,
+                                             const std::function<bool()>& cancelled) {
   // Callers asking for the same reference with the same credentials share
   // one download: the first runs it, the others wait for its result.
   const std::string key =
-      absl::StrCat(reference, "\n", auth.username, "\n", auth.password, "\n",
-                   auth.registry_token);
+      absl::StrCat(reference, "\n", auth.username, "\n", auth.password, "\n", auth.registry_token);
   std::shared_ptr<Flight> flight;
   bool leader = false;
   {
@@ -349,12 +333,12 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(
   if (!leader) {
     absl::MutexLock lock(&pulls_mu_);
     ++flight->waiting;
-    absl::Condition done(+[](Flight* f) { return f->done; }, flight.get());
+    absl::Condition done(
+        +[](Flight* f) { return f->done; }, flight.get());
     while (!pulls_mu_.AwaitWithTimeout(done, absl::Milliseconds(200))) {
       if (cancelled && cancelled()) {
         --flight->waiting;
-        return absl::CancelledError(
-            absl::StrCat("pull ", reference, ": the caller went away"));
+        return absl::CancelledError(absl::StrCat("pull ", reference, ": the caller went away"));
       }
     }
     return flight->result;
@@ -377,21 +361,20 @@ absl::StatusOr<ImageRecord> ImageStore::Pull(
   return result;
 }
 
-absl::StatusOr<ImageRecord> ImageStore::PullOnce(
-    const std::string& reference, const RegistryAuth& auth,
-    const std::function<bool()>& abandoned) {
+absl::StatusOr<ImageRecord> ImageStore::PullOnce(const std::string& reference,
+                                                 const RegistryAuth& auth,
+                                                 const std::function<bool()>& abandoned) {
   // A Virtlet name is pulled from its translation's URL, under its own name.
   std::string source = reference;
   if (translations_) {
-    absl::StatusOr<std::optional<std::string>> url =
-        translations_->Translate(reference);
+    absl::StatusOr<std::optional<std::string>> url = translations_->Translate(reference);
     if (!url.ok()) return url.status();
     if (url->has_value()) source = **url;
   } else if (absl::StartsWith(reference, options_.translation_prefix)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "image ", absl::CHexEscape(reference.substr(0, 300)), ": names under ",
-        options_.translation_prefix,
-        " need image translations (vmmap serve --image-translations FILE)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("image ", absl::CHexEscape(reference.substr(0, 300)), ": names under ",
+                     options_.translation_prefix,
+                     " need image translations (vmmap serve --image-translations FILE)"));
   }
   const bool is_url = images_internal::IsUrlReference(source);
   if (is_url) {
@@ -403,8 +386,7 @@ absl::StatusOr<ImageRecord> ImageStore::PullOnce(
         images_internal::ParseImageReference(reference);
     if (!parsed.ok()) return parsed.status();
   }
-  const absl::Time deadline =
-      absl::Now() + absl::FromChrono(options_.pull_timeout);
+  const absl::Time deadline = absl::Now() + absl::FromChrono(options_.pull_timeout);
   absl::Status slot = AcquirePullSlot(deadline, abandoned);
   if (!slot.ok()) return slot;
   struct SlotRelease {
@@ -423,23 +405,21 @@ absl::StatusOr<ImageRecord> ImageStore::PullOnce(
     ~Cleanup() { images_internal::RemoveTree(dir).IgnoreError(); }
   } cleanup{work};
 
-  absl::StatusOr<Staged> staged =
-      is_url ? PullUrl(source, work, deadline, abandoned)
-             : PullRegistry(reference, auth, work, deadline, abandoned);
+  absl::StatusOr<Staged> staged = is_url ? PullUrl(source, work, deadline, abandoned)
+                                         : PullRegistry(reference, auth, work, deadline, abandoned);
   if (!staged.ok()) return staged.status();
   staged->tag = is_url ? reference : staged->tag;
   return Commit(*staged);
 }
 
-absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
-    const std::string& reference, const std::string& work,
-    absl::Time deadline, const std::function<bool()>& abandoned) {
+absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(const std::string& reference,
+                                                       const std::string& work, absl::Time deadline,
+                                                       const std::function<bool()>& abandoned) {
   absl::StatusOr<images_internal::ParsedReference> parsed =
       images_internal::ParseReference(reference);
   if (!parsed.ok()) return parsed.status();
   std::string download = absl::StrCat(work, "/download");
-  UniqueFd fd(open(download.c_str(),
-                   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  UniqueFd fd(open(download.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return ErrnoToStatus(errno, absl::StrCat("create ", download));
 
   images_internal::FetchLimits limits;
@@ -458,16 +438,17 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
   }
   posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
   uint64_t stored_size = 0;
-  absl::StatusOr<std::string> verify =
-      images_internal::Sha256OfFd(fd.get(), &stored_size);
+  absl::StatusOr<std::string> verify = images_internal::Sha256OfFd(fd.get(), &stored_size);
   if (!verify.ok()) return verify.status();
   if (fetched->sha256_hex.size() != 64) {
     return absl::InternalError("sha256 is unavailable (OpenSSL failed)");
   }
   if (*verify != fetched->sha256_hex || stored_size != fetched->size) {
-    return absl::DataLossError(absl::StrCat(
-        "pull ", reference, ": stored bytes do not match what was received ("
-        "sha256 ", fetched->sha256_hex, " received, ", *verify, " stored)"));
+    return absl::DataLossError(absl::StrCat("pull ", reference,
+                                            ": stored bytes do not match what was received ("
+                                            "sha256 ",
+                                            fetched->sha256_hex, " received, ", *verify,
+                                            " stored)"));
   }
 
   Staged staged;
@@ -486,14 +467,13 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
       images_internal::PreadFull(fd.get(), head, sizeof head, 0, download);
   if (!head_len.ok()) return head_len.status();
   if (*head_len >= 4 && memcmp(head, "QFI\xfb", 4) == 0) {
-    absl::StatusOr<images_internal::DiskInfo> disk = images_internal::InspectDisk(
-        download, reference, Millis(options_.qemu_img_timeout));
+    absl::StatusOr<images_internal::DiskInfo> disk =
+        images_internal::InspectDisk(download, reference, Millis(options_.qemu_img_timeout));
     if (!disk.ok()) return disk.status();
     staged.entry.disk_format = disk->format;
   } else if (images_internal::LooksLikeTar(head, *head_len)) {
     staged.entry.is_bundle = true;
-    UniqueFd dir_fd(open(staged.dir.c_str(),
-                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd dir_fd(open(staged.dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir_fd.valid()) {
       return ErrnoToStatus(errno, absl::StrCat("open ", staged.dir));
     }
@@ -503,10 +483,10 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
     staged.entry.has_initrd = contents->has_initrd;
     staged.entry.cmdline = contents->cmdline;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "image ", reference, " (sha256:", staged.hex,
-        ") is neither a qcow2 disk (magic \"QFI\\xfb\") nor a kernel bundle "
-        "(a POSIX tar holding vmlinuz, optionally initrd.img and cmdline)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("image ", reference, " (sha256:", staged.hex,
+                     ") is neither a qcow2 disk (magic \"QFI\\xfb\") nor a kernel bundle "
+                     "(a POSIX tar holding vmlinuz, optionally initrd.img and cmdline)"));
   }
   if (fchmod(fd.get(), 0644) != 0) {
     return ErrnoToStatus(errno, absl::StrCat("chmod ", download));
@@ -518,9 +498,8 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullUrl(
 }
 
 absl::StatusOr<ImageStore::Staged> ImageStore::PullRegistry(
-    const std::string& reference, const RegistryAuth& auth,
-    const std::string& work, absl::Time deadline,
-    const std::function<bool()>& abandoned) {
+    const std::string& reference, const RegistryAuth& auth, const std::string& work,
+    absl::Time deadline, const std::function<bool()>& abandoned) {
   absl::StatusOr<images_internal::ImageReference> ref =
       images_internal::ParseImageReference(reference);
   if (!ref.ok()) return ref.status();
@@ -576,8 +555,7 @@ absl::StatusOr<ImageStore::Staged> ImageStore::PullRegistry(
     }
     staged.entry.cmdline = files.cmdline;
     if (!files.cmdline.empty()) {
-      s = WriteFileAtomically(absl::StrCat(staged.dir, "/cmdline"),
-                              files.cmdline + "\n", 0644);
+      s = WriteFileAtomically(absl::StrCat(staged.dir, "/cmdline"), files.cmdline + "\n", 0644);
       if (!s.ok()) return s;
     }
   }
@@ -614,8 +592,7 @@ absl::StatusOr<ImageRecord> ImageStore::Commit(Staged& staged) {
   return MakeRecord(staged.hex, index_.at(staged.hex));
 }
 
-absl::Status ImageStore::Remove(const std::string& reference,
-                                const InUseFn& in_use) {
+absl::Status ImageStore::Remove(const std::string& reference, const InUseFn& in_use) {
   std::string hex;
   {
     absl::MutexLock lock(&mu_);
@@ -624,13 +601,10 @@ absl::Status ImageStore::Remove(const std::string& reference,
     if (!resolved.ok()) return resolved.status();
     hex = resolved->hex;
     IndexEntry& e = index_.at(hex);
-    if (!resolved->matched_ref.empty() && !resolved->is_digest_ref &&
-        e.tags.size() > 1) {
+    if (!resolved->matched_ref.empty() && !resolved->is_digest_ref && e.tags.size() > 1) {
       // One tag of several: the image stays for the others.
       IndexEntry saved = e;
-      e.tags.erase(std::remove(e.tags.begin(), e.tags.end(),
-                               resolved->matched_ref),
-                   e.tags.end());
+      e.tags.erase(std::remove(e.tags.begin(), e.tags.end(), resolved->matched_ref), e.tags.end());
       absl::Status s = PersistLocked();
       if (!s.ok()) index_[hex] = std::move(saved);
       return s;
@@ -640,8 +614,7 @@ absl::Status ImageStore::Remove(const std::string& reference,
   if (in_use) {
     std::optional<std::string> user = in_use(id);
     if (user.has_value()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("image ", id, " is in use by ", *user));
+      return absl::FailedPreconditionError(absl::StrCat("image ", id, " is in use by ", *user));
     }
   }
   std::string trash;
@@ -679,24 +652,21 @@ absl::Status ImageStore::CreateOverlay(const ImageRecord& image,
   absl::StatusOr<ImageRecord> current = Find(image.id);
   if (!current.ok()) return current.status();
   if (current->kind != ImageKind::kDisk) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "image ", current->id,
-        " is a kernel image; only disk images take overlays"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("image ", current->id, " is a kernel image; only disk images take overlays"));
   }
   if (overlay_path.empty() || overlay_path[0] != '/' ||
       overlay_path.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "overlay path must be absolute: ", absl::CHexEscape(overlay_path)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("overlay path must be absolute: ", absl::CHexEscape(overlay_path)));
   }
   if (Exists(overlay_path)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("overlay ", overlay_path, " already exists"));
+    return absl::AlreadyExistsError(absl::StrCat("overlay ", overlay_path, " already exists"));
   }
   absl::StatusOr<images_internal::ProgramOutput> created =
-      images_internal::RunProgram(
-          {"qemu-img", "create", "-q", "-f", "qcow2", "-F",
-           current->disk_format, "-b", current->disk_path, overlay_path},
-          Millis(options_.qemu_img_timeout), 64 << 10);
+      images_internal::RunProgram({"qemu-img", "create", "-q", "-f", "qcow2", "-F",
+                                   current->disk_format, "-b", current->disk_path, overlay_path},
+                                  Millis(options_.qemu_img_timeout), 64 << 10);
   return created.status();
 }
 
@@ -714,17 +684,14 @@ absl::StatusOr<FsUsage> ImageStore::Usage() const {
     std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
     if (f.size() < 5) continue;
     std::string mp = UnescapeMount(f[4]);
-    bool covers = mp == "/" || path == mp ||
-                  (absl::StartsWith(path, mp) && path[mp.size()] == '/');
+    bool covers = mp == "/" || path == mp || (absl::StartsWith(path, mp) && path[mp.size()] == '/');
     // Later lines are mounted on top of earlier ones: >= keeps the last.
     if (covers && mp.size() >= usage.mountpoint.size()) usage.mountpoint = mp;
   }
   if (usage.mountpoint.empty()) {
-    return absl::InternalError(
-        absl::StrCat("no mount in /proc/self/mountinfo holds ", path));
+    return absl::InternalError(absl::StrCat("no mount in /proc/self/mountinfo holds ", path));
   }
-  absl::Status s =
-      images_internal::WalkUsage(root_, &usage.used_bytes, &usage.inodes_used);
+  absl::Status s = images_internal::WalkUsage(root_, &usage.used_bytes, &usage.inodes_used);
   if (!s.ok()) return s;
   return usage;
 }

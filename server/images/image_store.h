@@ -118,15 +118,14 @@ class ImageStore {
  public:
   // Returns the user of image `id` ("sha256:<hex>"), e.g. a container id, or
   // nullopt if nothing uses it.
-  using InUseFn =
-      std::function<std::optional<std::string>(const std::string& id)>;
+  using InUseFn = std::function<std::optional<std::string>(const std::string& id)>;
 
   // Opens (creating if needed) the store under `root` (an absolute path, e.g.
   // <state-dir>/images) and loads its index. Leftover temp files from a crash
   // are removed. FailedPrecondition if another ImageStore (in this or another
   // process) holds the store open; DataLoss if the index is corrupt.
-  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(
-      std::string root, ImageStoreOptions options = {});
+  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(std::string root,
+                                                          ImageStoreOptions options = {});
 
   ~ImageStore();
   ImageStore(const ImageStore&) = delete;
@@ -150,9 +149,8 @@ class ImageStore {
   // the image exceeds max_image_bytes; DeadlineExceeded past pull_timeout;
   // DataLoss if a blob or the stored bytes do not match their digest.
   // Nothing is left in the store on error.
-  absl::StatusOr<ImageRecord> Pull(
-      const std::string& reference, const RegistryAuth& auth = {},
-      const std::function<bool()>& cancelled = nullptr);
+  absl::StatusOr<ImageRecord> Pull(const std::string& reference, const RegistryAuth& auth = {},
+                                   const std::function<bool()>& cancelled = nullptr);
 
   // Finds by any reference (see above). NotFound if nothing matches,
   // InvalidArgument if an id prefix is ambiguous.
@@ -177,8 +175,7 @@ class ImageStore {
   // comes from the store. FailedPrecondition for kernels, NotFound if the
   // image was removed, Internal with qemu-img's stderr if it fails.
   // Blocks until qemu-img exits.
-  absl::Status CreateOverlay(const ImageRecord& image,
-                             const std::string& overlay_path) const;
+  absl::Status CreateOverlay(const ImageRecord& image, const std::string& overlay_path) const;
 
   // Walks the store (blocking, without the lock; concurrent removals are
   // tolerated) and /proc/self/mountinfo.
@@ -197,28 +194,23 @@ class ImageStore {
   };
   // One pull in progress, shared by callers asking for the same reference.
   struct Flight {
-    int waiting = 1;            // callers still interested, the leader included
-    bool leader_gone = false;   // the leader's caller went away
+    int waiting = 1;           // callers still interested, the leader included
+    bool leader_gone = false;  // the leader's caller went away
     bool done = false;
     absl::StatusOr<ImageRecord> result = absl::UnknownError("pull running");
   };
 
   ImageStore(std::string root, ImageStoreOptions options, int lock_fd)
-      : root_(std::move(root)), options_(std::move(options)),
-        lock_fd_(lock_fd) {}
+      : root_(std::move(root)), options_(std::move(options)), lock_fd_(lock_fd) {}
 
   absl::Status Load();
   // `abandoned`: true once no caller waits for this pull any more.
-  absl::StatusOr<ImageRecord> PullOnce(const std::string& reference,
-                                       const RegistryAuth& auth,
+  absl::StatusOr<ImageRecord> PullOnce(const std::string& reference, const RegistryAuth& auth,
                                        const std::function<bool()>& abandoned);
-  absl::StatusOr<Staged> PullUrl(const std::string& reference,
-                                 const std::string& work, absl::Time deadline,
-                                 const std::function<bool()>& abandoned);
-  absl::StatusOr<Staged> PullRegistry(const std::string& reference,
-                                      const RegistryAuth& auth,
-                                      const std::string& work,
-                                      absl::Time deadline,
+  absl::StatusOr<Staged> PullUrl(const std::string& reference, const std::string& work,
+                                 absl::Time deadline, const std::function<bool()>& abandoned);
+  absl::StatusOr<Staged> PullRegistry(const std::string& reference, const RegistryAuth& auth,
+                                      const std::string& work, absl::Time deadline,
                                       const std::function<bool()>& abandoned);
   // Renames the staged directory to sha256/<hex> (unless the image is
   // already there) and records the references.
@@ -226,11 +218,9 @@ class ImageStore {
   bool PlainHttp(const std::string& domain) const;
   // Waits (until `deadline`, or until `abandoned`) for one of
   // max_concurrent_pulls slots.
-  absl::Status AcquirePullSlot(absl::Time deadline,
-                               const std::function<bool()>& abandoned);
+  absl::Status AcquirePullSlot(absl::Time deadline, const std::function<bool()>& abandoned);
   void ReleasePullSlot();
-  ImageRecord MakeRecord(const std::string& hex,
-                         const images_internal::IndexEntry& entry) const;
+  ImageRecord MakeRecord(const std::string& hex, const images_internal::IndexEntry& entry) const;
   absl::Status PersistLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string ImageDir(const std::string& hex) const;
 
@@ -244,8 +234,7 @@ class ImageStore {
   // Never held together with mu_.
   absl::Mutex pulls_mu_;
   int active_pulls_ ABSL_GUARDED_BY(pulls_mu_) = 0;
-  std::map<std::string, std::shared_ptr<Flight>> flights_
-      ABSL_GUARDED_BY(pulls_mu_);
+  std::map<std::string, std::shared_ptr<Flight>> flights_ ABSL_GUARDED_BY(pulls_mu_);
 };
 
 }  // namespace vmmap

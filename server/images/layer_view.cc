@@ -21,7 +21,7 @@ namespace vmmap::images_internal {
 namespace {
 
 constexpr size_t kMaxNodes = 1 << 20;
-constexpr size_t kMaxPathLength = 4096;        // PATH_MAX
+constexpr size_t kMaxPathLength = 4096;       // PATH_MAX
 constexpr uint64_t kMaxPathBytes = 64 << 20;  // all names held at once
 constexpr size_t kMaxCmdline = 4096;
 constexpr int kMaxSymlinkHops = 8;
@@ -31,8 +31,7 @@ constexpr char kOpaque[] = ".wh..wh..opq";
 // Paths whose contents are kept: what Classify may need.
 bool WantsContent(const std::string& path) {
   if (absl::StartsWith(path, "boot/")) return true;
-  return absl::StartsWith(path, "disk/") &&
-         path.find('/', 5) == std::string::npos;
+  return absl::StartsWith(path, "disk/") && path.find('/', 5) == std::string::npos;
 }
 
 std::string Parent(const std::string& path) {
@@ -46,8 +45,7 @@ std::string Join(const std::string& dir, const std::string& name) {
 
 // Normalises a link target relative to `dir` inside the image; false if it
 // climbs above the root (which the image cannot name).
-bool ResolveInside(const std::string& dir, const std::string& target,
-                   std::string* out) {
+bool ResolveInside(const std::string& dir, const std::string& target, std::string* out) {
   std::vector<std::string> parts;
   if (!absl::StartsWith(target, "/")) {
     for (absl::string_view p : absl::StrSplit(dir, '/', absl::SkipEmpty())) {
@@ -67,16 +65,12 @@ bool ResolveInside(const std::string& dir, const std::string& target,
   return true;
 }
 
-std::string Printable(const std::string& s) {
-  return absl::CHexEscape(s.substr(0, 200));
-}
+std::string Printable(const std::string& s) { return absl::CHexEscape(s.substr(0, 200)); }
 
 }  // namespace
 
-LayerView::LayerView(std::string stage_dir, uint64_t max_bytes,
-                     std::string what)
-    : stage_dir_(std::move(stage_dir)), max_bytes_(max_bytes),
-      what_(std::move(what)) {}
+LayerView::LayerView(std::string stage_dir, uint64_t max_bytes, std::string what)
+    : stage_dir_(std::move(stage_dir)), max_bytes_(max_bytes), what_(std::move(what)) {}
 
 absl::Status LayerView::Refuse(const std::string& why) const {
   return absl::InvalidArgumentError(absl::StrCat("image ", what_, ": ", why));
@@ -98,8 +92,7 @@ void LayerView::RemoveLower(const std::string& path, bool children_only) {
   }
 }
 
-absl::Status LayerView::ApplyLayer(int layer_fd,
-                                   const std::string& layer_digest) {
+absl::Status LayerView::ApplyLayer(int layer_fd, const std::string& layer_digest) {
   ++layer_;
   const std::string what = absl::StrCat("image ", what_, ": layer ", layer_digest);
   absl::StatusOr<std::unique_ptr<ByteSource>> source =
@@ -113,8 +106,7 @@ absl::Status LayerView::ApplyLayer(int layer_fd,
     if (!*more) break;
     if (entry.name.empty()) continue;  // the archive root "./"
     const std::string dir = Parent(entry.name);
-    const std::string base =
-        dir.empty() ? entry.name : entry.name.substr(dir.size() + 1);
+    const std::string base = dir.empty() ? entry.name : entry.name.substr(dir.size() + 1);
     if (base == kOpaque) {
       RemoveLower(dir, /*children_only=*/true);
       continue;
@@ -127,8 +119,8 @@ absl::Status LayerView::ApplyLayer(int layer_fd,
       return tar.Bad("more than 1048576 entries in the image");
     }
     if (entry.name.size() > kMaxPathLength) {
-      return tar.Bad(absl::StrCat("an entry name is ", entry.name.size(),
-                                  " bytes long (at most 4096)"));
+      return tar.Bad(
+          absl::StrCat("an entry name is ", entry.name.size(), " bytes long (at most 4096)"));
     }
     path_bytes_ += entry.name.size() + entry.link.size();
     if (path_bytes_ > kMaxPathBytes) {
@@ -149,9 +141,7 @@ absl::Status LayerView::ApplyLayer(int layer_fd,
     } else if (entry.type == '1') {
       // A hard link is another name for a file earlier in the archive.
       std::string target;
-      auto it = ResolveInside("", entry.link, &target)
-                    ? nodes_.find(target)
-                    : nodes_.end();
+      auto it = ResolveInside("", entry.link, &target) ? nodes_.find(target) : nodes_.end();
       if (it != nodes_.end() && it->second.type == '0') {
         node.type = '0';
         node.staged = it->second.staged;
@@ -162,14 +152,13 @@ absl::Status LayerView::ApplyLayer(int layer_fd,
       node.type = '0';
       if (WantsContent(entry.name)) {
         if (staged_bytes_ + entry.size > max_bytes_) {
-          return absl::ResourceExhaustedError(absl::StrCat(
-              what, ": unpacks to more than the limit of ", max_bytes_,
-              " bytes (vmmap serve --max-image-size)"));
+          return absl::ResourceExhaustedError(
+              absl::StrCat(what, ": unpacks to more than the limit of ", max_bytes_,
+                           " bytes (vmmap serve --max-image-size)"));
         }
         node.staged = absl::StrCat(stage_dir_, "/f", staged_files_++);
-        UniqueFd out(open(node.staged.c_str(),
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                          0600));
+        UniqueFd out(
+            open(node.staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!out.valid()) {
           return ErrnoToStatus(errno, absl::StrCat("create ", node.staged));
         }
@@ -189,21 +178,18 @@ absl::Status LayerView::ApplyLayer(int layer_fd,
   return absl::OkStatus();
 }
 
-absl::StatusOr<const LayerView::Node*> LayerView::ResolveFile(
-    const std::string& path) const {
+absl::StatusOr<const LayerView::Node*> LayerView::ResolveFile(const std::string& path) const {
   std::string current = path;
   for (int hop = 0; hop <= kMaxSymlinkHops; ++hop) {
     auto it = nodes_.find(current);
     if (it == nodes_.end()) {
-      return Refuse(absl::StrCat("/", Printable(path), " leads to /",
-                                 Printable(current),
+      return Refuse(absl::StrCat("/", Printable(path), " leads to /", Printable(current),
                                  ", which is not in the image"));
     }
     const Node& node = it->second;
     if (node.type == '0') {
       if (node.staged.empty()) {
-        return Refuse(absl::StrCat("/", Printable(path), " leads to /",
-                                   Printable(current),
+        return Refuse(absl::StrCat("/", Printable(path), " leads to /", Printable(current),
                                    ", outside /boot and /disk"));
       }
       return &node;
@@ -213,13 +199,12 @@ absl::StatusOr<const LayerView::Node*> LayerView::ResolveFile(
     }
     std::string next;
     if (!ResolveInside(Parent(current), node.link, &next)) {
-      return Refuse(absl::StrCat("/", Printable(path),
-                                 " is a symbolic link that leaves the image"));
+      return Refuse(
+          absl::StrCat("/", Printable(path), " is a symbolic link that leaves the image"));
     }
     current = next;
   }
-  return Refuse(absl::StrCat("/", Printable(path),
-                             " has more than 8 levels of symbolic links"));
+  return Refuse(absl::StrCat("/", Printable(path), " has more than 8 levels of symbolic links"));
 }
 
 absl::StatusOr<VmImageFiles> LayerView::Classify() const {
@@ -241,9 +226,9 @@ absl::StatusOr<VmImageFiles> LayerView::Classify() const {
   if (disks.size() > 1) {
     std::vector<std::string> shown(disks.begin(),
                                    disks.begin() + std::min<size_t>(disks.size(), 5));
-    return Refuse(absl::StrCat(
-        "has ", disks.size(), " files under /disk/ (", Printable(absl::StrJoin(shown, ", ")),
-        "); a containerDisk has exactly one disk file (qcow2 or raw)"));
+    return Refuse(absl::StrCat("has ", disks.size(), " files under /disk/ (",
+                               Printable(absl::StrJoin(shown, ", ")),
+                               "); a containerDisk has exactly one disk file (qcow2 or raw)"));
   }
   if (disks.size() == 1) {
     absl::StatusOr<const Node*> disk = ResolveFile(disks[0]);
@@ -282,8 +267,7 @@ absl::StatusOr<VmImageFiles> LayerView::Classify() const {
   std::vector<std::string> top;
   for (const auto& [path, node] : nodes_) {
     if (path.find('/') == std::string::npos) {
-      top.push_back(node.type == '5' ? absl::StrCat("/", path, "/")
-                                     : absl::StrCat("/", path));
+      top.push_back(node.type == '5' ? absl::StrCat("/", path, "/") : absl::StrCat("/", path));
     }
   }
   size_t shown = std::min<size_t>(top.size(), 12);
@@ -291,11 +275,11 @@ absl::StatusOr<VmImageFiles> LayerView::Classify() const {
       top.empty() ? "an empty filesystem"
                   : absl::StrCat(Printable(absl::StrJoin(top.begin(), top.begin() + shown, " ")),
                                  top.size() > shown ? " ..." : "");
-  return Refuse(absl::StrCat(
-      "is neither a KubeVirt containerDisk (one disk file, qcow2 or raw, "
-      "under /disk/) nor a kernel image (/boot/vmlinuz, optional "
-      "/boot/initrd.img and /boot/cmdline); found ",
-      found));
+  return Refuse(
+      absl::StrCat("is neither a KubeVirt containerDisk (one disk file, qcow2 or raw, "
+                   "under /disk/) nor a kernel image (/boot/vmlinuz, optional "
+                   "/boot/initrd.img and /boot/cmdline); found ",
+                   found));
 }
 
 }  // namespace vmmap::images_internal

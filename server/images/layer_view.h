@@ -21,12 +21,12 @@ namespace vmmap::images_internal {
 
 // The files of an accepted VM image, staged inside the store.
 struct VmImageFiles {
-  bool is_disk = false;      // a KubeVirt containerDisk
-  std::string disk;          // staged path of the one file under /disk/
-  std::string disk_name;     // its name in the image, e.g. "disk/vm.qcow2"
-  std::string kernel;        // staged /boot/vmlinuz
-  std::string initrd;        // staged /boot/initrd.img, or empty
-  std::string cmdline;       // /boot/cmdline's one line, or empty
+  bool is_disk = false;   // a KubeVirt containerDisk
+  std::string disk;       // staged path of the one file under /disk/
+  std::string disk_name;  // its name in the image, e.g. "disk/vm.qcow2"
+  std::string kernel;     // staged /boot/vmlinuz
+  std::string initrd;     // staged /boot/initrd.img, or empty
+  std::string cmdline;    // /boot/cmdline's one line, or empty
 };
 
 class LayerView {

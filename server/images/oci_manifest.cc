@@ -15,10 +15,8 @@ constexpr size_t kMaxIndexEntries = 1024;
 
 constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
 constexpr char kOciIndex[] = "application/vnd.oci.image.index.v1+json";
-constexpr char kDockerManifest[] =
-    "application/vnd.docker.distribution.manifest.v2+json";
-constexpr char kDockerList[] =
-    "application/vnd.docker.distribution.manifest.list.v2+json";
+constexpr char kDockerManifest[] = "application/vnd.docker.distribution.manifest.v2+json";
+constexpr char kDockerList[] = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 bool IsLayerType(absl::string_view t) {
   static const char* const kTypes[] = {
@@ -38,8 +36,7 @@ bool IsLayerType(absl::string_view t) {
 }
 
 absl::Status Bad(const std::string& what, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("image ", what, ": manifest ", why));
+  return absl::InvalidArgumentError(absl::StrCat("image ", what, ": manifest ", why));
 }
 
 std::string StringField(const nlohmann::json& j, const char* key) {
@@ -48,16 +45,14 @@ std::string StringField(const nlohmann::json& j, const char* key) {
   return it->get<std::string>();
 }
 
-absl::StatusOr<Descriptor> ParseDescriptor(const nlohmann::json& j,
-                                           const std::string& field,
+absl::StatusOr<Descriptor> ParseDescriptor(const nlohmann::json& j, const std::string& field,
                                            const std::string& what) {
   if (!j.is_object()) return Bad(what, absl::StrCat("field ", field, " is not an object"));
   Descriptor d;
   d.media_type = StringField(j, "mediaType");
   d.digest = StringField(j, "digest");
   if (!IsSha256Digest(d.digest)) {
-    return Bad(what, absl::StrCat("field ", field, ".digest \"",
-                                  d.digest.substr(0, 80),
+    return Bad(what, absl::StrCat("field ", field, ".digest \"", d.digest.substr(0, 80),
                                   "\" is not sha256:<64 hex>"));
   }
   auto size = j.find("size");
@@ -92,26 +87,24 @@ bool IsSha256Digest(absl::string_view digest) {
   return true;
 }
 
-absl::StatusOr<Manifest> ParseManifest(absl::string_view body,
-                                       absl::string_view content_type,
+absl::StatusOr<Manifest> ParseManifest(absl::string_view body, absl::string_view content_type,
                                        const std::string& what) {
   nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), nullptr,
                                            /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Bad(what, "is not a JSON object");
   auto version = j.find("schemaVersion");
-  if (version == j.end() || !version->is_number_integer() ||
-      version->get<int64_t>() != 2) {
-    return Bad(what, "field schemaVersion is not 2 (Docker schema 1 images "
-                     "are not supported; push the image again with a "
-                     "current tool)");
+  if (version == j.end() || !version->is_number_integer() || version->get<int64_t>() != 2) {
+    return Bad(what,
+               "field schemaVersion is not 2 (Docker schema 1 images "
+               "are not supported; push the image again with a "
+               "current tool)");
   }
   std::string type = StringField(j, "mediaType");
   if (type.empty()) {
     type = std::string(content_type.substr(0, content_type.find(';')));
   }
   Manifest m;
-  if (type == kOciIndex || type == kDockerList ||
-      (type.empty() && j.contains("manifests"))) {
+  if (type == kOciIndex || type == kDockerList || (type.empty() && j.contains("manifests"))) {
     m.is_index = true;
     auto list = j.find("manifests");
     if (list == j.end() || !list->is_array()) {
@@ -143,16 +136,14 @@ absl::StatusOr<Manifest> ParseManifest(absl::string_view body,
     return Bad(what, "field layers is not an array");
   }
   if (layers->size() > kMaxLayers) {
-    return Bad(what, absl::StrCat("has ", layers->size(),
-                                  " layers (at most 128 are accepted)"));
+    return Bad(what, absl::StrCat("has ", layers->size(), " layers (at most 128 are accepted)"));
   }
   for (size_t i = 0; i < layers->size(); ++i) {
     std::string field = absl::StrCat("layers[", i, "]");
     absl::StatusOr<Descriptor> d = ParseDescriptor((*layers)[i], field, what);
     if (!d.ok()) return d.status();
     if (!IsLayerType(d->media_type)) {
-      return Bad(what, absl::StrCat("field ", field, ".mediaType \"",
-                                    d->media_type.substr(0, 120),
+      return Bad(what, absl::StrCat("field ", field, ".mediaType \"", d->media_type.substr(0, 120),
                                     "\" is not a tar layer (tar, tar+gzip, "
                                     "tar+zstd)"));
     }
@@ -161,17 +152,15 @@ absl::StatusOr<Manifest> ParseManifest(absl::string_view body,
   return m;
 }
 
-absl::StatusOr<Descriptor> PickLinuxAmd64(const Manifest& index,
-                                          const std::string& what) {
+absl::StatusOr<Descriptor> PickLinuxAmd64(const Manifest& index, const std::string& what) {
   std::vector<std::string> offered;
   for (const Descriptor& d : index.manifests) {
     if (d.os == "linux" && d.architecture == "amd64") return d;
-    offered.push_back(d.os.empty() ? "(no platform)"
-                                   : absl::StrCat(d.os, "/", d.architecture));
+    offered.push_back(d.os.empty() ? "(no platform)" : absl::StrCat(d.os, "/", d.architecture));
   }
-  return absl::NotFoundError(absl::StrCat(
-      "image ", what, " has no linux/amd64 manifest (offered: ",
-      offered.empty() ? "none" : absl::StrJoin(offered, ", "), ")"));
+  return absl::NotFoundError(absl::StrCat("image ", what, " has no linux/amd64 manifest (offered: ",
+                                          offered.empty() ? "none" : absl::StrJoin(offered, ", "),
+                                          ")"));
 }
 
 }  // namespace vmmap::images_internal

@@ -34,13 +34,11 @@ struct Manifest {
 // mediaType, else from `content_type`. InvalidArgument naming `what` and the
 // field for malformed or unsupported documents (schema 1, unknown layer
 // media types, non-sha256 digests, more than 128 layers).
-absl::StatusOr<Manifest> ParseManifest(absl::string_view body,
-                                       absl::string_view content_type,
+absl::StatusOr<Manifest> ParseManifest(absl::string_view body, absl::string_view content_type,
                                        const std::string& what);
 
 // The index entry for linux/amd64 (NotFound naming the platforms offered).
-absl::StatusOr<Descriptor> PickLinuxAmd64(const Manifest& index,
-                                          const std::string& what);
+absl::StatusOr<Descriptor> PickLinuxAmd64(const Manifest& index, const std::string& what);
 
 // True for "sha256:<64 lowercase hex>".
 bool IsSha256Digest(absl::string_view digest);

@@ -14,14 +14,11 @@ constexpr char kDefaultDomain[] = "docker.io";
 constexpr size_t kMaxNameLength = 255;
 
 absl::Status Bad(absl::string_view reference, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid image reference \"",
-                   absl::CHexEscape(reference.substr(0, 300)), "\": ", why));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid image reference \"", absl::CHexEscape(reference.substr(0, 300)), "\": ", why));
 }
 
-bool IsLowerAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 // A path component: [a-z0-9]+ joined by ".", "_", "__" or runs of "-".
 bool ValidComponent(absl::string_view c) {
@@ -98,9 +95,7 @@ bool ValidDigest(absl::string_view d) {
 
 }  // namespace
 
-std::string ImageReference::Name() const {
-  return absl::StrCat(domain, "/", path);
-}
+std::string ImageReference::Name() const { return absl::StrCat(domain, "/", path); }
 
 std::string ImageReference::Canonical() const {
   if (!digest.empty()) return absl::StrCat(Name(), "@", digest);
@@ -118,13 +113,11 @@ std::string ImageReference::RegistryHost() const {
 
 bool IsUrlReference(absl::string_view reference) {
   std::string lower = absl::AsciiStrToLower(reference.substr(0, 8));
-  return absl::StartsWith(lower, "file://") ||
-         absl::StartsWith(lower, "http://") ||
+  return absl::StartsWith(lower, "file://") || absl::StartsWith(lower, "http://") ||
          absl::StartsWith(lower, "https://");
 }
 
-absl::StatusOr<ImageReference> ParseImageReference(
-    absl::string_view reference) {
+absl::StatusOr<ImageReference> ParseImageReference(absl::string_view reference) {
   if (reference.empty()) return Bad(reference, "empty");
   if (reference.size() > 1024) return Bad(reference, "longer than 1024 bytes");
   for (char c : reference) {
@@ -147,8 +140,7 @@ absl::StatusOr<ImageReference> ParseImageReference(
   }
   size_t slash = rest.rfind('/');
   size_t colon = rest.rfind(':');
-  if (colon != absl::string_view::npos &&
-      (slash == absl::string_view::npos || colon > slash)) {
+  if (colon != absl::string_view::npos && (slash == absl::string_view::npos || colon > slash)) {
     ref.tag = std::string(rest.substr(colon + 1));
     if (!ValidTag(ref.tag)) {
       return Bad(reference, absl::StrCat("invalid tag \"", ref.tag,
@@ -163,8 +155,8 @@ absl::StatusOr<ImageReference> ParseImageReference(
   size_t first = rest.find('/');
   absl::string_view head = rest.substr(0, first);
   if (first != absl::string_view::npos &&
-      (absl::StrContains(head, '.') || absl::StrContains(head, ':') ||
-       head == "localhost" || absl::StartsWith(head, "["))) {
+      (absl::StrContains(head, '.') || absl::StrContains(head, ':') || head == "localhost" ||
+       absl::StartsWith(head, "["))) {
     if (!ValidDomain(head)) {
       return Bad(reference, absl::StrCat("invalid registry host \"", head, "\""));
     }
@@ -181,11 +173,9 @@ absl::StatusOr<ImageReference> ParseImageReference(
   }
   for (absl::string_view component : absl::StrSplit(ref.path, '/')) {
     if (!ValidComponent(component)) {
-      return Bad(reference,
-                 absl::StrCat("invalid repository path component \"",
-                              component,
-                              "\" (lowercase letters and digits, separated by "
-                              ". _ __ or -)"));
+      return Bad(reference, absl::StrCat("invalid repository path component \"", component,
+                                         "\" (lowercase letters and digits, separated by "
+                                         ". _ __ or -)"));
     }
   }
   if (ref.Name().size() > kMaxNameLength) {

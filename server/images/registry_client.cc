@@ -33,8 +33,7 @@ Challenge ParseChallenge(absl::string_view header) {
     rest = absl::StripLeadingAsciiWhitespace(rest);
     size_t eq = rest.find('=');
     if (eq == absl::string_view::npos) break;
-    std::string key =
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(rest.substr(0, eq)));
+    std::string key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(rest.substr(0, eq)));
     rest = rest.substr(eq + 1);
     std::string value;
     if (absl::StartsWith(rest, "\"")) {
@@ -81,8 +80,7 @@ std::string RegistryErrorDetail(const std::string& body) {
   if (e.contains("message") && e["message"].is_string()) {
     message = e["message"].get<std::string>();
   }
-  return absl::CHexEscape(absl::StrCat(code, code.empty() ? "" : ": ", message)
-                              .substr(0, 300));
+  return absl::CHexEscape(absl::StrCat(code, code.empty() ? "" : ": ", message).substr(0, 300));
 }
 
 }  // namespace
@@ -103,12 +101,14 @@ bool IsLoopbackRegistry(const std::string& domain) {
   return true;
 }
 
-RegistryClient::RegistryClient(ImageReference ref, RegistryAuth auth,
-                               bool plain_http, absl::Time deadline,
-                               std::function<bool()> abandoned,
+RegistryClient::RegistryClient(ImageReference ref, RegistryAuth auth, bool plain_http,
+                               absl::Time deadline, std::function<bool()> abandoned,
                                std::string what)
-    : ref_(std::move(ref)), auth_(std::move(auth)), plain_http_(plain_http),
-      deadline_(deadline), abandoned_(std::move(abandoned)),
+    : ref_(std::move(ref)),
+      auth_(std::move(auth)),
+      plain_http_(plain_http),
+      deadline_(deadline),
+      abandoned_(std::move(abandoned)),
       what_(std::move(what)) {
   if (!auth_.registry_token.empty()) {
     authorization_ = absl::StrCat("Authorization: Bearer ", auth_.registry_token);
@@ -121,15 +121,17 @@ absl::Status RegistryClient::Failed(const HttpResponse& response,
   std::string detail = RegistryErrorDetail(response.error_body);
   if (response.code == 401) {
     if (auth_.username.empty() && auth_.registry_token.empty()) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          prefix, ": the registry ", ref_.domain,
-          " requires credentials and none were given (HTTP 401",
-          detail.empty() ? "" : ", ", detail, ")"));
+      return absl::UnauthenticatedError(
+          absl::StrCat(prefix, ": the registry ", ref_.domain,
+                       " requires credentials and none were given (HTTP 401",
+                       detail.empty() ? "" : ", ", detail, ")"));
     }
-    return absl::UnauthenticatedError(absl::StrCat(
-        prefix, ": the registry ", ref_.domain, " rejected the credentials",
-        auth_.username.empty() ? "" : absl::StrCat(" of user \"", absl::CHexEscape(auth_.username), "\""),
-        " (HTTP 401", detail.empty() ? "" : ", ", detail, ")"));
+    return absl::UnauthenticatedError(
+        absl::StrCat(prefix, ": the registry ", ref_.domain, " rejected the credentials",
+                     auth_.username.empty()
+                         ? ""
+                         : absl::StrCat(" of user \"", absl::CHexEscape(auth_.username), "\""),
+                     " (HTTP 401", detail.empty() ? "" : ", ", detail, ")"));
   }
   return HttpCodeStatus(response.code, prefix, detail);
 }
@@ -138,31 +140,31 @@ absl::Status RegistryClient::Authenticate(const std::string& header) {
   Challenge challenge = ParseChallenge(header);
   if (challenge.scheme == "basic") {
     if (auth_.username.empty()) return absl::OkStatus();  // Failed() explains
-    authorization_ = absl::StrCat(
-        "Authorization: Basic ",
-        absl::Base64Escape(absl::StrCat(auth_.username, ":", auth_.password)));
+    authorization_ =
+        absl::StrCat("Authorization: Basic ",
+                     absl::Base64Escape(absl::StrCat(auth_.username, ":", auth_.password)));
     return absl::OkStatus();
   }
   if (challenge.scheme != "bearer") {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "pull ", what_, ": the registry ", ref_.domain,
-        " asks for an unsupported authentication scheme \"",
-        absl::CHexEscape(challenge.scheme.substr(0, 40)), "\""));
+    return absl::UnauthenticatedError(
+        absl::StrCat("pull ", what_, ": the registry ", ref_.domain,
+                     " asks for an unsupported authentication scheme \"",
+                     absl::CHexEscape(challenge.scheme.substr(0, 40)), "\""));
   }
   const std::string& realm = challenge.params["realm"];
   std::string lower = absl::AsciiStrToLower(realm.substr(0, 8));
   bool https = absl::StartsWith(lower, "https://");
   if (!https && !(plain_http_ && absl::StartsWith(lower, "http://"))) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "pull ", what_, ": the registry ", ref_.domain,
-        " names a token realm that is not an https URL: \"",
-        absl::CHexEscape(realm.substr(0, 200)), "\""));
+    return absl::UnauthenticatedError(
+        absl::StrCat("pull ", what_, ": the registry ", ref_.domain,
+                     " names a token realm that is not an https URL: \"",
+                     absl::CHexEscape(realm.substr(0, 200)), "\""));
   }
   std::string scope = challenge.params.count("scope")
                           ? challenge.params["scope"]
                           : absl::StrCat("repository:", ref_.path, ":pull");
-  std::string url = absl::StrCat(
-      realm, absl::StrContains(realm, '?') ? "&" : "?", "scope=", UrlEncode(scope));
+  std::string url =
+      absl::StrCat(realm, absl::StrContains(realm, '?') ? "&" : "?", "scope=", UrlEncode(scope));
   if (challenge.params.count("service")) {
     absl::StrAppend(&url, "&service=", UrlEncode(challenge.params["service"]));
   }
@@ -174,16 +176,15 @@ absl::Status RegistryClient::Authenticate(const std::string& header) {
   request.what = absl::StrCat("pull ", what_, ": token from ", realm);
   request.abandoned = abandoned_;
   if (!auth_.username.empty()) {
-    request.headers.push_back(absl::StrCat(
-        "Authorization: Basic ",
-        absl::Base64Escape(absl::StrCat(auth_.username, ":", auth_.password))));
+    request.headers.push_back(
+        absl::StrCat("Authorization: Basic ",
+                     absl::Base64Escape(absl::StrCat(auth_.username, ":", auth_.password))));
   }
   std::string body;
-  absl::StatusOr<HttpResponse> response =
-      HttpGet(request, [&](absl::string_view piece, uint64_t) {
-        body.append(piece.data(), piece.size());
-        return absl::OkStatus();
-      });
+  absl::StatusOr<HttpResponse> response = HttpGet(request, [&](absl::string_view piece, uint64_t) {
+    body.append(piece.data(), piece.size());
+    return absl::OkStatus();
+  });
   if (!response.ok()) return response.status();
   if (response->code < 200 || response->code >= 300) {
     return Failed(*response, "token request");
@@ -200,21 +201,18 @@ absl::Status RegistryClient::Authenticate(const std::string& header) {
     }
   }
   if (token.empty() || token.find_first_of("\r\n") != std::string::npos) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "pull ", what_, ": the token server ", realm,
-        " answered without a usable token"));
+    return absl::UnauthenticatedError(absl::StrCat("pull ", what_, ": the token server ", realm,
+                                                   " answered without a usable token"));
   }
   authorization_ = absl::StrCat("Authorization: Bearer ", token);
   return absl::OkStatus();
 }
 
-absl::StatusOr<HttpResponse> RegistryClient::Get(const std::string& path,
-                                                 const std::string& accept,
-                                                 uint64_t max_bytes,
-                                                 const BodySink& sink) {
+absl::StatusOr<HttpResponse> RegistryClient::Get(const std::string& path, const std::string& accept,
+                                                 uint64_t max_bytes, const BodySink& sink) {
   HttpRequest request;
-  request.url = absl::StrCat(plain_http_ ? "http://" : "https://",
-                             ref_.RegistryHost(), "/v2/", ref_.path, "/", path);
+  request.url = absl::StrCat(plain_http_ ? "http://" : "https://", ref_.RegistryHost(), "/v2/",
+                             ref_.path, "/", path);
   request.redirect_protocols = plain_http_ ? "http,https" : "https";
   request.deadline = deadline_;
   request.max_bytes = max_bytes;
@@ -233,8 +231,7 @@ absl::StatusOr<HttpResponse> RegistryClient::Get(const std::string& path,
   }
 }
 
-absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(
-    const std::string& reference) {
+absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(const std::string& reference) {
   FetchedManifest m;
   absl::StatusOr<HttpResponse> response =
       Get(absl::StrCat("manifests/", reference), kManifestAccept, kMaxManifest,
@@ -250,20 +247,18 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(
   sha.Update(m.body.data(), m.body.size());
   m.digest = absl::StrCat("sha256:", sha.HexDigest());
   if (IsSha256Digest(reference) && m.digest != reference) {
-    return absl::DataLossError(absl::StrCat(
-        "pull ", what_, ": manifest ", reference, " arrived with digest ",
-        m.digest));
+    return absl::DataLossError(
+        absl::StrCat("pull ", what_, ": manifest ", reference, " arrived with digest ", m.digest));
   }
   m.content_type = response->headers["content-type"];
   return m;
 }
 
-absl::StatusOr<std::string> RegistryClient::GetSmallBlob(const Descriptor& blob,
-                                                         size_t max) {
+absl::StatusOr<std::string> RegistryClient::GetSmallBlob(const Descriptor& blob, size_t max) {
   if (blob.size > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pull ", what_, ": blob ", blob.digest, " is ", blob.size,
-        " bytes, more than the ", max, " accepted for it"));
+    return absl::InvalidArgumentError(absl::StrCat("pull ", what_, ": blob ", blob.digest, " is ",
+                                                   blob.size, " bytes, more than the ", max,
+                                                   " accepted for it"));
   }
   std::string body;
   absl::Status s = FetchBlob(blob, [&](absl::string_view piece, uint64_t) {
@@ -280,22 +275,20 @@ absl::Status RegistryClient::DownloadBlob(const Descriptor& blob, int fd) {
   });
 }
 
-absl::Status RegistryClient::FetchBlob(const Descriptor& blob,
-                                       const BodySink& sink) {
+absl::Status RegistryClient::FetchBlob(const Descriptor& blob, const BodySink& sink) {
   Sha256 sha;
   uint64_t received = 0;
-  absl::StatusOr<HttpResponse> response =
-      Get(absl::StrCat("blobs/", blob.digest), "", blob.size,
-          [&](absl::string_view piece, uint64_t length) {
-            sha.Update(piece.data(), piece.size());
-            received += piece.size();
-            return sink(piece, length);
-          });
+  absl::StatusOr<HttpResponse> response = Get(absl::StrCat("blobs/", blob.digest), "", blob.size,
+                                              [&](absl::string_view piece, uint64_t length) {
+                                                sha.Update(piece.data(), piece.size());
+                                                received += piece.size();
+                                                return sink(piece, length);
+                                              });
   if (!response.ok()) {
     if (absl::IsResourceExhausted(response.status())) {
-      return absl::DataLossError(absl::StrCat(
-          "pull ", what_, ": blob ", blob.digest,
-          " is longer than its manifest says (", blob.size, " bytes)"));
+      return absl::DataLossError(absl::StrCat("pull ", what_, ": blob ", blob.digest,
+                                              " is longer than its manifest says (", blob.size,
+                                              " bytes)"));
     }
     return response.status();
   }
@@ -304,9 +297,9 @@ absl::Status RegistryClient::FetchBlob(const Descriptor& blob,
   }
   std::string got = absl::StrCat("sha256:", sha.HexDigest());
   if (received != blob.size || got != blob.digest) {
-    return absl::DataLossError(absl::StrCat(
-        "pull ", what_, ": blob ", blob.digest, " does not match its digest (",
-        received, " bytes with digest ", got, " arrived)"));
+    return absl::DataLossError(absl::StrCat("pull ", what_, ": blob ", blob.digest,
+                                            " does not match its digest (", received,
+                                            " bytes with digest ", got, " arrived)"));
   }
   return absl::OkStatus();
 }

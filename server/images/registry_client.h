@@ -37,9 +37,8 @@ class RegistryClient {
   // --insecure-registry hosts only; the caller decides). `what` names the
   // pull in errors. Every request ends by `deadline`.
   // `abandoned` (may be empty) aborts requests with Cancelled.
-  RegistryClient(ImageReference ref, RegistryAuth auth, bool plain_http,
-                 absl::Time deadline, std::function<bool()> abandoned,
-                 std::string what);
+  RegistryClient(ImageReference ref, RegistryAuth auth, bool plain_http, absl::Time deadline,
+                 std::function<bool()> abandoned, std::string what);
 
   // GET /v2/<name>/manifests/<tag or digest> (at most 4 MiB). When
   // `reference` is a digest, the body must hash to it (DataLoss otherwise).
@@ -54,15 +53,13 @@ class RegistryClient {
 
  private:
   // One GET of /v2/<name>/<path>, authenticating once on a 401 challenge.
-  absl::StatusOr<HttpResponse> Get(const std::string& path,
-                                   const std::string& accept,
+  absl::StatusOr<HttpResponse> Get(const std::string& path, const std::string& accept,
                                    uint64_t max_bytes, const BodySink& sink);
   // GETs a blob into `sink`, verifying its size and digest (DataLoss).
   absl::Status FetchBlob(const Descriptor& blob, const BodySink& sink);
   absl::Status Authenticate(const std::string& challenge);
   // The status for a non-2xx answer to a request for `what_failed`.
-  absl::Status Failed(const HttpResponse& response,
-                      const std::string& what_failed) const;
+  absl::Status Failed(const HttpResponse& response, const std::string& what_failed) const;
 
   const ImageReference ref_;
   const RegistryAuth auth_;

@@ -18,19 +18,16 @@ constexpr size_t kMaxConfig = 4 << 20;
 
 }  // namespace
 
-absl::StatusOr<RegistryPullResult> PullFromRegistry(
-    const RegistryPullRequest& request) {
+absl::StatusOr<RegistryPullResult> PullFromRegistry(const RegistryPullRequest& request) {
   const std::string what = request.ref.Canonical();
-  RegistryClient client(request.ref, request.auth, request.plain_http,
-                        request.deadline, request.abandoned, what);
+  RegistryClient client(request.ref, request.auth, request.plain_http, request.deadline,
+                        request.abandoned, what);
   RegistryPullResult result;
-  const std::string& first =
-      request.ref.digest.empty() ? request.ref.tag : request.ref.digest;
+  const std::string& first = request.ref.digest.empty() ? request.ref.tag : request.ref.digest;
   absl::StatusOr<FetchedManifest> fetched = client.GetManifest(first);
   if (!fetched.ok()) return fetched.status();
   result.manifest_digest = fetched->digest;
-  absl::StatusOr<Manifest> manifest =
-      ParseManifest(fetched->body, fetched->content_type, what);
+  absl::StatusOr<Manifest> manifest = ParseManifest(fetched->body, fetched->content_type, what);
   if (!manifest.ok()) return manifest.status();
   if (manifest->is_index) {
     absl::StatusOr<Descriptor> chosen = PickLinuxAmd64(*manifest, what);
@@ -40,9 +37,10 @@ absl::StatusOr<RegistryPullResult> PullFromRegistry(
     manifest = ParseManifest(fetched->body, fetched->content_type, what);
     if (!manifest.ok()) return manifest.status();
     if (manifest->is_index) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "image ", what, ": the linux/amd64 entry of its index is another "
-          "index"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("image ", what,
+                       ": the linux/amd64 entry of its index is another "
+                       "index"));
     }
   }
   uint64_t total = manifest->config.size;
@@ -56,8 +54,7 @@ absl::StatusOr<RegistryPullResult> PullFromRegistry(
   result.config_digest = manifest->config.digest;
   // The config is verified against its digest (the image id); vmmap reads
   // nothing else from it.
-  absl::StatusOr<std::string> config =
-      client.GetSmallBlob(manifest->config, kMaxConfig);
+  absl::StatusOr<std::string> config = client.GetSmallBlob(manifest->config, kMaxConfig);
   if (!config.ok()) return config.status();
 
   const std::string stage = absl::StrCat(request.work_dir, "/files");
@@ -68,8 +65,7 @@ absl::StatusOr<RegistryPullResult> PullFromRegistry(
   for (size_t i = 0; i < manifest->layers.size(); ++i) {
     const Descriptor& layer = manifest->layers[i];
     std::string path = absl::StrCat(request.work_dir, "/layer");
-    UniqueFd fd(open(path.c_str(),
-                     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) return ErrnoToStatus(errno, absl::StrCat("create ", path));
     absl::Status s = client.DownloadBlob(layer, fd.get());
     if (s.ok()) s = view.ApplyLayer(fd.get(), layer.digest);

@@ -23,8 +23,8 @@ struct RegistryPullRequest {
   bool plain_http = false;
   absl::Time deadline;
   std::function<bool()> abandoned;  // true: stop with Cancelled; may be empty
-  uint64_t max_bytes = 0;  // compressed blobs and unpacked contents
-  std::string work_dir;    // empty directory inside the store
+  uint64_t max_bytes = 0;           // compressed blobs and unpacked contents
+  std::string work_dir;             // empty directory inside the store
 };
 
 struct RegistryPullResult {
@@ -34,8 +34,7 @@ struct RegistryPullResult {
   VmImageFiles files;           // staged inside work_dir
 };
 
-absl::StatusOr<RegistryPullResult> PullFromRegistry(
-    const RegistryPullRequest& request);
+absl::StatusOr<RegistryPullResult> PullFromRegistry(const RegistryPullRequest& request);
 
 }  // namespace vmmap::images_internal
 

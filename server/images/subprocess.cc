@@ -20,8 +20,7 @@ namespace {
 std::string FindInPath(const std::string& program) {
   if (program.find('/') != std::string::npos) return program;
   const char* path = getenv("PATH");
-  for (absl::string_view dir :
-       absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':')) {
+  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':')) {
     if (dir.empty()) continue;
     std::string candidate = absl::StrCat(dir, "/", program);
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
@@ -38,8 +37,7 @@ void KillAndReap(pid_t pid) {
 }  // namespace
 
 absl::StatusOr<ProgramOutput> RunProgram(const std::vector<std::string>& args,
-                                         std::chrono::milliseconds timeout,
-                                         size_t max_output) {
+                                         std::chrono::milliseconds timeout, size_t max_output) {
   if (args.empty()) return absl::InternalError("RunProgram: no program");
   const std::string program = FindInPath(args[0]);
   std::vector<char*> argv;
@@ -59,8 +57,7 @@ absl::StatusOr<ProgramOutput> RunProgram(const std::vector<std::string>& args,
   if (pid < 0) return ErrnoToStatus(errno, "fork");
   if (pid == 0) {
     // Only async-signal-safe calls from here on.
-    if (dup2(devnull.get(), 0) < 0 || dup2(out_wr.get(), 1) < 0 ||
-        dup2(err_wr.get(), 2) < 0) {
+    if (dup2(devnull.get(), 0) < 0 || dup2(out_wr.get(), 1) < 0 || dup2(err_wr.get(), 2) < 0) {
       _exit(126);
     }
     execv(argv[0], argv.data());
@@ -81,8 +78,8 @@ absl::StatusOr<ProgramOutput> RunProgram(const std::vector<std::string>& args,
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       KillAndReap(pid);
-      return absl::DeadlineExceededError(absl::StrCat(
-          program, " did not finish within ", timeout.count(), " ms"));
+      return absl::DeadlineExceededError(
+          absl::StrCat(program, " did not finish within ", timeout.count(), " ms"));
     }
     pollfd fds[2] = {{out_open ? out_rd.get() : -1, POLLIN, 0},
                      {err_open ? err_rd.get() : -1, POLLIN, 0}};
@@ -103,9 +100,8 @@ absl::StatusOr<ProgramOutput> RunProgram(const std::vector<std::string>& args,
       }
       if (sink.size() + static_cast<size_t>(got) > max_output) {
         KillAndReap(pid);
-        return absl::InvalidArgumentError(
-            absl::StrCat(program, " wrote more than ", max_output,
-                         " bytes to ", i == 0 ? "stdout" : "stderr"));
+        return absl::InvalidArgumentError(absl::StrCat(program, " wrote more than ", max_output,
+                                                       " bytes to ", i == 0 ? "stdout" : "stderr"));
       }
       sink.append(buf, static_cast<size_t>(got));
     }
@@ -119,19 +115,16 @@ absl::StatusOr<ProgramOutput> RunProgram(const std::vector<std::string>& args,
     if (r < 0 && errno != EINTR) return ErrnoToStatus(errno, "waitpid");
     if (std::chrono::steady_clock::now() >= deadline) {
       KillAndReap(pid);
-      return absl::DeadlineExceededError(absl::StrCat(
-          program, " did not finish within ", timeout.count(), " ms"));
+      return absl::DeadlineExceededError(
+          absl::StrCat(program, " did not finish within ", timeout.count(), " ms"));
     }
     usleep(5000);
   }
   if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return result;
-  std::string how = WIFEXITED(wstatus)
-                        ? absl::StrCat("exited with status ",
-                                       WEXITSTATUS(wstatus))
-                        : absl::StrCat("killed by signal ", WTERMSIG(wstatus));
+  std::string how = WIFEXITED(wstatus) ? absl::StrCat("exited with status ", WEXITSTATUS(wstatus))
+                                       : absl::StrCat("killed by signal ", WTERMSIG(wstatus));
   return absl::InternalError(
-      absl::StrCat(program, " ", how, ": ",
-                   absl::StripTrailingAsciiWhitespace(result.err)));
+      absl::StrCat(program, " ", how, ": ", absl::StripTrailingAsciiWhitespace(result.err)));
 }
 
 }  // namespace vmmap::images_internal

@@ -24,8 +24,7 @@ struct ProgramOutput {
 // then killed and reaped); InvalidArgument if it writes more than
 // `max_output` bytes to either stream (killed too).
 absl::StatusOr<ProgramOutput> RunProgram(const std::vector<std::string>& args,
-                                         std::chrono::milliseconds timeout,
-                                         size_t max_output);
+                                         std::chrono::milliseconds timeout, size_t max_output);
 
 }  // namespace vmmap::images_internal
 

@@ -24,9 +24,7 @@ constexpr size_t kMaxCmdlineLine = 2048;
 
 // Writes the current entry's data to dir/name (O_EXCL, 0644, fsync'ed).
 absl::Status WriteEntry(TarReader& tar, int dir_fd, const char* name) {
-  UniqueFd out(openat(dir_fd, name,
-                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                      0644));
+  UniqueFd out(openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!out.valid()) return ErrnoToStatus(errno, absl::StrCat("create ", name));
   absl::Status s = tar.ReadData([&](absl::string_view piece) {
     return WriteAll(out.get(), piece.data(), piece.size(), name);
@@ -40,20 +38,18 @@ absl::Status WriteEntry(TarReader& tar, int dir_fd, const char* name) {
 
 }  // namespace
 
-absl::StatusOr<std::string> CheckCmdline(absl::string_view text,
-                                         const std::string& what) {
+absl::StatusOr<std::string> CheckCmdline(absl::string_view text, const std::string& what) {
   absl::string_view trimmed = absl::StripTrailingAsciiWhitespace(text);
   for (char ch : trimmed) {
     unsigned char u = static_cast<unsigned char>(ch);
     if (u < 0x20 && ch != '\t') {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": cmdline must be one line of text"));
+      return absl::InvalidArgumentError(absl::StrCat(what, ": cmdline must be one line of text"));
     }
   }
   if (trimmed.size() > kMaxCmdlineLine) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": cmdline is ", trimmed.size(),
-        " bytes, more than the x86 kernel command line limit of 2048"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": cmdline is ", trimmed.size(),
+                     " bytes, more than the x86 kernel command line limit of 2048"));
   }
   return std::string(trimmed);
 }
@@ -77,17 +73,15 @@ absl::StatusOr<BundleContents> ExtractBundle(int tar_fd, int out_dir_fd,
     if (!*more) break;
     if (entry.type == '5') {
       if (!entry.name.empty()) {
-        return tar.Bad(absl::StrCat("directory entry \"",
-                                    absl::CHexEscape(entry.name),
+        return tar.Bad(absl::StrCat("directory entry \"", absl::CHexEscape(entry.name),
                                     "\" (only regular files are accepted)"));
       }
       continue;
     }
     if (!entry.IsRegular()) {
-      return tar.Bad(absl::StrCat(
-          "entry \"", absl::CHexEscape(entry.name),
-          "\" is not a regular file (type '",
-          absl::CHexEscape(std::string(1, entry.type)), "')"));
+      return tar.Bad(absl::StrCat("entry \"", absl::CHexEscape(entry.name),
+                                  "\" is not a regular file (type '",
+                                  absl::CHexEscape(std::string(1, entry.type)), "')"));
     }
     if (entry.name.empty()) return tar.Bad("regular file with an empty name");
     if (entry.name == "vmlinuz" || entry.name == "initrd.img") {
@@ -105,8 +99,7 @@ absl::StatusOr<BundleContents> ExtractBundle(int tar_fd, int out_dir_fd,
       if (!line.ok()) return line.status();
       contents.cmdline = *line;
       UniqueFd out(openat(out_dir_fd, "cmdline",
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                          0644));
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
       if (!out.valid()) return ErrnoToStatus(errno, "create cmdline");
       absl::Status ws = WriteAll(out.get(), text->data(), text->size(), "cmdline");
       if (!ws.ok()) return ws;
@@ -115,8 +108,9 @@ absl::StatusOr<BundleContents> ExtractBundle(int tar_fd, int out_dir_fd,
     // Other regular files are skipped by the next Next().
   }
   if (!have_kernel) {
-    return tar.Bad("no vmlinuz in the archive (a kernel bundle is a tar holding "
-                   "vmlinuz, optionally initrd.img and cmdline)");
+    return tar.Bad(
+        "no vmlinuz in the archive (a kernel bundle is a tar holding "
+        "vmlinuz, optionally initrd.img and cmdline)");
   }
   return contents;
 }

@@ -17,8 +17,7 @@ bool LooksLikeTar(const unsigned char* block, size_t len);
 // A kernel command line from an image: one line (tabs allowed), trailing
 // whitespace removed, at most 2048 bytes (x86's limit); InvalidArgument
 // "<what>: ..." otherwise.
-absl::StatusOr<std::string> CheckCmdline(absl::string_view text,
-                                         const std::string& what);
+absl::StatusOr<std::string> CheckCmdline(absl::string_view text, const std::string& what);
 
 struct BundleContents {
   bool has_initrd = false;

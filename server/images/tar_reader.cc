@@ -17,12 +17,8 @@ namespace {
 constexpr size_t kBlock = 512;
 constexpr uint64_t kMaxMetaSize = 1 << 20;  // pax / GNU long-name payloads
 
-bool IsUstar(const unsigned char* h) {
-  return std::memcmp(h + 257, "ustar\0", 6) == 0;
-}
-bool IsGnu(const unsigned char* h) {
-  return std::memcmp(h + 257, "ustar ", 6) == 0;
-}
+bool IsUstar(const unsigned char* h) { return std::memcmp(h + 257, "ustar\0", 6) == 0; }
+bool IsGnu(const unsigned char* h) { return std::memcmp(h + 257, "ustar ", 6) == 0; }
 
 // NUL-terminated (or full-width) string field.
 std::string Field(const unsigned char* h, size_t off, size_t len) {
@@ -95,8 +91,7 @@ absl::Status TarReader::ReadExact(char* buf, size_t n) {
   return absl::OkStatus();
 }
 
-absl::Status TarReader::ReadData(
-    const std::function<absl::Status(absl::string_view)>& sink) {
+absl::Status TarReader::ReadData(const std::function<absl::Status(absl::string_view)>& sink) {
   std::vector<char> buf(1 << 17);
   while (data_left_ > 0) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(data_left_, buf.size()));
@@ -109,8 +104,7 @@ absl::Status TarReader::ReadData(
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> TarReader::ReadSmallData(size_t max,
-                                                     absl::string_view name) {
+absl::StatusOr<std::string> TarReader::ReadSmallData(size_t max, absl::string_view name) {
   if (data_left_ > max) {
     return Bad(absl::StrCat(name, " is larger than ", max, " bytes"));
   }
@@ -138,15 +132,13 @@ absl::Status TarReader::SkipRest() {
 absl::StatusOr<std::string> TarReader::Normalize(const std::string& name) const {
   if (name.find('\0') != std::string::npos) return Bad("NUL in entry name");
   if (!name.empty() && name[0] == '/') {
-    return Bad(absl::StrCat("absolute entry name \"", absl::CHexEscape(name),
-                            "\""));
+    return Bad(absl::StrCat("absolute entry name \"", absl::CHexEscape(name), "\""));
   }
   std::vector<absl::string_view> parts;
   for (absl::string_view part : absl::StrSplit(name, '/')) {
     if (part.empty() || part == ".") continue;
     if (part == "..") {
-      return Bad(absl::StrCat("entry name \"", absl::CHexEscape(name),
-                              "\" contains \"..\""));
+      return Bad(absl::StrCat("entry name \"", absl::CHexEscape(name), "\" contains \"..\""));
     }
     parts.push_back(part);
   }
@@ -159,10 +151,8 @@ absl::Status TarReader::ParsePax(const std::string& payload) {
     size_t sp = payload.find(' ', pos);
     if (sp == std::string::npos) return Bad("malformed pax header");
     uint64_t len = 0;
-    if (!absl::SimpleAtoi(absl::string_view(payload).substr(pos, sp - pos),
-                          &len) ||
-        len < sp - pos + 3 || len > payload.size() - pos ||
-        payload[pos + len - 1] != '\n') {
+    if (!absl::SimpleAtoi(absl::string_view(payload).substr(pos, sp - pos), &len) ||
+        len < sp - pos + 3 || len > payload.size() - pos || payload[pos + len - 1] != '\n') {
       return Bad("malformed pax header");
     }
     absl::string_view rec(payload.data() + sp + 1, pos + len - 1 - (sp + 1));
@@ -191,8 +181,7 @@ absl::StatusOr<bool> TarReader::Next(TarEntry* entry) {
   while (true) {
     size_t got = 0;
     while (got < kBlock) {
-      absl::StatusOr<size_t> n =
-          source_.Read(reinterpret_cast<char*>(h) + got, kBlock - got);
+      absl::StatusOr<size_t> n = source_.Read(reinterpret_cast<char*>(h) + got, kBlock - got);
       if (!n.ok()) return n.status();
       if (*n == 0) break;
       got += *n;
@@ -211,8 +200,7 @@ absl::StatusOr<bool> TarReader::Next(TarEntry* entry) {
 
     if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
       if (*size > kMaxMetaSize) return Bad("oversized metadata entry");
-      absl::StatusOr<std::string> payload =
-          ReadSmallData(kMaxMetaSize, "metadata entry");
+      absl::StatusOr<std::string> payload = ReadSmallData(kMaxMetaSize, "metadata entry");
       if (!payload.ok()) return payload.status();
       s = SkipRest();
       if (!s.ok()) return s;

@@ -29,8 +29,7 @@ struct TarEntry {
 class TarReader {
  public:
   // `what` prefixes every error, e.g. "kernel bundle file:///x rejected".
-  TarReader(ByteSource& source, std::string what)
-      : source_(source), what_(std::move(what)) {}
+  TarReader(ByteSource& source, std::string what) : source_(source), what_(std::move(what)) {}
 
   // Advances to the next entry (skipping the rest of the current one's
   // data). Returns false at the end of the archive (two zero blocks, or EOF

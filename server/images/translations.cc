@@ -15,8 +15,7 @@ namespace {
 constexpr size_t kMaxRules = 10000;
 
 absl::Status Bad(const std::string& path, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("image translations ", path, ": ", why));
+  return absl::InvalidArgumentError(absl::StrCat("image translations ", path, ": ", why));
 }
 
 // Expands $N and ${N} with the regexp's groups (Go's regexp.Expand syntax,
@@ -30,8 +29,10 @@ std::string Expand(const std::string& url, const std::vector<std::string>& group
     }
     size_t start = i + 1, end = start;
     bool braced = url[start] == '{';
-    if (braced) ++start, end = url.find('}', start);
-    else while (end < url.size() && absl::ascii_isdigit(url[end])) ++end;
+    if (braced)
+      ++start, end = url.find('}', start);
+    else
+      while (end < url.size() && absl::ascii_isdigit(url[end])) ++end;
     int n = -1;
     if (end != std::string::npos && end > start &&
         absl::SimpleAtoi(url.substr(start, end - start), &n) && n >= 0 &&
@@ -50,8 +51,7 @@ std::string Expand(const std::string& url, const std::vector<std::string>& group
 Translations::~Translations() = default;
 
 absl::StatusOr<std::shared_ptr<const Translations>> Translations::Parse(
-    absl::string_view text, const std::string& path,
-    const std::string& default_prefix) {
+    absl::string_view text, const std::string& path, const std::string& default_prefix) {
   yaml::Tree tree;
   absl::Status s = tree.Build(text);
   if (!s.ok()) return Bad(path, s.message());
@@ -64,7 +64,8 @@ absl::StatusOr<std::shared_ptr<const Translations>> Translations::Parse(
   if (root.type != yaml::NodeType::kMapping) return Bad(path, "the top level is not a mapping");
   auto scalar = [&](yaml::NodeId id, const std::string& field) -> absl::StatusOr<std::string> {
     const yaml::Node& n = tree.node(id);
-    if (n.type != yaml::NodeType::kScalar) return Bad(path, absl::StrCat(field, " is not a string"));
+    if (n.type != yaml::NodeType::kScalar)
+      return Bad(path, absl::StrCat(field, " is not a string"));
     return std::string(tree.Text(n));
   };
   for (const yaml::NodeId* it = tree.begin(root); it != tree.end(root); it += 2) {
@@ -82,7 +83,8 @@ absl::StatusOr<std::shared_ptr<const Translations>> Translations::Parse(
       for (const yaml::NodeId* r = tree.begin(list); r != tree.end(list); ++r, ++index) {
         const std::string where = absl::StrCat("translations[", index, "]");
         const yaml::Node& entry = tree.node(*r);
-        if (entry.type != yaml::NodeType::kMapping) return Bad(path, absl::StrCat(where, " is not a mapping"));
+        if (entry.type != yaml::NodeType::kMapping)
+          return Bad(path, absl::StrCat(where, " is not a mapping"));
         Rule rule;
         std::string regexp;
         for (const yaml::NodeId* f = tree.begin(entry); f != tree.end(entry); f += 2) {
@@ -90,10 +92,14 @@ absl::StatusOr<std::shared_ptr<const Translations>> Translations::Parse(
           if (!field.ok()) return field.status();
           absl::StatusOr<std::string> value = scalar(f[1], absl::StrCat(where, ".", *field));
           if (!value.ok()) return value.status();
-          if (*field == "name") rule.name = *value;
-          else if (*field == "regexp") regexp = *value;
-          else if (*field == "url") rule.url = *value;
-          else return Bad(path, absl::StrCat(where, ": unknown field ", absl::CHexEscape(*field)));
+          if (*field == "name")
+            rule.name = *value;
+          else if (*field == "regexp")
+            regexp = *value;
+          else if (*field == "url")
+            rule.url = *value;
+          else
+            return Bad(path, absl::StrCat(where, ": unknown field ", absl::CHexEscape(*field)));
         }
         if (rule.name.empty() == regexp.empty()) {
           return Bad(path, absl::StrCat(where, " needs exactly one of name and regexp"));
@@ -151,9 +157,9 @@ absl::StatusOr<std::optional<std::string>> Translations::Translate(
       }
     }
   }
-  return absl::NotFoundError(absl::StrCat(
-      "image ", absl::CHexEscape(reference.substr(0, 300)), ": no translation for \"",
-      absl::CHexEscape(name.substr(0, 200)), "\" in ", path_));
+  return absl::NotFoundError(absl::StrCat("image ", absl::CHexEscape(reference.substr(0, 300)),
+                                          ": no translation for \"",
+                                          absl::CHexEscape(name.substr(0, 200)), "\" in ", path_));
 }
 
 }  // namespace vmmap::images_internal

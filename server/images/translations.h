@@ -36,21 +36,19 @@ class Translations {
   // field for anything malformed (including a regexp RE2 rejects, or a URL
   // that is not http(s)://).
   static absl::StatusOr<std::shared_ptr<const Translations>> Parse(
-      absl::string_view yaml, const std::string& path,
-      const std::string& default_prefix);
+      absl::string_view yaml, const std::string& path, const std::string& default_prefix);
 
   ~Translations();
 
   // nullopt if `reference` is not under the prefix; the URL if a rule
   // matches; NotFound naming the name and the file otherwise.
-  absl::StatusOr<std::optional<std::string>> Translate(
-      const std::string& reference) const;
+  absl::StatusOr<std::optional<std::string>> Translate(const std::string& reference) const;
 
  private:
   struct Rule {
-    std::string name;                // exact name, or
+    std::string name;                  // exact name, or
     std::unique_ptr<re2::RE2> regexp;  // a whole-name pattern
-    std::string url;                 // with $N / ${N} for regexp groups
+    std::string url;                   // with $N / ${N} for regexp groups
   };
   Translations() = default;
 

@@ -217,19 +217,19 @@ absl::Status SaveOffset(const std::string& path, int64_t offset) {
 struct ConsoleLogForwarder::Tail {
   absl::Mutex mu;
   // Everything below is guarded by mu.
-  bool resolved = false;      // log_path / skip computed from the configs
-  bool skip = false;          // no log_directory, log_path or console
-  std::string log_path;       // log_directory + "/" + log_path
-  std::string console_path;   // set even if skip: its bytes are released unread
-  std::string offset_path;    // <container dir>/console.offset
-  bool loaded = false;        // `committed` read from offset_path
-  int64_t committed = 0;      // console bytes already represented in the CRI log
-  int64_t saved = 0;          // the value offset_path holds
-  int64_t released = 0;       // console bytes [0, released) have no disk blocks
-  std::string pending;        // console bytes after `committed`, held back
+  bool resolved = false;     // log_path / skip computed from the configs
+  bool skip = false;         // no log_directory, log_path or console
+  std::string log_path;      // log_directory + "/" + log_path
+  std::string console_path;  // set even if skip: its bytes are released unread
+  std::string offset_path;   // <container dir>/console.offset
+  bool loaded = false;       // `committed` read from offset_path
+  int64_t committed = 0;     // console bytes already represented in the CRI log
+  int64_t saved = 0;         // the value offset_path holds
+  int64_t released = 0;      // console bytes [0, released) have no disk blocks
+  std::string pending;       // console bytes after `committed`, held back
   SteadyClock::time_point pending_since;
   int log_fd = -1;
-  std::string last_error;     // last message printed to stderr
+  std::string last_error;  // last message printed to stderr
 
   ~Tail() {
     if (log_fd >= 0) close(log_fd);
@@ -351,7 +351,8 @@ absl::Status ConsoleLogForwarder::SyncAll(bool* listed) {
       (*tail)->Report(record.id, s);
     }
     if (!s.ok() && first_error.ok()) {
-      first_error = absl::Status(s.code(), absl::StrCat("container ", record.id, ": ", s.message()));
+      first_error =
+          absl::Status(s.code(), absl::StrCat("container ", record.id, ": ", s.message()));
     }
   }
   // Forget removed containers (closing their log files).
@@ -477,9 +478,8 @@ absl::Status ConsoleLogForwarder::SyncTail(Tail& tail, const ContainerRecord& re
     work.resize(base + got);
   }
   // Closes `fd` on every return below.
-  std::unique_ptr<int, void (*)(int*)> console_fd(fd >= 0 ? &fd : nullptr, [](int* f) {
-    close(*f);
-  });
+  std::unique_ptr<int, void (*)(int*)> console_fd(fd >= 0 ? &fd : nullptr,
+                                                  [](int* f) { close(*f); });
 
   // Complete lines.
   std::string_view rest(work);
@@ -499,8 +499,8 @@ absl::Status ConsoleLogForwarder::SyncTail(Tail& tail, const ContainerRecord& re
     emitted = true;
   }
   // The remainder is held back unless it is stale or can no longer grow.
-  SteadyClock::time_point since = (emitted || tail.pending.empty() || truncated) ? now
-                                                                                   : tail.pending_since;
+  SteadyClock::time_point since =
+      (emitted || tail.pending.empty() || truncated) ? now : tail.pending_since;
   if (!rest.empty()) {
     const bool final = exited && at_eof;
     if (final || now - since > partial_timeout_) {

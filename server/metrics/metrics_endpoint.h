@@ -16,7 +16,8 @@ namespace vmmap {
 
 // Listens on `address` ("127.0.0.1:9462"); InvalidArgument for an address
 // without a port, Unavailable (naming it) when it cannot listen.
-absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsEndpoint(const std::string& address);
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsEndpoint(
+    const std::string& address);
 
 }  // namespace vmmap
 

@@ -13,23 +13,46 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 struct Families {
-  MetricFamily cpu{"vmmap_pod_cpu_seconds_total", "CPU time of the pod's VM: vCPUs, emulator and I/O threads", MetricType::Counter, {}};
-  MetricFamily vcpu{"vmmap_pod_vcpu_seconds_total", "CPU time of the pod's vCPU threads", MetricType::Counter, {}};
-  MetricFamily emulator{"vmmap_pod_emulator_cpu_seconds_total", "CPU time of the pod's QEMU emulator threads", MetricType::Counter, {}};
-  MetricFamily throttled_periods{"vmmap_pod_cpu_throttled_periods_total",
-                                 "CFS periods in which the VM's global quota (vCPUs + emulator) was exhausted",
-                                 MetricType::Counter, {}};
+  MetricFamily cpu{"vmmap_pod_cpu_seconds_total",
+                   "CPU time of the pod's VM: vCPUs, emulator and I/O threads",
+                   MetricType::Counter,
+                   {}};
+  MetricFamily vcpu{"vmmap_pod_vcpu_seconds_total",
+                    "CPU time of the pod's vCPU threads",
+                    MetricType::Counter,
+                    {}};
+  MetricFamily emulator{"vmmap_pod_emulator_cpu_seconds_total",
+                        "CPU time of the pod's QEMU emulator threads",
+                        MetricType::Counter,
+                        {}};
+  MetricFamily throttled_periods{
+      "vmmap_pod_cpu_throttled_periods_total",
+      "CFS periods in which the VM's global quota (vCPUs + emulator) was exhausted",
+      MetricType::Counter,
+      {}};
   MetricFamily throttled_seconds{"vmmap_pod_cpu_throttled_seconds_total",
-                                 "Time the VM's threads were throttled by its global quota", MetricType::Counter, {}};
-  MetricFamily working_set{"vmmap_pod_memory_working_set_bytes", "Working set of the VM's memory cgroup (QEMU and guest)", MetricType::Gauge, {}};
-  MetricFamily usage{"vmmap_pod_memory_usage_bytes", "Usage of the VM's memory cgroup", MetricType::Gauge, {}};
-  MetricFamily hard_limit{"vmmap_pod_memory_hard_limit_bytes", "The VM's memtune hard_limit (guest + predicted VMM overhead)", MetricType::Gauge, {}};
+                                 "Time the VM's threads were throttled by its global quota",
+                                 MetricType::Counter,
+                                 {}};
+  MetricFamily working_set{"vmmap_pod_memory_working_set_bytes",
+                           "Working set of the VM's memory cgroup (QEMU and guest)",
+                           MetricType::Gauge,
+                           {}};
+  MetricFamily usage{
+      "vmmap_pod_memory_usage_bytes", "Usage of the VM's memory cgroup", MetricType::Gauge, {}};
+  MetricFamily hard_limit{"vmmap_pod_memory_hard_limit_bytes",
+                          "The VM's memtune hard_limit (guest + predicted VMM overhead)",
+                          MetricType::Gauge,
+                          {}};
 };
 
-void Add(MetricFamily& family, const PodStatsRecord& pod, std::optional<double> value, bool counter) {
+void Add(MetricFamily& family, const PodStatsRecord& pod, std::optional<double> value,
+         bool counter) {
   if (!value) return;
   ClientMetric m;
-  m.label = {{"namespace", pod.metadata.namespace_name}, {"pod", pod.metadata.name}, {"sandbox_id", pod.id}};
+  m.label = {{"namespace", pod.metadata.namespace_name},
+             {"pod", pod.metadata.name},
+             {"sandbox_id", pod.id}};
   if (counter) {
     m.counter.value = *value;
   } else {
@@ -70,8 +93,14 @@ std::vector<MetricFamily> PodMetrics::Collect() const {
     }
   }
   // A failed read leaves the families empty: a scrape never fails for it.
-  return {std::move(f.cpu),       std::move(f.vcpu),        std::move(f.emulator), std::move(f.throttled_periods),
-          std::move(f.throttled_seconds), std::move(f.working_set), std::move(f.usage), std::move(f.hard_limit)};
+  return {std::move(f.cpu),
+          std::move(f.vcpu),
+          std::move(f.emulator),
+          std::move(f.throttled_periods),
+          std::move(f.throttled_seconds),
+          std::move(f.working_set),
+          std::move(f.usage),
+          std::move(f.hard_limit)};
 }
 
 }  // namespace vmmap

@@ -33,9 +33,9 @@ absl::Status ValidateAttachment(const CniAttachment& a) {
     return absl::InvalidArgumentError(
         absl::StrCat("CNI attachment ", field, " \"", v, "\" is empty or has control bytes"));
   };
-  for (auto [field, value] : {std::pair{"container_id", &a.container_id},
-                              std::pair{"netns_path", &a.netns_path},
-                              std::pair{"ifname", &a.ifname}}) {
+  for (auto [field, value] :
+       {std::pair{"container_id", &a.container_id}, std::pair{"netns_path", &a.netns_path},
+        std::pair{"ifname", &a.ifname}}) {
     if (value->empty()) return bad(field, *value);
     for (unsigned char c : *value) {
       if (c < 0x20 || c == 0x7f) return bad(field, *value);
@@ -58,8 +58,8 @@ absl::Status ValidateAttachment(const CniAttachment& a) {
 // The plugin's config as the spec wants it on stdin: its own object plus the
 // network's name and version, the previous result, and the runtime config
 // for the capabilities it declared (libcni's rule).
-std::string PluginStdin(const CniNetworkList& net, const CniPlugin& plugin,
-                        const CniAttachment& a, const std::string& prev_result_json) {
+std::string PluginStdin(const CniNetworkList& net, const CniPlugin& plugin, const CniAttachment& a,
+                        const std::string& prev_result_json) {
   json conf = json::parse(plugin.config_json, nullptr, false);
   conf.erase("capabilities");
   conf["name"] = net.name;
@@ -71,8 +71,8 @@ std::string PluginStdin(const CniNetworkList& net, const CniPlugin& plugin,
   if (plugin.capabilities.count("portMappings") && !a.port_mappings.empty()) {
     json mappings = json::array();
     for (const PortMapping& p : a.port_mappings) {
-      json m = {{"hostPort", p.host_port}, {"containerPort", p.container_port},
-                {"protocol", p.protocol}};
+      json m = {
+          {"hostPort", p.host_port}, {"containerPort", p.container_port}, {"protocol", p.protocol}};
       if (!p.host_ip.empty()) m["hostIP"] = p.host_ip;
       mappings.push_back(std::move(m));
     }
@@ -125,14 +125,12 @@ absl::StatusOr<std::string> CniChain::Invoke(const CniPlugin& plugin, const char
   if (!args.ok()) return args.status();
   ProcessSpec spec;
   spec.argv = {*binary};
-  spec.env = {absl::StrCat("CNI_COMMAND=", command),
-              absl::StrCat("CNI_CONTAINERID=", a.container_id),
-              absl::StrCat("CNI_NETNS=", a.netns_path),
-              absl::StrCat("CNI_IFNAME=", a.ifname),
-              absl::StrCat("CNI_ARGS=", *args),
-              absl::StrCat("CNI_PATH=", absl::StrJoin(bin_dirs_, ":")),
-              // portmap and bridge run iptables found through PATH.
-              "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  spec.env = {
+      absl::StrCat("CNI_COMMAND=", command), absl::StrCat("CNI_CONTAINERID=", a.container_id),
+      absl::StrCat("CNI_NETNS=", a.netns_path), absl::StrCat("CNI_IFNAME=", a.ifname),
+      absl::StrCat("CNI_ARGS=", *args), absl::StrCat("CNI_PATH=", absl::StrJoin(bin_dirs_, ":")),
+      // portmap and bridge run iptables found through PATH.
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   spec.stdin_bytes = PluginStdin(network_, plugin, a, prev_result_json);
   spec.timeout = plugin_timeout_;
   spec.max_output_bytes = kMaxPluginOutput;
@@ -158,13 +156,12 @@ absl::StatusOr<CniResult> CniChain::Add(const CniAttachment& a) const {
       absl::Status undo = Del(a, prev);
       absl::Status err = parsed.status();
       if (parsed.status().code() == absl::StatusCode::kDataLoss) {
-        err = absl::UnavailableError(absl::StrCat("CNI plugin ", plugin.type,
-                                                  " ADD returned a bad result: ",
-                                                  parsed.status().message()));
+        err = absl::UnavailableError(absl::StrCat(
+            "CNI plugin ", plugin.type, " ADD returned a bad result: ", parsed.status().message()));
       }
       if (!undo.ok()) {
-        return absl::Status(err.code(), absl::StrCat(err.message(),
-                                                     "; cleanup DEL also failed: ", undo.message()));
+        return absl::Status(
+            err.code(), absl::StrCat(err.message(), "; cleanup DEL also failed: ", undo.message()));
       }
       return err;
     }

@@ -62,8 +62,7 @@ absl::StatusOr<CniPlugin> ParsePlugin(const std::string& path, const std::string
   return plugin;
 }
 
-absl::StatusOr<std::string> StringField(const std::string& path, const json& obj,
-                                        const char* key) {
+absl::StatusOr<std::string> StringField(const std::string& path, const json& obj, const char* key) {
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_string() || it->get<std::string>().empty()) {
     return Invalid(path, key, "must be a non-empty string");
@@ -90,8 +89,7 @@ absl::StatusOr<CniNetworkList> ParseCniConfig(const std::string& path, const std
                                               bool is_list) {
   json doc = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("CNI config ", path, ": not a JSON object"));
+    return absl::InvalidArgumentError(absl::StrCat("CNI config ", path, ": not a JSON object"));
   }
   CniNetworkList list;
   list.source_path = path;
@@ -101,8 +99,9 @@ absl::StatusOr<CniNetworkList> ParseCniConfig(const std::string& path, const std
   absl::StatusOr<std::string> version = StringField(path, doc, "cniVersion");
   if (!version.ok()) return version.status();
   if (!SupportedCniVersion(*version)) {
-    return Invalid(path, "cniVersion",
-                   absl::StrCat("\"", *version, "\" is not supported (0.3.0, 0.3.1, 0.4.0, 1.0.0)"));
+    return Invalid(
+        path, "cniVersion",
+        absl::StrCat("\"", *version, "\" is not supported (0.3.0, 0.3.1, 0.4.0, 1.0.0)"));
   }
   list.cni_version = *version;
   if (!is_list) {
@@ -136,9 +135,8 @@ absl::StatusOr<CniNetworkList> LoadCniConfig(const std::string& conf_dir) {
     }
   }
   if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no network config: cannot read CNI config dir ", conf_dir, ": ",
-                     ec.message()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no network config: cannot read CNI config dir ", conf_dir, ": ", ec.message()));
   }
   std::sort(files.begin(), files.end());
   std::vector<std::string> skipped;
@@ -180,8 +178,8 @@ absl::StatusOr<std::string> FindCniPlugin(const std::string& type,
       return path;
     }
   }
-  return absl::FailedPreconditionError(absl::StrCat("failed to find CNI plugin \"", type,
-                                                    "\" in ", absl::StrJoin(bin_dirs, ":")));
+  return absl::FailedPreconditionError(
+      absl::StrCat("failed to find CNI plugin \"", type, "\" in ", absl::StrJoin(bin_dirs, ":")));
 }
 
 }  // namespace vmmap::network

@@ -19,8 +19,8 @@ inline constexpr char kDefaultCniBinDir[] = "/opt/cni/bin";
 inline constexpr char kDebianCniBinDir[] = "/usr/lib/cni";
 
 struct CniPlugin {
-  std::string type;            // the executable's file name
-  std::string config_json;     // the plugin's object as written in the file
+  std::string type;                    // the executable's file name
+  std::string config_json;             // the plugin's object as written in the file
   std::set<std::string> capabilities;  // keys of "capabilities" that are true
 };
 

@@ -125,9 +125,9 @@ absl::StatusOr<CniResult> ParseCniResult(const std::string& bytes) {
   auto dns = doc.find("dns");
   if (dns != doc.end() && dns->is_object()) {
     result.dns.domain = OptString(*dns, "domain");
-    for (auto [key, out] : {std::pair{"nameservers", &result.dns.nameservers},
-                            std::pair{"search", &result.dns.search},
-                            std::pair{"options", &result.dns.options}}) {
+    for (auto [key, out] :
+         {std::pair{"nameservers", &result.dns.nameservers},
+          std::pair{"search", &result.dns.search}, std::pair{"options", &result.dns.options}}) {
       if (absl::Status s = StringList(*dns, key, "dns", *out); !s.ok()) return s;
     }
   }

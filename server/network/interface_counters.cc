@@ -22,8 +22,13 @@ uint64_t Counter(const json& side, const char* key) {
 absl::StatusOr<InterfaceCounters> ReadInterfaceCounters(const std::string& netns_path,
                                                         const std::string& ifname) {
   ProcessSpec spec;
-  spec.argv = {access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip" : "/sbin/ip", "-j", "-s",
-               "link", "show", "dev", ifname};
+  spec.argv = {access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip" : "/sbin/ip",
+               "-j",
+               "-s",
+               "link",
+               "show",
+               "dev",
+               ifname};
   spec.env = {"LC_ALL=C"};
   spec.netns_path = netns_path;
   spec.timeout = absl::Seconds(30);
@@ -32,8 +37,8 @@ absl::StatusOr<InterfaceCounters> ReadInterfaceCounters(const std::string& netns
   json doc = json::parse(*out, nullptr, false);
   if (!doc.is_array() || doc.size() != 1 || !doc[0].is_object() || !doc[0].contains("stats64") ||
       !doc[0]["stats64"].is_object()) {
-    return absl::InternalError(absl::StrCat("`ip -j -s link show dev ", ifname, "` in ",
-                                            netns_path, ": unexpected output: ", *out));
+    return absl::InternalError(absl::StrCat("`ip -j -s link show dev ", ifname, "` in ", netns_path,
+                                            ": unexpected output: ", *out));
   }
   const json& stats = doc[0]["stats64"];
   const json empty = json::object();

@@ -32,7 +32,8 @@ absl::StatusOr<std::string> KernelIpArgument(const CniIp& ip, const std::string&
         absl::StrCat("hostname \"", hostname, "\": not an RFC 1123 host name"));
   }
   if (!IsHostname(guest_device)) {
-    return absl::InvalidArgumentError(absl::StrCat("guest device \"", guest_device, "\": bad name"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("guest device \"", guest_device, "\": bad name"));
   }
   std::string arg = absl::StrCat("ip=", ip.ip, "::", ip.gateway, ":", Netmask(ip.prefix_length),
                                  ":", hostname, ":", guest_device, ":off");

@@ -36,8 +36,8 @@ absl::Status WriteNoCloudImage(const NoCloudSeed& seed, const std::string& image
   if (status.ok()) status = WriteFileAtomically(staging + "/user-data", seed.user_data, 0600);
   if (status.ok()) {
     ProcessSpec spec;
-    spec.argv = {xorriso, "-as", "mkisofs", "-quiet", "-output", image_path,
-                 "-volid", "cidata", "-joliet", "-rock", staging};
+    spec.argv = {xorriso,  "-as",    "mkisofs", "-quiet", "-output", image_path,
+                 "-volid", "cidata", "-joliet", "-rock",  staging};
     spec.env = {"PATH=/usr/bin:/bin"};
     status = RunChecked(spec).status();
   }

@@ -91,8 +91,8 @@ class YamlWriter {
     yaml_stream_end_event_initialize(&e);
     Emit(e);
     if (!ok_) {
-      return absl::InternalError(absl::StrCat("YAML emitter: ",
-                                              emitter_.problem ? emitter_.problem : "failed"));
+      return absl::InternalError(
+          absl::StrCat("YAML emitter: ", emitter_.problem ? emitter_.problem : "failed"));
     }
     return out_;
   }
@@ -106,8 +106,7 @@ class YamlWriter {
     yaml_event_t e;
     const bool plain = style == YAML_PLAIN_SCALAR_STYLE;
     yaml_scalar_event_initialize(
-        &e, nullptr, nullptr,
-        reinterpret_cast<yaml_char_t*>(const_cast<char*>(value.data())),
+        &e, nullptr, nullptr, reinterpret_cast<yaml_char_t*>(const_cast<char*>(value.data())),
         static_cast<int>(value.size()), plain ? 1 : 0, plain ? 0 : 1, style);
     Emit(e);
   }

@@ -17,12 +17,12 @@ namespace vmmap::network {
 
 // What the guest's NIC gets, from the CNI result and the pod config.
 struct GuestAddressing {
-  std::string mac;             // matches the NIC in network-config
-  int mtu = 0;                 // 0: left out
-  std::vector<CniIp> ips;      // the pod's addresses on its interface
+  std::string mac;         // matches the NIC in network-config
+  int mtu = 0;             // 0: left out
+  std::vector<CniIp> ips;  // the pod's addresses on its interface
   std::vector<CniRoute> routes;
   GuestDns dns;
-  std::string hostname;        // may be empty
+  std::string hostname;  // may be empty
 };
 
 struct NoCloudSeed {

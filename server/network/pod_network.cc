@@ -51,10 +51,10 @@ class CniPodNetwork : public PodNetwork {
     if (state.ips.empty()) {
       absl::Status undo = chain.Del(Attachment(request, *netns), result->json);
       (void)RemoveNetns(*netns);
-      return absl::FailedPreconditionError(absl::StrCat(
-          "CNI network ", network->name, " (", network->source_path,
-          ") gave the pod no address on ", kPodInterface,
-          undo.ok() ? "" : absl::StrCat("; cleanup DEL failed: ", undo.message())));
+      return absl::FailedPreconditionError(
+          absl::StrCat("CNI network ", network->name, " (", network->source_path,
+                       ") gave the pod no address on ", kPodInterface,
+                       undo.ok() ? "" : absl::StrCat("; cleanup DEL failed: ", undo.message())));
     }
     return state;
   }
@@ -88,7 +88,8 @@ class CniPodNetwork : public PodNetwork {
     std::vector<CniIp> ips = PodIps(*result, kPodInterface);
     auto v4 = std::find_if(ips.begin(), ips.end(), [](const CniIp& ip) { return !ip.ipv6; });
     if (v4 == ips.end()) {
-      return absl::FailedPreconditionError("the pod has no IPv4 address for the kernel ip= argument");
+      return absl::FailedPreconditionError(
+          "the pod has no IPv4 address for the kernel ip= argument");
     }
     absl::StatusOr<LinkInfo> link = ReadLink(state.netns_path, kPodInterface);
     if (!link.ok()) return link.status();

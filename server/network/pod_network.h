@@ -43,17 +43,17 @@ struct PodNetworkRequest {
 
 // What the sandbox record keeps.
 struct PodNetworkState {
-  std::string netns_path;       // empty: host network
-  std::string cni_result_json;  // ADD's result, prevResult of DEL
+  std::string netns_path;        // empty: host network
+  std::string cni_result_json;   // ADD's result, prevResult of DEL
   std::vector<std::string> ips;  // primary (IPv4 if any) first
 };
 
 // The VM side of a pod network, for CreateContainer/StartContainer.
 struct GuestNic {
-  std::string tap;            // libvirt's <target dev>
-  std::string mac;            // the pod interface's MAC
-  int mtu = 0;                // the pod interface's MTU
-  std::string kernel_ip_arg;  // "ip=…" for kernel-boot images
+  std::string tap;             // libvirt's <target dev>
+  std::string mac;             // the pod interface's MAC
+  int mtu = 0;                 // the pod interface's MTU
+  std::string kernel_ip_arg;   // "ip=…" for kernel-boot images
   std::string kernel_dns_arg;  // "vmmap.dns=…" (guest_dns.h), empty without DNS
   GuestAddressing addressing;  // for a disk image's NoCloud seed
 };
@@ -65,8 +65,7 @@ class PodNetwork {
   // Creates the namespace and runs ADD. On failure nothing is left (no
   // namespace, veth or lease) and the plugin's message is in the Status.
   virtual absl::StatusOr<PodNetworkState> SetUp(const PodNetworkRequest& request) = 0;
-  virtual absl::Status TearDown(const PodNetworkRequest& request,
-                                const PodNetworkState& state) = 0;
+  virtual absl::Status TearDown(const PodNetworkRequest& request, const PodNetworkState& state) = 0;
   virtual absl::Status Remove(const PodNetworkRequest& request) = 0;
   virtual absl::StatusOr<GuestNic> GuestNicFor(const PodNetworkRequest& request,
                                                const PodNetworkState& state,

@@ -126,9 +126,9 @@ absl::StatusOr<ProcessResult> RunProcess(const ProcessSpec& spec) {
   if (n == static_cast<ssize_t>(sizeof exec_errno)) {
     int ws;
     waitpid(pid, &ws, 0);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot run ", spec.argv[0], netns ? absl::StrCat(" in netns ", netns) : "", ": ",
-        std::strerror(exec_errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot run ", spec.argv[0], netns ? absl::StrCat(" in netns ", netns) : "",
+                     ": ", std::strerror(exec_errno)));
   }
 
   fcntl(in.write.get(), F_SETFL, O_NONBLOCK);
@@ -138,13 +138,12 @@ absl::StatusOr<ProcessResult> RunProcess(const ProcessSpec& spec) {
   absl::Status failure;
   const absl::Time deadline = absl::Now() + spec.timeout;
   while (out.read.get() >= 0 || err.read.get() >= 0) {
-    pollfd fds[3] = {{out.read.get(), POLLIN, 0}, {err.read.get(), POLLIN, 0},
-                     {in.write.get(), POLLOUT, 0}};
+    pollfd fds[3] = {
+        {out.read.get(), POLLIN, 0}, {err.read.get(), POLLIN, 0}, {in.write.get(), POLLOUT, 0}};
     absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
       failure = absl::DeadlineExceededError(absl::StrCat(
-          spec.argv[0], " did not finish within ", absl::FormatDuration(spec.timeout),
-          "; killed"));
+          spec.argv[0], " did not finish within ", absl::FormatDuration(spec.timeout), "; killed"));
       break;
     }
     int ready = poll(fds, 3, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
@@ -172,9 +171,8 @@ absl::StatusOr<ProcessResult> RunProcess(const ProcessSpec& spec) {
       if (r > 0) {
         s.sink->append(buf, static_cast<size_t>(r));
         if (s.sink->size() > spec.max_output_bytes) {
-          failure = absl::ResourceExhaustedError(
-              absl::StrCat(spec.argv[0], " wrote more than ", spec.max_output_bytes,
-                           " bytes; killed"));
+          failure = absl::ResourceExhaustedError(absl::StrCat(
+              spec.argv[0], " wrote more than ", spec.max_output_bytes, " bytes; killed"));
         }
       } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
         s.fd->Close();
@@ -195,9 +193,8 @@ absl::StatusOr<std::string> RunChecked(const ProcessSpec& spec) {
   absl::StatusOr<ProcessResult> r = RunProcess(spec);
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("`", absl::StrJoin(spec.argv, " "), "` exited with ", r->exit_code, ": ",
-                     r->stderr_bytes));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "`", absl::StrJoin(spec.argv, " "), "` exited with ", r->exit_code, ": ", r->stderr_bytes));
   }
   return std::move(r->stdout_bytes);
 }

@@ -30,17 +30,16 @@ absl::StatusOr<std::string> Run(const std::string& netns_path, std::vector<std::
   return RunChecked(spec);
 }
 
-absl::Status Mirror(const std::string& netns_path, const std::string& from,
-                    const std::string& to) {
+absl::Status Mirror(const std::string& netns_path, const std::string& from, const std::string& to) {
   // A leftover ingress qdisc (a retry) is replaced with a fresh one.
   (void)Run(netns_path, {Tool("tc"), "qdisc", "del", "dev", from, "ingress"});
   if (auto r = Run(netns_path, {Tool("tc"), "qdisc", "add", "dev", from, "ingress"}); !r.ok()) {
     return r.status();
   }
   // u32 with an empty match: every frame (matchall is not always built).
-  auto r = Run(netns_path, {Tool("tc"), "filter", "add", "dev", from, "parent", "ffff:",
-                            "protocol", "all", "u32", "match", "u8", "0", "0", "action",
-                            "mirred", "egress", "redirect", "dev", to});
+  auto r = Run(netns_path, {Tool("tc"), "filter", "add",    "dev",      from,  "parent", "ffff:",
+                            "protocol", "all",    "u32",    "match",    "u8",  "0",      "0",
+                            "action",   "mirred", "egress", "redirect", "dev", to});
   return r.status();
 }
 
@@ -66,7 +65,8 @@ bool LinkExists(const std::string& netns_path, const std::string& name) {
 }
 
 absl::StatusOr<LinkInfo> ReadLink(const std::string& netns_path, const std::string& ifname) {
-  absl::StatusOr<std::string> out = Run(netns_path, {Tool("ip"), "-j", "link", "show", "dev", ifname});
+  absl::StatusOr<std::string> out =
+      Run(netns_path, {Tool("ip"), "-j", "link", "show", "dev", ifname});
   if (!out.ok()) return out.status();
   json doc = json::parse(*out, nullptr, false);
   if (!doc.is_array() || doc.size() != 1 || !doc[0].is_object() || !doc[0].contains("address") ||
@@ -92,8 +92,8 @@ absl::Status MoveTapIntoPod(const std::string& tap, const std::string& netns_pat
       return r.status();
     }
   }
-  if (auto r = Run(netns_path, {Tool("ip"), "link", "set", "dev", tap, "mtu",
-                                absl::StrCat(pod_if->mtu), "up"});
+  if (auto r = Run(netns_path,
+                   {Tool("ip"), "link", "set", "dev", tap, "mtu", absl::StrCat(pod_if->mtu), "up"});
       !r.ok()) {
     return r.status();
   }

@@ -15,9 +15,9 @@ absl::StatusOr<std::string> KernelArgs(const ContainerConfig& config) {
   words.insert(words.end(), config.args.begin(), config.args.end());
   std::string joined = absl::StrJoin(words, " ");
   if (joined.size() > kMaxKernelCommandLine) {  // checked before the scan below
-    return absl::InvalidArgumentError(absl::StrCat("container command and args: ", joined.size(),
-                                                   " bytes exceed the kernel command line limit of ",
-                                                   kMaxKernelCommandLine));
+    return absl::InvalidArgumentError(
+        absl::StrCat("container command and args: ", joined.size(),
+                     " bytes exceed the kernel command line limit of ", kMaxKernelCommandLine));
   }
   for (char c : joined) {
     if (c < 0x20 || c > 0x7e) {
@@ -65,10 +65,12 @@ absl::StatusOr<ContainerLayout> LayOutContainerDomain(DomainSpec planned, const 
     // The whole line counts, the image's own part included (x86 truncates
     // silently beyond COMMAND_LINE_SIZE).
     if (cmdline.size() > kMaxKernelCommandLine) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "kernel command line: the image's ", image.cmdline.size(), " bytes plus the container's "
-          "command and args (", args->size(), " bytes) make ", cmdline.size(),
-          " bytes, over the x86 limit of ", kMaxKernelCommandLine));
+      return absl::InvalidArgumentError(
+          absl::StrCat("kernel command line: the image's ", image.cmdline.size(),
+                       " bytes plus the container's "
+                       "command and args (",
+                       args->size(), " bytes) make ", cmdline.size(),
+                       " bytes, over the x86 limit of ", kMaxKernelCommandLine));
     }
     planned.kernel_boot = DirectKernelBoot{image.kernel_path, image.initrd_path, cmdline};
   } else {

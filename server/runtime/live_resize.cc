@@ -25,7 +25,8 @@ absl::StatusOr<LiveDomainShape> ShapeOfDomainXml(const std::string& xml) {
   const pugi::xml_node memory = domain.child("memory");
   const std::string unit = memory.attribute("unit").as_string("KiB");
   if (unit != "KiB" && unit != "k") {
-    return absl::InvalidArgumentError(absl::StrCat("the domain's <memory> is in ", unit, ", not KiB"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the domain's <memory> is in ", unit, ", not KiB"));
   }
   shape.memory_kib = memory.text().as_llong(0);
   if (shape.memory_kib < 1) return absl::InvalidArgumentError("the domain's XML names no <memory>");
@@ -34,8 +35,7 @@ absl::StatusOr<LiveDomainShape> ShapeOfDomainXml(const std::string& xml) {
 
 absl::StatusOr<ResizePlan> PlanResize(const SandboxConfig& sandbox,
                                       const ContainerConfig& container,
-                                      const LinuxResources& current,
-                                      const LinuxResources& wanted,
+                                      const LinuxResources& current, const LinuxResources& wanted,
                                       const LiveDomainShape& shape, const NodeConfig& node) {
   // The new limits are the container's; the pod totals of RunPodSandbox no
   // longer apply once kubelet resizes.
@@ -80,12 +80,12 @@ absl::Status ApplyResize(virt::Hypervisor& hypervisor, const std::string& domain
   absl::Status memory = hypervisor.SetMemoryHardLimit(domain_name, *plan.hard_limit_kib);
   if (memory.ok()) return memory;
   absl::Status restored = hypervisor.SetSchedulerParameters(domain_name, *before, true);
-  return absl::Status(memory.code(),
-                      absl::StrCat(memory.message(), restored.ok()
-                                                         ? "; CPU limits put back as they were"
-                                                         : absl::StrCat("; putting the CPU limits "
-                                                                        "back failed too: ",
-                                                                        restored.message())));
+  return absl::Status(
+      memory.code(),
+      absl::StrCat(memory.message(), restored.ok() ? "; CPU limits put back as they were"
+                                                   : absl::StrCat("; putting the CPU limits "
+                                                                  "back failed too: ",
+                                                                  restored.message())));
 }
 
 }  // namespace vmmap

@@ -25,7 +25,7 @@ struct LiveDomainShape {
 struct ResizePlan {
   int vcpus = 1;
   int64_t guest_memory_kib = 0;  // what the new limits would give a new guest
-  virt::CpuTuneUpdate cpu;  // every knob set: an unset quota becomes -1 (unlimited)
+  virt::CpuTuneUpdate cpu;       // every knob set: an unset quota becomes -1 (unlimited)
   std::optional<int64_t> hard_limit_kib;
 };
 
@@ -39,8 +39,7 @@ absl::StatusOr<LiveDomainShape> ShapeOfDomainXml(const std::string& xml);
 // memory cannot shrink (no balloon-based resize).
 absl::StatusOr<ResizePlan> PlanResize(const SandboxConfig& sandbox,
                                       const ContainerConfig& container,
-                                      const LinuxResources& current,
-                                      const LinuxResources& wanted,
+                                      const LinuxResources& current, const LinuxResources& wanted,
                                       const LiveDomainShape& shape, const NodeConfig& node);
 
 // Applies the plan to the running domain (live) as one change: if the

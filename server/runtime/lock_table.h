@@ -29,7 +29,10 @@ class LockTable {
   class Guard {
    public:
     Guard(Guard&& other) noexcept
-        : table_(other.table_), id_(std::move(other.id_)), entry_(other.entry_), held_(other.held_) {
+        : table_(other.table_),
+          id_(std::move(other.id_)),
+          entry_(other.entry_),
+          held_(other.held_) {
       other.table_ = nullptr;
     }
     Guard(const Guard&) = delete;

@@ -81,10 +81,10 @@ absl::StatusOr<std::string> PodRuntime::RunPodSandbox(const SandboxConfig& confi
     const PodMetadata& o = other.config.metadata;
     if (o.name == m.name && o.namespace_name == m.namespace_name && o.uid == m.uid &&
         o.attempt == m.attempt) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "pod sandbox ", m.namespace_name, "/", m.name, " (uid \"", m.uid, "\", attempt ",
-          m.attempt, ") already exists as ", other.id,
-          "; remove it first or run the sandbox with the next attempt"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("pod sandbox ", m.namespace_name, "/", m.name, " (uid \"", m.uid,
+                       "\", attempt ", m.attempt, ") already exists as ", other.id,
+                       "; remove it first or run the sandbox with the next attempt"));
     }
   }
   SandboxRecord record;
@@ -105,8 +105,9 @@ absl::StatusOr<std::string> PodRuntime::RunPodSandbox(const SandboxConfig& confi
   if (!state.ok()) {
     // SetUp left nothing behind; the row goes too.
     if (absl::Status s = store_->DeleteSandbox(record.id); !s.ok()) {
-      VMMAP_LOG(kWarning, "sandbox ", record.id, ": deleting the row of a failed network set-up: ",
-                s.message(), " (recovery deletes it)");
+      VMMAP_LOG(kWarning, "sandbox ", record.id,
+                ": deleting the row of a failed network set-up: ", s.message(),
+                " (recovery deletes it)");
     }
     return absl::Status(state.status().code(),
                         absl::StrCat("pod network for ", m.namespace_name, "/", m.name, ": ",
@@ -228,8 +229,8 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   absl::StatusOr<ImageRecord> image = images_->Find(config.image_ref);
   if (!image.ok()) return image.status();
 
-  absl::StatusOr<DomainPlan> plan = PlanDomain(
-      PlanInputFor(sandbox->config, resources, config.metadata.attempt), options_.node);
+  absl::StatusOr<DomainPlan> plan =
+      PlanDomain(PlanInputFor(sandbox->config, resources, config.metadata.attempt), options_.node);
   if (!plan.ok()) return plan.status();
 
   ContainerRecord record;
@@ -366,9 +367,10 @@ absl::Status PodRuntime::StopContainerLocked(const std::string& id, int64_t time
         break;
       }
       if (cancelled && cancelled()) {
-        return absl::CancelledError(absl::StrCat(
-            "StopContainer ", id, ": the caller went away while the guest was shutting down; "
-            "the container is still running (call StopContainer again)"));
+        return absl::CancelledError(
+            absl::StrCat("StopContainer ", id,
+                         ": the caller went away while the guest was shutting down; "
+                         "the container is still running (call StopContainer again)"));
       }
       std::this_thread::sleep_for(kStopPollInterval);
     }
@@ -388,11 +390,13 @@ absl::Status PodRuntime::StopContainerLocked(const std::string& id, int64_t time
 absl::Status PodRuntime::RemoveContainerLocked(const ContainerRecord& record) {
   if (absl::Status s = DestroyAndUndefine(*hypervisor_, record.domain_name); !s.ok()) return s;
   // Before the row goes, so that a failure (or a crash) is retried.
-  if (absl::Status s = RemoveDomainCgroups(options_.node, {record.domain_name},
-                                           options_.cgroup_root);
+  if (absl::Status s =
+          RemoveDomainCgroups(options_.node, {record.domain_name}, options_.cgroup_root);
       !s.ok()) {
-    return absl::UnavailableError(absl::StrCat("container ", record.id, ": its domain is gone, "
-                                               "but its cgroup is not (retry): ", s.message()));
+    return absl::UnavailableError(absl::StrCat("container ", record.id,
+                                               ": its domain is gone, "
+                                               "but its cgroup is not (retry): ",
+                                               s.message()));
   }
   std::error_code ec;
   // libvirt leaves the agent channel's bound socket behind.
@@ -492,8 +496,8 @@ absl::Status PodRuntime::UpdateContainerResources(const std::string& id,
   if (!live_xml.ok()) return live_xml.status();
   absl::StatusOr<LiveDomainShape> shape = ShapeOfDomainXml(*live_xml);
   if (!shape.ok()) return shape.status();
-  absl::StatusOr<ResizePlan> plan = PlanResize(sandbox->config, record->config,
-                                               record->resources, resources, *shape, options_.node);
+  absl::StatusOr<ResizePlan> plan = PlanResize(sandbox->config, record->config, record->resources,
+                                               resources, *shape, options_.node);
   if (!plan.ok()) return plan.status();
   if (record->state == ContainerState::kCreated) {
     // Not in the defined domain: StartContainer applies the emulator quota
@@ -504,8 +508,8 @@ absl::Status PodRuntime::UpdateContainerResources(const std::string& id,
   if (absl::Status s = ApplyResize(*hypervisor_, record->domain_name, *plan); !s.ok()) return s;
   VMMAP_LOG(kInfo, "container ", id, ": limits updated live: global_quota ",
             *plan->cpu.global_quota, ", vCPU quota ", *plan->cpu.quota, " x ", plan->vcpus,
-            ", emulator_quota ", plan->cpu.emulator_quota.value_or(-1), " (µs per ", *plan->cpu.global_period,
-            "), hard_limit ", plan->hard_limit_kib.value_or(0), " KiB");
+            ", emulator_quota ", plan->cpu.emulator_quota.value_or(-1), " (µs per ",
+            *plan->cpu.global_period, "), hard_limit ", plan->hard_limit_kib.value_or(0), " KiB");
   record->resources = resources;
   return store_->PutContainer(*record);
 }

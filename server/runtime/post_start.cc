@@ -17,8 +17,7 @@ absl::StatusOr<PostStartLimits> PlanPostStartLimits(const SandboxConfig& sandbox
   return PostStartLimitsOf(plan->spec);
 }
 
-PostStartOutcome ApplyPostStartLimits(virt::Hypervisor& hypervisor,
-                                      const std::string& domain_name,
+PostStartOutcome ApplyPostStartLimits(virt::Hypervisor& hypervisor, const std::string& domain_name,
                                       const PostStartLimits& limits) {
   if (limits.empty()) return {};
   virt::CpuTuneUpdate update;
@@ -30,20 +29,21 @@ PostStartOutcome ApplyPostStartLimits(virt::Hypervisor& hypervisor,
   const bool stopped = destroyed.ok();
   VMMAP_LOG(kError, "domain ", domain_name, ": emulator quota not applied after start (",
             applied.message(), "); destroyed: ", stopped ? "yes" : destroyed.ToString());
-  const std::string what =
-      absl::StrCat("applying the emulator quota ", limits.emulator_quota_us.value_or(-1),
-                   " µs per ", limits.emulator_period_us.value_or(0),
-                   " µs to the started domain failed");
+  const std::string what = absl::StrCat(
+      "applying the emulator quota ", limits.emulator_quota_us.value_or(-1), " µs per ",
+      limits.emulator_period_us.value_or(0), " µs to the started domain failed");
   if (!stopped) {
-    return {absl::Status(applied.code(),
-                         absl::StrCat(what, ", and destroying it failed too (it runs without "
-                                            "its limits): ",
-                                      applied.message(), "; ", destroyed.message())),
-            false};
+    return {
+        absl::Status(applied.code(), absl::StrCat(what,
+                                                  ", and destroying it failed too (it runs without "
+                                                  "its limits): ",
+                                                  applied.message(), "; ", destroyed.message())),
+        false};
   }
   return {absl::Status(applied.code(),
-                       absl::StrCat(what, ", so it was destroyed (a VM never runs without its "
-                                          "limits): ",
+                       absl::StrCat(what,
+                                    ", so it was destroyed (a VM never runs without its "
+                                    "limits): ",
                                     applied.message())),
           true};
 }

@@ -37,8 +37,7 @@ struct PostStartOutcome {
 
 // Applies `limits` to the running domain (live, and to its persistent
 // definition). On failure the domain is destroyed and the error says so.
-PostStartOutcome ApplyPostStartLimits(virt::Hypervisor& hypervisor,
-                                      const std::string& domain_name,
+PostStartOutcome ApplyPostStartLimits(virt::Hypervisor& hypervisor, const std::string& domain_name,
                                       const PostStartLimits& limits);
 
 }  // namespace vmmap

@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 
 absl::Status Stop(const absl::Status& cause) {
   return absl::Status(cause.code(), absl::StrCat("recovery stopped before changing anything it "
-                                                 "was unsure of: ", cause.message()));
+                                                 "was unsure of: ",
+                                                 cause.message()));
 }
 
 // Is `container_id`'s row absent or pending, read directly (not from a list
@@ -58,8 +59,8 @@ absl::Status CompleteInterruptedStart(virt::Hypervisor& hypervisor, StateStore& 
     return PowerOff(hypervisor, record.domain_name);
   }
   if (absl::Status attached = AttachPodTap(network, *sandbox); !attached.ok()) {
-    VMMAP_LOG(kWarning, "recovery: container ", record.id, " was being started; its tap: ",
-              attached.message());
+    VMMAP_LOG(kWarning, "recovery: container ", record.id,
+              " was being started; its tap: ", attached.message());
     return PowerOff(hypervisor, record.domain_name);
   }
   PostStartOutcome applied = ApplyPostStartLimits(hypervisor, record.domain_name, *limits);
@@ -86,7 +87,8 @@ absl::Status ReleaseInterruptedNetworkSetUps(StateStore& store, network::PodNetw
   for (const SandboxRecord& s : *sandboxes) {
     if (!s.network.pending) continue;
     if (network == nullptr) {
-      VMMAP_LOG(kWarning, "recovery: sandbox ", s.id, " was setting up its pod network, but no "
+      VMMAP_LOG(kWarning, "recovery: sandbox ", s.id,
+                " was setting up its pod network, but no "
                 "pod network is configured now; left pending");
       continue;
     }
@@ -165,8 +167,9 @@ absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
     VMMAP_LOG(kInfo, "recovery: removing orphaned container directory ", dir.string());
     std::error_code ec;
     fs::remove_all(dir, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat("recovery: removing ", dir.string(), ": ",
-                                                       ec.message()));
+    if (ec)
+      return absl::UnavailableError(
+          absl::StrCat("recovery: removing ", dir.string(), ": ", ec.message()));
   }
   // Committed rows: learn what happened to their domains while we were away.
   for (const ContainerRecord& r : *records) {

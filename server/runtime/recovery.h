@@ -38,8 +38,7 @@ namespace vmmap {
 
 absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
                           const std::string& containers_dir, const NodeConfig& node,
-                          const std::string& cgroup_root,
-                          network::PodNetwork* network = nullptr);
+                          const std::string& cgroup_root, network::PodNetwork* network = nullptr);
 
 }  // namespace vmmap
 

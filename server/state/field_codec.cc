@@ -33,7 +33,8 @@ absl::StatusOr<std::vector<std::string>> DecodeStrings(absl::string_view bytes) 
     size_t length = 0;
     size_t digits = 0;
     while (pos < bytes.size() && bytes[pos] >= '0' && bytes[pos] <= '9') {
-      if (++digits > 10) return absl::InvalidArgumentError(absl::StrCat("length too long at byte ", pos));
+      if (++digits > 10)
+        return absl::InvalidArgumentError(absl::StrCat("length too long at byte ", pos));
       length = length * 10 + static_cast<size_t>(bytes[pos] - '0');
       ++pos;
     }

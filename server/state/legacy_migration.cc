@@ -17,14 +17,14 @@ using state_internal::Statement;
 absl::Status RowLoss(const char* table, const std::string& id, const char* column,
                      const absl::Status& why) {
   return absl::DataLossError(absl::StrCat("state store: migrating ", table, " row ", id,
-                                          ": column ", column, " does not decode: ",
-                                          why.message()));
+                                          ": column ", column,
+                                          " does not decode: ", why.message()));
 }
 
 absl::Status CheckState(const char* table, const std::string& id, int64_t state, int64_t max) {
   if (state >= 0 && state <= max) return absl::OkStatus();
-  return absl::DataLossError(absl::StrCat("state store: migrating ", table, " row ", id,
-                                          ": column state holds ", state));
+  return absl::DataLossError(
+      absl::StrCat("state store: migrating ", table, " row ", id, ": column state holds ", state));
 }
 
 }  // namespace
@@ -33,8 +33,7 @@ absl::Status StateStore::MigrateLegacy(const LegacyRowDecoder& legacy) {
   std::vector<SandboxRecord> sandboxes;
   std::vector<ContainerRecord> containers;
   {
-    Statement st(db_,
-                 "SELECT id, config, runtime_handler, state, created_at_ns FROM sandboxes",
+    Statement st(db_, "SELECT id, config, runtime_handler, state, created_at_ns FROM sandboxes",
                  "read unversioned sandboxes");
     if (!st.status().ok()) return st.status();
     while (true) {

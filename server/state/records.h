@@ -66,8 +66,8 @@ struct SandboxNetwork {
   // recorded yet. Recovery runs DEL for such a row and deletes it; such
   // rows are invisible to kubelet (their id was never returned).
   bool pending = false;
-  std::string netns_path;       // empty: host network (or no network)
-  std::string cni_result_json;  // ADD's result, prevResult of DEL
+  std::string netns_path;        // empty: host network (or no network)
+  std::string cni_result_json;   // ADD's result, prevResult of DEL
   std::vector<std::string> ips;  // primary first
 };
 

@@ -86,24 +86,69 @@ ALTER TABLE sandbox ADD COLUMN pod_ips BLOB NOT NULL DEFAULT X'';
 )sql";
 
 const std::vector<std::string>& SandboxColumns() {
-  static const std::vector<std::string> columns = {
-      "id", "name", "uid", "namespace", "attempt", "hostname", "log_directory", "labels",
-      "annotations", "cgroup_parent", "pod_cpu_period_us", "pod_cpu_quota_us", "pod_cpu_shares",
-      "pod_memory_limit_bytes", "pod_cpuset_cpus", "overhead_cpu_period_us",
-      "overhead_cpu_quota_us", "overhead_cpu_shares", "overhead_memory_limit_bytes",
-      "overhead_cpuset_cpus", "runtime_handler", "state", "created_at_ns", "host_network",
-      "port_mappings", "dns_servers", "dns_searches", "dns_options", "network_pending",
-      "netns_path", "cni_result", "pod_ips"};
+  static const std::vector<std::string> columns = {"id",
+                                                   "name",
+                                                   "uid",
+                                                   "namespace",
+                                                   "attempt",
+                                                   "hostname",
+                                                   "log_directory",
+                                                   "labels",
+                                                   "annotations",
+                                                   "cgroup_parent",
+                                                   "pod_cpu_period_us",
+                                                   "pod_cpu_quota_us",
+                                                   "pod_cpu_shares",
+                                                   "pod_memory_limit_bytes",
+                                                   "pod_cpuset_cpus",
+                                                   "overhead_cpu_period_us",
+                                                   "overhead_cpu_quota_us",
+                                                   "overhead_cpu_shares",
+                                                   "overhead_memory_limit_bytes",
+                                                   "overhead_cpuset_cpus",
+                                                   "runtime_handler",
+                                                   "state",
+                                                   "created_at_ns",
+                                                   "host_network",
+                                                   "port_mappings",
+                                                   "dns_servers",
+                                                   "dns_searches",
+                                                   "dns_options",
+                                                   "network_pending",
+                                                   "netns_path",
+                                                   "cni_result",
+                                                   "pod_ips"};
   return columns;
 }
 
 const std::vector<std::string>& ContainerColumns() {
-  static const std::vector<std::string> columns = {
-      "id", "sandbox_id", "name", "attempt", "image_ref", "command", "args", "log_path", "labels",
-      "annotations", "cpu_period_us", "cpu_quota_us", "cpu_shares", "memory_limit_bytes",
-      "cpuset_cpus", "image_id", "domain_name", "overlay_path", "console_path", "state",
-      "pending", "created_at_ns", "started_at_ns", "finished_at_ns", "exit_code", "reason",
-      "message"};
+  static const std::vector<std::string> columns = {"id",
+                                                   "sandbox_id",
+                                                   "name",
+                                                   "attempt",
+                                                   "image_ref",
+                                                   "command",
+                                                   "args",
+                                                   "log_path",
+                                                   "labels",
+                                                   "annotations",
+                                                   "cpu_period_us",
+                                                   "cpu_quota_us",
+                                                   "cpu_shares",
+                                                   "memory_limit_bytes",
+                                                   "cpuset_cpus",
+                                                   "image_id",
+                                                   "domain_name",
+                                                   "overlay_path",
+                                                   "console_path",
+                                                   "state",
+                                                   "pending",
+                                                   "created_at_ns",
+                                                   "started_at_ns",
+                                                   "finished_at_ns",
+                                                   "exit_code",
+                                                   "reason",
+                                                   "message"};
   return columns;
 }
 

@@ -89,8 +89,8 @@ class RowDecoder {
       p.host_ip = flat[i + 3];
       if (!absl::SimpleAtoi(flat[i + 1], &p.container_port) ||
           !absl::SimpleAtoi(flat[i + 2], &p.host_port)) {
-        Fail(column, absl::StrCat("port \"", flat[i + 1], "\"/\"", flat[i + 2],
-                                  "\" is not a number"));
+        Fail(column,
+             absl::StrCat("port \"", flat[i + 1], "\"/\"", flat[i + 2], "\" is not a number"));
         return {};
       }
       out.push_back(std::move(p));
@@ -185,9 +185,9 @@ absl::StatusOr<ContainerRecord> ReadContainer(Statement& st) {
   r.created_at_ns = st.Int();
   r.started_at_ns = st.Int();
   r.finished_at_ns = st.Int();
-  r.exit_code = static_cast<int32_t>(decode.Ranged("exit_code", st.Int(),
-                                                   std::numeric_limits<int32_t>::min(),
-                                                   std::numeric_limits<int32_t>::max()));
+  r.exit_code =
+      static_cast<int32_t>(decode.Ranged("exit_code", st.Int(), std::numeric_limits<int32_t>::min(),
+                                         std::numeric_limits<int32_t>::max()));
   r.reason = st.Text();
   r.message = st.Text();
   if (!decode.status().ok()) return decode.status();
@@ -212,9 +212,9 @@ absl::StatusOr<std::vector<Record>> ReadAll(Statement& st, ReadFn read) {
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path,
                                                              const LegacyRowDecoder* legacy) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     absl::Status s = SqliteStatus(rc, db, absl::StrCat("open ", path));
     sqlite3_close(db);
@@ -250,33 +250,36 @@ absl::Status StateStore::PrepareSchema(const std::string& path, const LegacyRowD
   absl::StatusOr<int64_t> found = QueryInt("PRAGMA user_version", "read the schema version");
   if (!found.ok()) return found.status();
   if (*found > kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "state database ", path, " has schema version ", *found, "; this vmmap reads version ",
-        kSchemaVersion, ". Run the vmmap that wrote it, or move the state directory aside to "
-        "start empty"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("state database ", path, " has schema version ", *found,
+                     "; this vmmap reads version ", kSchemaVersion,
+                     ". Run the vmmap that wrote it, or move the state directory aside to "
+                     "start empty"));
   }
   if (*found == kSchemaVersion) return Exec(state_internal::kSchemaSql);
   if (*found == 1) {
     // Additive steps, each with the version bump in one transaction.
-    absl::Status migrated = Exec(absl::StrCat("BEGIN IMMEDIATE; ", state_internal::kMigrateV1ToV2Sql,
-                                              "PRAGMA user_version = 2; COMMIT;"));
+    absl::Status migrated =
+        Exec(absl::StrCat("BEGIN IMMEDIATE; ", state_internal::kMigrateV1ToV2Sql,
+                          "PRAGMA user_version = 2; COMMIT;"));
     if (!migrated.ok()) Exec("ROLLBACK").IgnoreError();
     return migrated;
   }
 
-  absl::StatusOr<int64_t> legacy_tables = QueryInt(
-      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sandboxes'",
-      "look for the unversioned layout");
+  absl::StatusOr<int64_t> legacy_tables =
+      QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sandboxes'",
+               "look for the unversioned layout");
   if (!legacy_tables.ok()) return legacy_tables.status();
   if (*legacy_tables == 0) {
     return Exec(absl::StrCat("BEGIN IMMEDIATE; ", state_internal::kSchemaSql,
                              "PRAGMA user_version = ", kSchemaVersion, "; COMMIT;"));
   }
   if (legacy == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "state database ", path, " has the unversioned layout of earlier vmmap releases "
-        "(serialized CRI configs); `vmmap serve` migrates it to schema version ", kSchemaVersion,
-        " on start"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("state database ", path,
+                     " has the unversioned layout of earlier vmmap releases "
+                     "(serialized CRI configs); `vmmap serve` migrates it to schema version ",
+                     kSchemaVersion, " on start"));
   }
   return MigrateLegacy(*legacy);
 }
@@ -338,7 +341,8 @@ absl::StatusOr<SandboxRecord> StateStore::GetSandbox(const std::string& id) cons
 
 absl::StatusOr<std::vector<SandboxRecord>> StateStore::ListSandboxes() const {
   absl::MutexLock lock(&mu_);
-  Statement st(db_, SelectSql("sandbox", state_internal::SandboxColumns(), "ORDER BY created_at_ns"),
+  Statement st(db_,
+               SelectSql("sandbox", state_internal::SandboxColumns(), "ORDER BY created_at_ns"),
                "list sandboxes");
   if (!st.status().ok()) return st.status();
   return ReadAll<SandboxRecord>(st, ReadSandbox);

@@ -62,8 +62,8 @@ std::vector<std::string> VcpuDirs(const std::string& dir) {
 }
 
 // CPU time in ns from the text of a cpuacct.usage or cgroup2 cpu.stat.
-absl::StatusOr<uint64_t> ParseUsage(const std::string& path, const absl::StatusOr<std::string>& text,
-                                    bool v2) {
+absl::StatusOr<uint64_t> ParseUsage(const std::string& path,
+                                    const absl::StatusOr<std::string>& text, bool v2) {
   if (!text.ok()) return text.status();
   std::optional<uint64_t> ns =
       v2 ? UsageFromV2CpuStat(ParseKeyedValues(*text)) : ParseSingleValue(*text);
@@ -154,8 +154,8 @@ bool CgroupFs::ProcessExists(pid_t pid) const {
 
 CgroupFs CgroupFs::Host() {
   absl::StatusOr<std::string> mountinfo = vmmap::ReadFile("/proc/self/mountinfo", 4 << 20);
-  return CgroupFs("/proc", mountinfo.ok() ? ParseCgroupMounts(*mountinfo)
-                                          : std::vector<CgroupMount>{});
+  return CgroupFs("/proc",
+                  mountinfo.ok() ? ParseCgroupMounts(*mountinfo) : std::vector<CgroupMount>{});
 }
 
 std::string CgroupFs::HostPath(const std::string& controller, const std::string& path) const {
@@ -262,12 +262,15 @@ absl::StatusOr<DomainCgroupFiles> CgroupFs::Locate(pid_t pid) const {
 absl::StatusOr<CgroupSample> CgroupFs::Read(const DomainCgroupFiles& files) const {
   CgroupSample s;
   if (!files.cpu_usage.empty()) {
-    absl::StatusOr<uint64_t> ns = ParseUsage(files.cpu_usage, ReadFile(files, files.cpu_usage), files.cpu_usage_v2);
+    absl::StatusOr<uint64_t> ns =
+        ParseUsage(files.cpu_usage, ReadFile(files, files.cpu_usage), files.cpu_usage_v2);
     if (!ns.ok()) return ns.status();
     s.cpu_ns = *ns;
     // Children: absent figures rather than a failed sample.
     if (!files.emulator_usage.empty()) {
-      if (absl::StatusOr<uint64_t> e = ParseUsage(files.emulator_usage, ReadFile(files, files.emulator_usage), files.cpu_usage_v2); e.ok()) {
+      if (absl::StatusOr<uint64_t> e = ParseUsage(
+              files.emulator_usage, ReadFile(files, files.emulator_usage), files.cpu_usage_v2);
+          e.ok()) {
         s.emulator_ns = *e;
       }
     }
@@ -284,7 +287,8 @@ absl::StatusOr<CgroupSample> CgroupFs::Read(const DomainCgroupFiles& files) cons
     // When the v1 file shares the usage file (v2), it has been read above;
     // reading again keeps the code one shape and costs one small read.
     absl::StatusOr<std::string> text = ReadFile(files, files.throttling);
-    if (text.ok()) s.throttling = ThrottlingFromCpuStat(ParseKeyedValues(*text), files.throttling_v2);
+    if (text.ok())
+      s.throttling = ThrottlingFromCpuStat(ParseKeyedValues(*text), files.throttling_v2);
   }
   if (!files.memory_dir.empty()) {
     const std::string& d = files.memory_dir;

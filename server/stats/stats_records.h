@@ -19,8 +19,8 @@ namespace vmmap {
 
 // CPU time of the domain's cgroup (every QEMU thread), in nanoseconds.
 struct CpuStats {
-  int64_t timestamp_ns = 0;  // wall clock of the sample
-  std::optional<uint64_t> usage_core_ns;    // total: vCPUs + emulator (+ I/O threads)
+  int64_t timestamp_ns = 0;                  // wall clock of the sample
+  std::optional<uint64_t> usage_core_ns;     // total: vCPUs + emulator (+ I/O threads)
   std::optional<uint64_t> usage_nano_cores;  // rate between the domain's last two samples
   std::optional<uint64_t> emulator_ns;       // the emulator child cgroup
   std::vector<uint64_t> vcpu_ns;             // vcpuN child cgroups, index N; empty if unknown

@@ -23,9 +23,8 @@ std::string_view PowerStateName(PowerState state) {
 absl::StatusOr<std::string> Hypervisor::AgentCommand(std::string_view name,
                                                      std::string_view /*command_json*/,
                                                      int /*timeout_seconds*/) {
-  return absl::UnimplementedError(
-      absl::StrCat("guest agent of domain \"", std::string(name),
-                   "\": this hypervisor has no guest agents"));
+  return absl::UnimplementedError(absl::StrCat("guest agent of domain \"", std::string(name),
+                                               "\": this hypervisor has no guest agents"));
 }
 
 }  // namespace vmmap::virt

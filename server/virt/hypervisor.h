@@ -33,8 +33,7 @@ namespace vmmap::virt {
 // The namespace vmmap uses for its <metadata> element in domain XML. Only
 // domains carrying an element in this namespace belong to vmmap; the server
 // must never start, stop or undefine any other domain on the host.
-inline constexpr std::string_view kPodMetadataNamespace =
-    "https://vmmap.io/xmlns/pod/1";
+inline constexpr std::string_view kPodMetadataNamespace = "https://vmmap.io/xmlns/pod/1";
 
 // Coarse power state. Everything that is neither clearly running, paused,
 // off nor crashed (no state, blocked, shutting down, pmsuspended) is kOther;
@@ -81,15 +80,13 @@ struct CpuTuneUpdate {
   std::optional<int64_t> emulator_quota;
 
   bool empty() const {
-    return !shares && !period && !quota && !global_period && !global_quota &&
-           !emulator_period && !emulator_quota;
+    return !shares && !period && !quota && !global_period && !global_quota && !emulator_period &&
+           !emulator_quota;
   }
   friend bool operator==(const CpuTuneUpdate& a, const CpuTuneUpdate& b) {
     return a.shares == b.shares && a.period == b.period && a.quota == b.quota &&
-           a.global_period == b.global_period &&
-           a.global_quota == b.global_quota &&
-           a.emulator_period == b.emulator_period &&
-           a.emulator_quota == b.emulator_quota;
+           a.global_period == b.global_period && a.global_quota == b.global_quota &&
+           a.emulator_period == b.emulator_period && a.emulator_quota == b.emulator_quota;
   }
 };
 
@@ -164,31 +161,27 @@ class Hypervisor {
       std::string_view ns_uri) = 0;
 
   // The metadata element in ns_uri, or empty when the domain has none.
-  virtual absl::StatusOr<std::string> DomainMetadata(
-      std::string_view name, std::string_view ns_uri) = 0;
+  virtual absl::StatusOr<std::string> DomainMetadata(std::string_view name,
+                                                     std::string_view ns_uri) = 0;
 
   // Applies the set fields of `update` to the persistent config and, when
   // `live` is true and the domain is running, to the running domain too.
-  virtual absl::Status SetSchedulerParameters(std::string_view name,
-                                              const CpuTuneUpdate& update,
+  virtual absl::Status SetSchedulerParameters(std::string_view name, const CpuTuneUpdate& update,
                                               bool live) = 0;
 
   // Current values (live when running, persistent otherwise). Parameters the
   // hypervisor does not report stay unset.
-  virtual absl::StatusOr<CpuTuneUpdate> GetSchedulerParameters(
-      std::string_view name) = 0;
+  virtual absl::StatusOr<CpuTuneUpdate> GetSchedulerParameters(std::string_view name) = 0;
 
   // Sets <memtune><hard_limit> in KiB, live too when the domain is running.
-  virtual absl::Status SetMemoryHardLimit(std::string_view name,
-                                          uint64_t kib) = 0;
+  virtual absl::Status SetMemoryHardLimit(std::string_view name, uint64_t kib) = 0;
 
   // Bulk stats. With no `names`, one call returns every domain on the
   // connection. With `names`, a fixed number of calls (independent of how
   // many) returns the listed domains that exist; unknown names are omitted,
   // not errors. `groups` is a mask of StatsGroup (0 = all supported).
   virtual absl::StatusOr<std::vector<DomainStats>> GetAllDomainStats(
-      const std::optional<std::vector<std::string>>& names,
-      unsigned groups) = 0;
+      const std::optional<std::vector<std::string>>& names, unsigned groups) = 0;
 
   // Sends one QGA command (JSON text) to the guest agent of a running domain
   // through libvirt (virDomainQemuAgentCommand: libvirt owns the agent

@@ -24,14 +24,12 @@ static_assert(unsigned{kStatsState} == unsigned{VIR_DOMAIN_STATS_STATE});
 static_assert(unsigned{kStatsCpuTotal} == unsigned{VIR_DOMAIN_STATS_CPU_TOTAL});
 static_assert(unsigned{kStatsBalloon} == unsigned{VIR_DOMAIN_STATS_BALLOON});
 static_assert(unsigned{kStatsVcpu} == unsigned{VIR_DOMAIN_STATS_VCPU});
-static_assert(unsigned{kStatsInterface} ==
-              unsigned{VIR_DOMAIN_STATS_INTERFACE});
+static_assert(unsigned{kStatsInterface} == unsigned{VIR_DOMAIN_STATS_INTERFACE});
 static_assert(unsigned{kStatsBlock} == unsigned{VIR_DOMAIN_STATS_BLOCK});
 static_assert(unsigned{kStatsPerf} == unsigned{VIR_DOMAIN_STATS_PERF});
 static_assert(unsigned{kStatsIoThread} == unsigned{VIR_DOMAIN_STATS_IOTHREAD});
 static_assert(unsigned{kStatsMemory} == unsigned{VIR_DOMAIN_STATS_MEMORY});
-static_assert(unsigned{kStatsDirtyRate} ==
-              unsigned{VIR_DOMAIN_STATS_DIRTYRATE});
+static_assert(unsigned{kStatsDirtyRate} == unsigned{VIR_DOMAIN_STATS_DIRTYRATE});
 
 // Owns one virConnectPtr; closing it is the only teardown needed.
 class LibvirtHypervisor::Connection {
@@ -54,14 +52,11 @@ using Connection = LibvirtHypervisor::Connection;
 struct DomainFree {
   void operator()(virDomainPtr d) const { virDomainFree(d); }
 };
-using DomainHandle =
-    std::unique_ptr<std::remove_pointer_t<virDomainPtr>, DomainFree>;
+using DomainHandle = std::unique_ptr<std::remove_pointer_t<virDomainPtr>, DomainFree>;
 
 // Frees a record list from virConnectGetAllDomainStats/virDomainListGetStats.
 struct StatsRecordsFree {
-  void operator()(virDomainStatsRecordPtr* r) const {
-    virDomainStatsRecordListFree(r);
-  }
+  void operator()(virDomainStatsRecordPtr* r) const { virDomainStatsRecordListFree(r); }
 };
 using StatsRecords = std::unique_ptr<virDomainStatsRecordPtr, StatsRecordsFree>;
 
@@ -161,12 +156,10 @@ DomainInfo InfoFromStateRecord(const virDomainStatsRecord& rec) {
   return info;
 }
 
-absl::StatusOr<std::shared_ptr<Connection>> OpenConnection(
-    const std::string& uri) {
+absl::StatusOr<std::shared_ptr<Connection>> OpenConnection(const std::string& uri) {
   virConnectPtr conn = virConnectOpen(uri.c_str());
   if (conn == nullptr) {
-    absl::Status s =
-        LastVirErrorStatus(absl::StrCat("connect to libvirt at \"", uri, "\""));
+    absl::Status s = LastVirErrorStatus(absl::StrCat("connect to libvirt at \"", uri, "\""));
     // Whatever libvirt's code, failing to open means "no hypervisor here
     // right now", except when the daemon positively refused us.
     if (s.code() == absl::StatusCode::kInternal) {
@@ -183,19 +176,16 @@ absl::StatusOr<std::shared_ptr<Connection>> OpenConnection(
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::Open(
-    std::string uri) {
+absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::Open(std::string uri) {
   InitLibvirtOnce();
   absl::StatusOr<std::shared_ptr<Connection>> conn = OpenConnection(uri);
   if (!conn.ok()) return conn.status();
-  std::unique_ptr<LibvirtHypervisor> h(
-      new LibvirtHypervisor(std::move(uri), *std::move(conn)));
+  std::unique_ptr<LibvirtHypervisor> h(new LibvirtHypervisor(std::move(uri), *std::move(conn)));
   h->Tick();  // the virConnectOpen above
   return h;
 }
 
-LibvirtHypervisor::LibvirtHypervisor(std::string uri,
-                                     std::shared_ptr<Connection> conn)
+LibvirtHypervisor::LibvirtHypervisor(std::string uri, std::shared_ptr<Connection> conn)
     : uri_(std::move(uri)), conn_(std::move(conn)) {}
 
 LibvirtHypervisor::~LibvirtHypervisor() = default;
@@ -219,8 +209,7 @@ absl::StatusOr<std::shared_ptr<Connection>> LibvirtHypervisor::Reconnect(
   return conn_;
 }
 
-absl::Status LibvirtHypervisor::Run(
-    absl::FunctionRef<absl::Status(Connection&)> fn) {
+absl::Status LibvirtHypervisor::Run(absl::FunctionRef<absl::Status(Connection&)> fn) {
   std::shared_ptr<Connection> conn = Current();
   absl::Status status = fn(*conn);
   if (status.ok()) return status;
@@ -240,9 +229,8 @@ absl::Status LibvirtHypervisor::Run(
 
   absl::StatusOr<std::shared_ptr<Connection>> fresh = Reconnect(conn);
   if (!fresh.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat(status.message(), "; reconnecting to \"", uri_,
-                     "\" failed: ", fresh.status().message()));
+    return absl::UnavailableError(absl::StrCat(status.message(), "; reconnecting to \"", uri_,
+                                               "\" failed: ", fresh.status().message()));
   }
   return fn(**fresh);
 }
@@ -251,8 +239,7 @@ namespace {
 
 // Looks up `name`, counting the call. `op` names the caller's operation so
 // a NotFound reads e.g. `start domain "x": Domain not found: ...`.
-absl::StatusOr<DomainHandle> Lookup(Connection& c, std::string_view name,
-                                    const std::string& op,
+absl::StatusOr<DomainHandle> Lookup(Connection& c, std::string_view name, const std::string& op,
                                     std::atomic<uint64_t>& calls) {
   calls.fetch_add(1, std::memory_order_relaxed);
   virDomainPtr dom = virDomainLookupByName(c.get(), std::string(name).c_str());
@@ -274,8 +261,7 @@ absl::StatusOr<DomainId> LibvirtHypervisor::DefineDomain(std::string_view xml) {
   DomainId id;
   absl::Status s = Run([&](Connection& c) -> absl::Status {
     Tick();
-    DomainHandle dom(virDomainDefineXMLFlags(c.get(), xml_str.c_str(),
-                                             VIR_DOMAIN_DEFINE_VALIDATE));
+    DomainHandle dom(virDomainDefineXMLFlags(c.get(), xml_str.c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
     if (dom == nullptr) return LastVirErrorStatus(op);
     const char* n = virDomainGetName(dom.get());
     id.name = n ? n : "";
@@ -301,8 +287,7 @@ absl::Status LibvirtHypervisor::ShutdownDomain(std::string_view name) {
   return Run([&](Connection& c) -> absl::Status {
     VMMAP_LOOKUP_OR_RETURN(dom, c, name, op);
     Tick();
-    if (virDomainShutdownFlags(dom.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) ==
-        0) {
+    if (virDomainShutdownFlags(dom.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) == 0) {
       return absl::OkStatus();
     }
     absl::Status s = LastVirErrorStatus(op);
@@ -352,8 +337,7 @@ absl::Status LibvirtHypervisor::UndefineDomain(std::string_view name) {
   });
 }
 
-absl::StatusOr<DomainStatus> LibvirtHypervisor::DomainState(
-    std::string_view name) {
+absl::StatusOr<DomainStatus> LibvirtHypervisor::DomainState(std::string_view name) {
   const std::string op = Op("get state of", name);
   DomainStatus out;
   absl::Status s = Run([&](Connection& c) -> absl::Status {
@@ -370,8 +354,7 @@ absl::StatusOr<DomainStatus> LibvirtHypervisor::DomainState(
   return out;
 }
 
-absl::StatusOr<std::string> LibvirtHypervisor::DomainXml(
-    std::string_view name) {
+absl::StatusOr<std::string> LibvirtHypervisor::DomainXml(std::string_view name) {
   const std::string op = Op("get XML of", name);
   std::string out;
   absl::Status s = Run([&](Connection& c) -> absl::Status {
@@ -394,8 +377,7 @@ absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
     virDomainStatsRecordPtr* raw = nullptr;
     // One call yields names, uuids and states of every domain.
     Tick();
-    int n =
-        virConnectGetAllDomainStats(c.get(), VIR_DOMAIN_STATS_STATE, &raw, 0);
+    int n = virConnectGetAllDomainStats(c.get(), VIR_DOMAIN_STATS_STATE, &raw, 0);
     if (n < 0) return LastVirErrorStatus("list domains");
     StatsRecords records(raw);
     for (int i = 0; i < n; ++i) out.push_back(InfoFromStateRecord(*raw[i]));
@@ -405,34 +387,31 @@ absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
   return out;
 }
 
-absl::StatusOr<std::vector<DomainInfo>>
-LibvirtHypervisor::ListDomainsWithMetadata(std::string_view ns_uri) {
+absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::ListDomainsWithMetadata(
+    std::string_view ns_uri) {
   const std::string ns(ns_uri);
   std::vector<DomainInfo> out;
   absl::Status s = Run([&](Connection& c) -> absl::Status {
     out.clear();
     virDomainStatsRecordPtr* raw = nullptr;
     Tick();
-    int n =
-        virConnectGetAllDomainStats(c.get(), VIR_DOMAIN_STATS_STATE, &raw, 0);
+    int n = virConnectGetAllDomainStats(c.get(), VIR_DOMAIN_STATS_STATE, &raw, 0);
     if (n < 0) {
-      return LastVirErrorStatus(
-          absl::StrCat("list domains with metadata \"", ns, "\""));
+      return LastVirErrorStatus(absl::StrCat("list domains with metadata \"", ns, "\""));
     }
     StatsRecords records(raw);
     for (int i = 0; i < n; ++i) {
       DomainInfo info = InfoFromStateRecord(*raw[i]);
       Tick();
-      char* md = virDomainGetMetadata(raw[i]->dom, VIR_DOMAIN_METADATA_ELEMENT,
-                                      ns.c_str(), VIR_DOMAIN_AFFECT_CURRENT);
+      char* md = virDomainGetMetadata(raw[i]->dom, VIR_DOMAIN_METADATA_ELEMENT, ns.c_str(),
+                                      VIR_DOMAIN_AFFECT_CURRENT);
       if (md != nullptr) {
         info.metadata = md;
         free(md);
       } else {
-        absl::Status e = LastVirErrorStatus(
-            Op(absl::StrCat("get metadata \"", ns, "\" of"), info.name));
-        if (VirErrorCode(e) == VIR_ERR_NO_DOMAIN)
-          continue;  // undefined meanwhile
+        absl::Status e =
+            LastVirErrorStatus(Op(absl::StrCat("get metadata \"", ns, "\" of"), info.name));
+        if (VirErrorCode(e) == VIR_ERR_NO_DOMAIN) continue;  // undefined meanwhile
         if (VirErrorCode(e) != VIR_ERR_NO_DOMAIN_METADATA) return e;
       }
       out.push_back(std::move(info));
@@ -443,8 +422,8 @@ LibvirtHypervisor::ListDomainsWithMetadata(std::string_view ns_uri) {
   return out;
 }
 
-absl::StatusOr<std::string> LibvirtHypervisor::DomainMetadata(
-    std::string_view name, std::string_view ns_uri) {
+absl::StatusOr<std::string> LibvirtHypervisor::DomainMetadata(std::string_view name,
+                                                              std::string_view ns_uri) {
   const std::string ns(ns_uri);
   const std::string op = Op(absl::StrCat("get metadata \"", ns, "\" of"), name);
   std::string out;
@@ -452,12 +431,11 @@ absl::StatusOr<std::string> LibvirtHypervisor::DomainMetadata(
     out.clear();
     VMMAP_LOOKUP_OR_RETURN(dom, c, name, op);
     Tick();
-    char* md = virDomainGetMetadata(dom.get(), VIR_DOMAIN_METADATA_ELEMENT,
-                                    ns.c_str(), VIR_DOMAIN_AFFECT_CURRENT);
+    char* md = virDomainGetMetadata(dom.get(), VIR_DOMAIN_METADATA_ELEMENT, ns.c_str(),
+                                    VIR_DOMAIN_AFFECT_CURRENT);
     if (md == nullptr) {
       absl::Status e = LastVirErrorStatus(op);
-      return VirErrorCode(e) == VIR_ERR_NO_DOMAIN_METADATA ? absl::OkStatus()
-                                                           : e;
+      return VirErrorCode(e) == VIR_ERR_NO_DOMAIN_METADATA ? absl::OkStatus() : e;
     }
     out = md;
     free(md);
@@ -477,8 +455,7 @@ namespace {
 // mutually exclusive (the test driver) get two calls instead. LIVE alone is
 // never sent to a shut-off domain, which libvirt rejects.
 absl::Status ApplyTuning(virDomainPtr dom, bool live, const std::string& op,
-                         std::atomic<uint64_t>& calls,
-                         absl::FunctionRef<int(unsigned flags)> set) {
+                         std::atomic<uint64_t>& calls, absl::FunctionRef<int(unsigned flags)> set) {
   unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
   if (live) {
     calls.fetch_add(1, std::memory_order_relaxed);
@@ -489,8 +466,7 @@ absl::Status ApplyTuning(virDomainPtr dom, bool live, const std::string& op,
   calls.fetch_add(1, std::memory_order_relaxed);
   if (set(flags) == 0) return absl::OkStatus();
   absl::Status s = LastVirErrorStatus(op);
-  if (flags == VIR_DOMAIN_AFFECT_CONFIG ||
-      VirErrorCode(s) != VIR_ERR_INVALID_ARG ||
+  if (flags == VIR_DOMAIN_AFFECT_CONFIG || VirErrorCode(s) != VIR_ERR_INVALID_ARG ||
       !absl::StrContains(s.message(), "mutually exclusive")) {
     return s;
   }
@@ -503,8 +479,8 @@ absl::Status ApplyTuning(virDomainPtr dom, bool live, const std::string& op,
 
 }  // namespace
 
-absl::Status LibvirtHypervisor::SetSchedulerParameters(
-    std::string_view name, const CpuTuneUpdate& update, bool live) {
+absl::Status LibvirtHypervisor::SetSchedulerParameters(std::string_view name,
+                                                       const CpuTuneUpdate& update, bool live) {
   if (update.empty()) return absl::OkStatus();
   const std::string op = Op("set scheduler parameters of", name);
   TypedParamList params;
@@ -514,14 +490,12 @@ absl::Status LibvirtHypervisor::SetSchedulerParameters(
   return Run([&](Connection& c) -> absl::Status {
     VMMAP_LOOKUP_OR_RETURN(dom, c, name, op);
     return ApplyTuning(dom.get(), live, op, calls_, [&](unsigned flags) {
-      return virDomainSetSchedulerParametersFlags(dom.get(), params.params(),
-                                                  params.size(), flags);
+      return virDomainSetSchedulerParametersFlags(dom.get(), params.params(), params.size(), flags);
     });
   });
 }
 
-absl::StatusOr<CpuTuneUpdate> LibvirtHypervisor::GetSchedulerParameters(
-    std::string_view name) {
+absl::StatusOr<CpuTuneUpdate> LibvirtHypervisor::GetSchedulerParameters(std::string_view name) {
   const std::string op = Op("get scheduler parameters of", name);
   CpuTuneUpdate out;
   absl::Status s = Run([&](Connection& c) -> absl::Status {
@@ -549,22 +523,17 @@ absl::StatusOr<CpuTuneUpdate> LibvirtHypervisor::GetSchedulerParameters(
   return out;
 }
 
-absl::Status LibvirtHypervisor::SetMemoryHardLimit(std::string_view name,
-                                                   uint64_t kib) {
-  const std::string op =
-      absl::StrCat(Op("set memory hard limit of", name), " to ", kib, " KiB");
+absl::Status LibvirtHypervisor::SetMemoryHardLimit(std::string_view name, uint64_t kib) {
+  const std::string op = absl::StrCat(Op("set memory hard limit of", name), " to ", kib, " KiB");
   TypedParamList params;
-  if (absl::Status s = params.AddULLong(VIR_DOMAIN_MEMORY_HARD_LIMIT, kib);
-      !s.ok()) {
+  if (absl::Status s = params.AddULLong(VIR_DOMAIN_MEMORY_HARD_LIMIT, kib); !s.ok()) {
     return absl::InternalError(absl::StrCat(op, ": ", s.message()));
   }
   return Run([&](Connection& c) -> absl::Status {
     VMMAP_LOOKUP_OR_RETURN(dom, c, name, op);
-    return ApplyTuning(dom.get(), /*live=*/true, op, calls_,
-                       [&](unsigned flags) {
-                         return virDomainSetMemoryParameters(
-                             dom.get(), params.params(), params.size(), flags);
-                       });
+    return ApplyTuning(dom.get(), /*live=*/true, op, calls_, [&](unsigned flags) {
+      return virDomainSetMemoryParameters(dom.get(), params.params(), params.size(), flags);
+    });
   });
 }
 
@@ -582,8 +551,7 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::GetAllDomainStats(
       n = virConnectGetAllDomainStats(c.get(), groups, &raw, 0);
       if (n < 0) return LastVirErrorStatus("get stats of all domains");
     } else {
-      const std::string op =
-          absl::StrCat("get stats of ", names->size(), " domains");
+      const std::string op = absl::StrCat("get stats of ", names->size(), " domains");
       // One listing instead of one lookup per name keeps the call count
       // constant however many pods are asked for.
       Tick();
@@ -609,8 +577,7 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::GetAllDomainStats(
     for (int i = 0; i < n; ++i) {
       const char* name = virDomainGetName(raw[i]->dom);
       out.push_back(
-          DomainStats{name ? name : "",
-                      FlattenTypedParams(raw[i]->params, raw[i]->nparams)});
+          DomainStats{name ? name : "", FlattenTypedParams(raw[i]->params, raw[i]->nparams)});
     }
     return absl::OkStatus();
   });
@@ -630,16 +597,18 @@ namespace {
 absl::Status AgentFailure(const absl::Status& status) {
   const std::optional<int> code = VirErrorCode(status);
   const bool refused =
-      (code == VIR_ERR_ARGUMENT_UNSUPPORTED && absl::StrContains(status.message(), "not configured")) ||
-      (code == VIR_ERR_AGENT_UNRESPONSIVE && absl::StrContains(status.message(), "not connected")) ||
-      (code == VIR_ERR_AGENT_UNRESPONSIVE && absl::StrContains(status.message(), "due to an error")) ||
+      (code == VIR_ERR_ARGUMENT_UNSUPPORTED &&
+       absl::StrContains(status.message(), "not configured")) ||
+      (code == VIR_ERR_AGENT_UNRESPONSIVE &&
+       absl::StrContains(status.message(), "not connected")) ||
+      (code == VIR_ERR_AGENT_UNRESPONSIVE &&
+       absl::StrContains(status.message(), "due to an error")) ||
       (code == VIR_ERR_INTERNAL_ERROR &&
        absl::StrContains(status.message(), "unable to execute QEMU agent command"));
   if (!refused) return status;
   absl::Status out = absl::FailedPreconditionError(status.message());
-  status.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
-    out.SetPayload(url, payload);
-  });
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
   return out;
 }
 

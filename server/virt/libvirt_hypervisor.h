@@ -11,8 +11,8 @@
 // StartDomain -> FailedPrecondition "domain is already running").
 //
 // A process-wide libvirt event loop thread is started on first Open(): the
-// embedded QEMU driver (qemu:///embed) cannot work without one. Open() sets SIGPIPE to SIG_IGN if it is still SIG_DFL,
-// since a write to a restarted daemon's socket must be an error, not death.
+// embedded QEMU driver (qemu:///embed) cannot work without one. Open() sets SIGPIPE to SIG_IGN if
+// it is still SIG_DFL, since a write to a restarted daemon's socket must be an error, not death.
 
 #ifndef VMMAP_SERVER_VIRT_LIBVIRT_HYPERVISOR_H_
 #define VMMAP_SERVER_VIRT_LIBVIRT_HYPERVISOR_H_
@@ -33,8 +33,7 @@ class LibvirtHypervisor final : public Hypervisor {
  public:
   // Connects to `uri` (e.g. "qemu:///system", "test:///default").
   // Unavailable if the daemon cannot be reached.
-  static absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> Open(
-      std::string uri);
+  static absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> Open(std::string uri);
 
   LibvirtHypervisor(const LibvirtHypervisor&) = delete;
   LibvirtHypervisor& operator=(const LibvirtHypervisor&) = delete;
@@ -48,32 +47,23 @@ class LibvirtHypervisor final : public Hypervisor {
   absl::StatusOr<DomainStatus> DomainState(std::string_view name) override;
   absl::StatusOr<std::string> DomainXml(std::string_view name) override;
   absl::StatusOr<std::vector<DomainInfo>> ListDomains() override;
-  absl::StatusOr<std::vector<DomainInfo>> ListDomainsWithMetadata(
-      std::string_view ns_uri) override;
+  absl::StatusOr<std::vector<DomainInfo>> ListDomainsWithMetadata(std::string_view ns_uri) override;
   absl::StatusOr<std::string> DomainMetadata(std::string_view name,
                                              std::string_view ns_uri) override;
-  absl::Status SetSchedulerParameters(std::string_view name,
-                                      const CpuTuneUpdate& update,
+  absl::Status SetSchedulerParameters(std::string_view name, const CpuTuneUpdate& update,
                                       bool live) override;
-  absl::StatusOr<CpuTuneUpdate> GetSchedulerParameters(
-      std::string_view name) override;
+  absl::StatusOr<CpuTuneUpdate> GetSchedulerParameters(std::string_view name) override;
   absl::Status SetMemoryHardLimit(std::string_view name, uint64_t kib) override;
   absl::StatusOr<std::vector<DomainStats>> GetAllDomainStats(
-      const std::optional<std::vector<std::string>>& names,
-      unsigned groups) override;
-  absl::StatusOr<std::string> AgentCommand(std::string_view name,
-                                           std::string_view command_json,
+      const std::optional<std::vector<std::string>>& names, unsigned groups) override;
+  absl::StatusOr<std::string> AgentCommand(std::string_view name, std::string_view command_json,
                                            int timeout_seconds) override;
   absl::Status Ping() override;
-  uint64_t calls() const override {
-    return calls_.load(std::memory_order_relaxed);
-  }
+  uint64_t calls() const override { return calls_.load(std::memory_order_relaxed); }
 
   const std::string& uri() const { return uri_; }
   // Number of times the connection was reopened after a loss.
-  uint64_t reconnects() const {
-    return reconnects_.load(std::memory_order_relaxed);
-  }
+  uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
 
   // Implementation detail, public only so helpers in the .cc can name it.
   class Connection;
@@ -88,8 +78,7 @@ class LibvirtHypervisor final : public Hypervisor {
 
   // Returns a live connection that is not `failed`: the one another thread
   // already reopened, or a freshly opened one.
-  absl::StatusOr<std::shared_ptr<Connection>> Reconnect(
-      const std::shared_ptr<Connection>& failed);
+  absl::StatusOr<std::shared_ptr<Connection>> Reconnect(const std::shared_ptr<Connection>& failed);
 
   std::shared_ptr<Connection> Current() const;
 

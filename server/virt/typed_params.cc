@@ -7,8 +7,7 @@
 namespace vmmap::virt {
 namespace {
 
-std::optional<uint64_t> AsUnsigned(const std::map<std::string, TypedValue>& m,
-                                   const char* key) {
+std::optional<uint64_t> AsUnsigned(const std::map<std::string, TypedValue>& m, const char* key) {
   auto it = m.find(key);
   if (it == m.end()) return std::nullopt;
   if (auto* v = std::get_if<uint64_t>(&it->second)) return *v;
@@ -18,8 +17,7 @@ std::optional<uint64_t> AsUnsigned(const std::map<std::string, TypedValue>& m,
   return std::nullopt;
 }
 
-std::optional<int64_t> AsSigned(const std::map<std::string, TypedValue>& m,
-                                const char* key) {
+std::optional<int64_t> AsSigned(const std::map<std::string, TypedValue>& m, const char* key) {
   auto it = m.find(key);
   if (it == m.end()) return std::nullopt;
   if (auto* v = std::get_if<int64_t>(&it->second)) return *v;
@@ -33,25 +31,21 @@ std::optional<int64_t> AsSigned(const std::map<std::string, TypedValue>& m,
 
 TypedParamList::~TypedParamList() { virTypedParamsFree(params_, size_); }
 
-absl::Status TypedParamList::AddULLong(const char* key,
-                                       unsigned long long value) {
+absl::Status TypedParamList::AddULLong(const char* key, unsigned long long value) {
   if (virTypedParamsAddULLong(&params_, &size_, &capacity_, key, value) < 0) {
-    return absl::InternalError(
-        absl::StrCat("add typed parameter \"", key, "\" failed"));
+    return absl::InternalError(absl::StrCat("add typed parameter \"", key, "\" failed"));
   }
   return absl::OkStatus();
 }
 
 absl::Status TypedParamList::AddLLong(const char* key, long long value) {
   if (virTypedParamsAddLLong(&params_, &size_, &capacity_, key, value) < 0) {
-    return absl::InternalError(
-        absl::StrCat("add typed parameter \"", key, "\" failed"));
+    return absl::InternalError(absl::StrCat("add typed parameter \"", key, "\" failed"));
   }
   return absl::OkStatus();
 }
 
-std::map<std::string, TypedValue> FlattenTypedParams(
-    const virTypedParameter* params, int n) {
+std::map<std::string, TypedValue> FlattenTypedParams(const virTypedParameter* params, int n) {
   std::map<std::string, TypedValue> out;
   for (int i = 0; i < n; ++i) {
     const virTypedParameter& p = params[i];
@@ -88,12 +82,9 @@ std::map<std::string, TypedValue> FlattenTypedParams(
 
 absl::Status CpuTuneToTypedParams(const CpuTuneUpdate& u, TypedParamList& out) {
   absl::Status s;
-  if (s.ok() && u.shares)
-    s = out.AddULLong(VIR_DOMAIN_SCHEDULER_CPU_SHARES, *u.shares);
-  if (s.ok() && u.period)
-    s = out.AddULLong(VIR_DOMAIN_SCHEDULER_VCPU_PERIOD, *u.period);
-  if (s.ok() && u.quota)
-    s = out.AddLLong(VIR_DOMAIN_SCHEDULER_VCPU_QUOTA, *u.quota);
+  if (s.ok() && u.shares) s = out.AddULLong(VIR_DOMAIN_SCHEDULER_CPU_SHARES, *u.shares);
+  if (s.ok() && u.period) s = out.AddULLong(VIR_DOMAIN_SCHEDULER_VCPU_PERIOD, *u.period);
+  if (s.ok() && u.quota) s = out.AddLLong(VIR_DOMAIN_SCHEDULER_VCPU_QUOTA, *u.quota);
   if (s.ok() && u.global_period)
     s = out.AddULLong(VIR_DOMAIN_SCHEDULER_GLOBAL_PERIOD, *u.global_period);
   if (s.ok() && u.global_quota)

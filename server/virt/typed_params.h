@@ -43,13 +43,11 @@ class TypedParamList {
 // Copies libvirt's array into a map keyed by parameter name. Later
 // duplicates overwrite earlier ones (libvirt does not emit duplicates for
 // stats or scheduler parameters).
-std::map<std::string, TypedValue> FlattenTypedParams(
-    const virTypedParameter* params, int n);
+std::map<std::string, TypedValue> FlattenTypedParams(const virTypedParameter* params, int n);
 
 // Builds the scheduler parameters (cpu_shares, vcpu_period, vcpu_quota,
 // global_*, emulator_*) for the set fields of `update`.
-absl::Status CpuTuneToTypedParams(const CpuTuneUpdate& update,
-                                  TypedParamList& out);
+absl::Status CpuTuneToTypedParams(const CpuTuneUpdate& update, TypedParamList& out);
 
 // Reads back the same parameters; keys that are absent or of an unexpected
 // type stay unset.

@@ -44,10 +44,9 @@ constexpr std::string_view kMemlockAdvice =
 // image), which must not look like an unreachable daemon.
 bool IsTransportMessage(std::string_view message) {
   for (std::string_view needle :
-       {"client socket is closed", "end of file while reading data",
-        "cannot recv data", "cannot write data", "failed to connect socket",
-        "connection reset by peer", "broken pipe", "unable to connect",
-        "no connection driver available"}) {
+       {"client socket is closed", "end of file while reading data", "cannot recv data",
+        "cannot write data", "failed to connect socket", "connection reset by peer", "broken pipe",
+        "unable to connect", "no connection driver available"}) {
     if (ContainsIgnoreCase(message, needle)) return true;
   }
   return false;
@@ -58,20 +57,17 @@ absl::StatusCode CodeFor(int code, std::string_view message) {
   // Some drivers (notably the test driver) report state conflicts as
   // internal errors: "Domain 'x' is already running", "domain 'x' not
   // running". They are the caller's precondition, not libvirt's bug.
-  if (code == VIR_ERR_INTERNAL_ERROR &&
-      (ContainsIgnoreCase(message, "already running") ||
-       ContainsIgnoreCase(message, "not running"))) {
+  if (code == VIR_ERR_INTERNAL_ERROR && (ContainsIgnoreCase(message, "already running") ||
+                                         ContainsIgnoreCase(message, "not running"))) {
     return absl::StatusCode::kFailedPrecondition;
   }
   // Defining a second domain under an existing name (different uuid).
-  if (code == VIR_ERR_OPERATION_FAILED &&
-      ContainsIgnoreCase(message, "already exists")) {
+  if (code == VIR_ERR_OPERATION_FAILED && ContainsIgnoreCase(message, "already exists")) {
     return absl::StatusCode::kAlreadyExists;
   }
   // "unsupported flags (0x..) in function ...": the driver lacks a feature,
   // the caller did nothing wrong.
-  if (code == VIR_ERR_INVALID_ARG &&
-      ContainsIgnoreCase(message, "unsupported flags")) {
+  if (code == VIR_ERR_INVALID_ARG && ContainsIgnoreCase(message, "unsupported flags")) {
     return absl::StatusCode::kUnimplemented;
   }
   switch (code) {
@@ -122,34 +118,28 @@ void IgnoreLibvirtError(void* /*user_data*/, virErrorPtr /*error*/) {}
 
 }  // namespace
 
-absl::Status StatusFromVirError(int code, std::string_view message,
-                                std::string_view operation) {
+absl::Status StatusFromVirError(int code, std::string_view message, std::string_view operation) {
   if (message.empty()) message = "unknown libvirt error";
   std::string text =
       IsMemlockFailure(message)
-          ? absl::StrCat(ToAbsl(operation), ": ", ToAbsl(message), "; ",
-                         ToAbsl(kMemlockAdvice))
+          ? absl::StrCat(ToAbsl(operation), ": ", ToAbsl(message), "; ", ToAbsl(kMemlockAdvice))
           : absl::StrCat(ToAbsl(operation), ": ", ToAbsl(message));
   absl::Status status(CodeFor(code, message), text);
-  status.SetPayload(ToAbsl(kVirErrorCodePayload),
-                    absl::Cord(absl::StrCat(code)));
+  status.SetPayload(ToAbsl(kVirErrorCodePayload), absl::Cord(absl::StrCat(code)));
   return status;
 }
 
 absl::Status LastVirErrorStatus(std::string_view operation) {
   virErrorPtr err = virGetLastError();
   if (err == nullptr) {
-    return StatusFromVirError(VIR_ERR_INTERNAL_ERROR,
-                              "libvirt failed without reporting an error",
+    return StatusFromVirError(VIR_ERR_INTERNAL_ERROR, "libvirt failed without reporting an error",
                               operation);
   }
-  return StatusFromVirError(err->code, err->message ? err->message : "",
-                            operation);
+  return StatusFromVirError(err->code, err->message ? err->message : "", operation);
 }
 
 std::optional<int> VirErrorCode(const absl::Status& status) {
-  absl::optional<absl::Cord> payload =
-      status.GetPayload(ToAbsl(kVirErrorCodePayload));
+  absl::optional<absl::Cord> payload = status.GetPayload(ToAbsl(kVirErrorCodePayload));
   int code = 0;
   if (!payload || !absl::SimpleAtoi(std::string(*payload), &code)) {
     return std::nullopt;
@@ -158,18 +148,14 @@ std::optional<int> VirErrorCode(const absl::Status& status) {
 }
 
 bool IsConnectionLoss(const absl::Status& status) {
-  return VirErrorCode(status).has_value() &&
-         status.code() == absl::StatusCode::kUnavailable;
+  return VirErrorCode(status).has_value() && status.code() == absl::StatusCode::kUnavailable;
 }
 
 bool IsUnsupportedFlags(const absl::Status& status) {
   std::optional<int> code = VirErrorCode(status);
-  return code == VIR_ERR_INVALID_ARG &&
-         absl::StrContains(status.message(), "unsupported flags");
+  return code == VIR_ERR_INVALID_ARG && absl::StrContains(status.message(), "unsupported flags");
 }
 
-void SilenceLibvirtErrorPrinting() {
-  virSetErrorFunc(nullptr, IgnoreLibvirtError);
-}
+void SilenceLibvirtErrorPrinting() { virSetErrorFunc(nullptr, IgnoreLibvirtError); }
 
 }  // namespace vmmap::virt

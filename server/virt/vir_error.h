@@ -16,8 +16,7 @@
 namespace vmmap::virt {
 
 // Payload URL under which the raw virErrorNumber is attached (decimal text).
-inline constexpr std::string_view kVirErrorCodePayload =
-    "type.vmmap.io/libvirt.error-code";
+inline constexpr std::string_view kVirErrorCodePayload = "type.vmmap.io/libvirt.error-code";
 
 // Maps a libvirt error (virErrorNumber `code`, libvirt's `message`) raised
 // while performing `operation` (e.g. `start domain "pod-1"`) to a status:
@@ -35,8 +34,7 @@ inline constexpr std::string_view kVirErrorCodePayload =
 // (Codes are VIR_ERR_*.) The result is never OK, its message is
 // "<operation>: <libvirt message>" (plus remedy advice for memlock), and it
 // carries `code` under kVirErrorCodePayload.
-absl::Status StatusFromVirError(int code, std::string_view message,
-                                std::string_view operation);
+absl::Status StatusFromVirError(int code, std::string_view message, std::string_view operation);
 
 // Reads libvirt's last error on this thread and translates it. Call right
 // after the failing libvirt function, before any other libvirt call.

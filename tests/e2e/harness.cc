@@ -73,7 +73,8 @@ const Fixtures& GetFixtures() {
     std::ofstream(f->cni_conf_dir + "/10-e2e.conflist")
         << R"({"cniVersion":"1.0.0","name":"vmmap-e2e","plugins":[)"
         << R"({"type":"bridge","bridge":")" << f->cni_bridge << R"(","ipam":{"type":"host-local",)"
-        << R"("dataDir":")" << f->work_dir << R"(/cni/leases","ranges":[[{"subnet":"10.213.0.0/16"}]]}},)"
+        << R"("dataDir":")" << f->work_dir
+        << R"(/cni/leases","ranges":[[{"subnet":"10.213.0.0/16"}]]}},)"
         << R"({"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]})";
     return f;
   }();
@@ -258,13 +259,11 @@ void RemovePod(ServerProcess& server, const Pod& pod) {
   v1::StopPodSandboxRequest stop;
   stop.set_pod_sandbox_id(pod.sandbox_id);
   v1::StopPodSandboxResponse stopped;
-  EXPECT_TRUE(
-      server.runtime().StopPodSandbox(Context().get(), stop, &stopped).ok());
+  EXPECT_TRUE(server.runtime().StopPodSandbox(Context().get(), stop, &stopped).ok());
   v1::RemovePodSandboxRequest remove;
   remove.set_pod_sandbox_id(pod.sandbox_id);
   v1::RemovePodSandboxResponse removed;
-  EXPECT_TRUE(
-      server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok());
+  EXPECT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok());
 }
 
 std::string DomainCgroup(const std::string& controller, const std::string& pod_name) {
@@ -272,7 +271,8 @@ std::string DomainCgroup(const std::string& controller, const std::string& pod_n
   const std::string marker = "-vmmap-e2e-" + pod_name + "-";
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(partition, ec)) {
-    if (entry.is_directory() && entry.path().filename().string().find(marker) != std::string::npos) {
+    if (entry.is_directory() &&
+        entry.path().filename().string().find(marker) != std::string::npos) {
       return entry.path().string();
     }
   }

@@ -119,7 +119,8 @@ class LifecycleTest : public ::testing::Test {
         << "the suite's server is not running (see the first failure)";
     ASSERT_TRUE(shared_->booted) << "the guest did not boot within " << kBootDeadline.count()
                                  << " min; console:\n"
-                                 << Console(server(), pod().container_id) << "\n--- server log ---\n"
+                                 << Console(server(), pod().container_id)
+                                 << "\n--- server log ---\n"
                                  << server().log();
   }
   void TearDown() override {
@@ -136,7 +137,8 @@ class LifecycleTest : public ::testing::Test {
   static grpc::Status UpdateCpu(int64_t cpu_milli) {
     v1::UpdateContainerResourcesRequest update;
     update.set_container_id(pod().container_id);
-    *update.mutable_linux() = ContainerConfig(image(), cpu_milli, 512 * kMiBytes, {}).linux().resources();
+    *update.mutable_linux() =
+        ContainerConfig(image(), cpu_milli, 512 * kMiBytes, {}).linux().resources();
     v1::UpdateContainerResourcesResponse updated;
     return server().runtime().UpdateContainerResources(Context().get(), update, &updated);
   }
@@ -147,12 +149,18 @@ class LifecycleTest : public ::testing::Test {
   // a guest that keeps writing heartbeats.
   static void ExpectStateSurvived() {
     v1::ListContainersResponse listed;
-    ASSERT_TRUE(server().runtime().ListContainers(Context().get(), v1::ListContainersRequest(), &listed).ok());
+    ASSERT_TRUE(server()
+                    .runtime()
+                    .ListContainers(Context().get(), v1::ListContainersRequest(), &listed)
+                    .ok());
     ASSERT_EQ(listed.containers_size(), 1);
     EXPECT_EQ(listed.containers(0).id(), pod().container_id);
     EXPECT_EQ(listed.containers(0).state(), v1::CONTAINER_RUNNING);
     v1::ListPodSandboxResponse sandboxes;
-    ASSERT_TRUE(server().runtime().ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &sandboxes).ok());
+    ASSERT_TRUE(server()
+                    .runtime()
+                    .ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &sandboxes)
+                    .ok());
     ASSERT_EQ(sandboxes.items_size(), 1);
     EXPECT_EQ(sandboxes.items(0).state(), v1::SANDBOX_READY);
     const size_t console_size = Console(server(), pod().container_id).size();
@@ -195,8 +203,9 @@ TYPED_TEST(LifecycleTest, GuestSeesTwoCpus) {
 TYPED_TEST(LifecycleTest, ConsoleReachesTheCriLog) {
   // kubectl logs: the console reaches the CRI log file in the CRI format.
   const std::string cri_log = GetFixtures().work_dir + "/pod-logs/e2e_lifecycle/vm/0.log";
-  EXPECT_TRUE(WaitFor([&] { return ReadFileOrEmpty(cri_log).find("VMMAP-NPROC=2") != std::string::npos; },
-                      kEventDeadline))
+  EXPECT_TRUE(
+      WaitFor([&] { return ReadFileOrEmpty(cri_log).find("VMMAP-NPROC=2") != std::string::npos; },
+              kEventDeadline))
       << ReadFileOrEmpty(cri_log);
   EXPECT_THAT(ReadFileOrEmpty(cri_log),
               ::testing::ContainsRegex("[0-9T:.-]+Z stdout F VMMAP-CPUS-ONLINE=0-1\n"));
@@ -238,15 +247,17 @@ TYPED_TEST(LifecycleTest, ServiceBasicsAndErrors) {
   // Not a valid reference (uppercase path): refused before any network access.
   bad_pull.mutable_image()->set_image("docker.io/library/Nginx:latest");
   v1::PullImageResponse bad_pull_response;
-  grpc::Status pull_status = server.images().PullImage(Context().get(), bad_pull, &bad_pull_response);
+  grpc::Status pull_status =
+      server.images().PullImage(Context().get(), bad_pull, &bad_pull_response);
   EXPECT_EQ(pull_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(pull_status.error_message(), HasSubstr("docker.io/library/Nginx:latest"));
 
   v1::ContainerStatusRequest status;
   status.set_container_id("0123456789abcdef");
   v1::ContainerStatusResponse status_response;
-  EXPECT_EQ(server.runtime().ContainerStatus(Context().get(), status, &status_response).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      server.runtime().ContainerStatus(Context().get(), status, &status_response).error_code(),
+      grpc::StatusCode::NOT_FOUND);
   v1::StartContainerRequest start;
   start.set_container_id("0123456789abcdef");
   v1::StartContainerResponse start_response;
@@ -255,7 +266,9 @@ TYPED_TEST(LifecycleTest, ServiceBasicsAndErrors) {
   v1::PodSandboxStatusRequest pod_status;
   pod_status.set_pod_sandbox_id("nope");
   v1::PodSandboxStatusResponse pod_status_response;
-  EXPECT_EQ(server.runtime().PodSandboxStatus(Context().get(), pod_status, &pod_status_response).error_code(),
+  EXPECT_EQ(server.runtime()
+                .PodSandboxStatus(Context().get(), pod_status, &pod_status_response)
+                .error_code(),
             grpc::StatusCode::NOT_FOUND);
   // Streaming exec is not served (ExecSync is: tests/guest/).
   v1::ExecRequest exec;
@@ -274,7 +287,9 @@ TYPED_TEST(LifecycleTest, ServiceBasicsAndErrors) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("vmmap.io/vcpus"));
   v1::ListPodSandboxResponse sandboxes;
-  ASSERT_TRUE(server.runtime().ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &sandboxes).ok());
+  ASSERT_TRUE(server.runtime()
+                  .ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &sandboxes)
+                  .ok());
   EXPECT_EQ(sandboxes.items_size(), 1) << "the refused pod left a sandbox behind";
 
   // The socket is not world-accessible.
@@ -290,11 +305,13 @@ TYPED_TEST(LifecycleTest, ImageIsListedAndPinnedByItsContainer) {
   v1::RemoveImageRequest remove_image;
   remove_image.mutable_image()->set_image(this->image());
   v1::RemoveImageResponse remove_image_response;
-  grpc::Status s = server.images().RemoveImage(Context().get(), remove_image, &remove_image_response);
+  grpc::Status s =
+      server.images().RemoveImage(Context().get(), remove_image, &remove_image_response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr(this->pod().container_id));
   v1::ImageFsInfoResponse fs_info;
-  ASSERT_TRUE(server.images().ImageFsInfo(Context().get(), v1::ImageFsInfoRequest(), &fs_info).ok());
+  ASSERT_TRUE(
+      server.images().ImageFsInfo(Context().get(), v1::ImageFsInfoRequest(), &fs_info).ok());
   ASSERT_EQ(fs_info.image_filesystems_size(), 1);
   EXPECT_GT(fs_info.image_filesystems(0).used_bytes().value(), 1u << 20);  // kernel + initrd
   EXPECT_FALSE(fs_info.image_filesystems(0).fs_id().mountpoint().empty());
@@ -305,7 +322,8 @@ TYPED_TEST(LifecycleTest, SecondContainerInThePodIsRefused) {
   second.set_pod_sandbox_id(this->pod().sandbox_id);
   *second.mutable_config() = ContainerConfig(this->image(), 1500, 512 * kMiBytes, {});
   v1::CreateContainerResponse second_response;
-  grpc::Status s = this->server().runtime().CreateContainer(Context().get(), second, &second_response);
+  grpc::Status s =
+      this->server().runtime().CreateContainer(Context().get(), second, &second_response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("one VM per pod"));
 }
@@ -341,14 +359,18 @@ TYPED_TEST(LifecycleTest, DriverRestartIsSurvived) {
     const std::string dir = GetFixtures().work_dir + "/libvirtd";
     // Only libvirtd: virtlogd carries the guests' consoles and stays up, as on a node.
     const std::string pid_file = dir + "/libvirtd.started-pid";
-    ASSERT_TRUE(fs::exists(pid_file))
-        << "libvirtd was already running before this test; it does not restart a daemon it did not start";
+    ASSERT_TRUE(fs::exists(pid_file)) << "libvirtd was already running before this test; it does "
+                                         "not restart a daemon it did not start";
     const std::string pid = ReadFileOrEmpty(pid_file);
-    ASSERT_EQ(ShellStatus("kill " + pid + " && while kill -0 " + pid + " 2>/dev/null; do sleep 0.1; done"), 0);
-    ASSERT_EQ(ShellStatus(SourcePath("tests/harness/libvirtd.sh") + " start " + dir + " >/dev/null"), 0);
+    ASSERT_EQ(ShellStatus("kill " + pid + " && while kill -0 " + pid +
+                          " 2>/dev/null; do sleep 0.1; done"),
+              0);
+    ASSERT_EQ(
+        ShellStatus(SourcePath("tests/harness/libvirtd.sh") + " start " + dir + " >/dev/null"), 0);
     EXPECT_NE(ReadFileOrEmpty(pid_file), pid) << "libvirtd was not restarted";
     v1::StatusResponse status;
-    ASSERT_TRUE(this->server().runtime().Status(Context().get(), v1::StatusRequest(), &status).ok());
+    ASSERT_TRUE(
+        this->server().runtime().Status(Context().get(), v1::StatusRequest(), &status).ok());
     EXPECT_TRUE(status.status().conditions(0).status()) << status.status().conditions(0).message();
     EXPECT_EQ(Status(this->server(), this->pod().container_id).state(), v1::CONTAINER_RUNNING);
   } else {
@@ -366,7 +388,8 @@ TYPED_TEST(LifecycleTest, StopPowersTheGuestOffAndIsIdempotent) {
   stop.set_container_id(this->pod().container_id);
   stop.set_timeout(240);
   v1::StopContainerResponse stopped;
-  grpc::Status s = server.runtime().StopContainer(Context(std::chrono::seconds(300)).get(), stop, &stopped);
+  grpc::Status s =
+      server.runtime().StopContainer(Context(std::chrono::seconds(300)).get(), stop, &stopped);
   ASSERT_TRUE(s.ok()) << s.error_message();
   v1::ContainerStatus after_stop = Status(server, this->pod().container_id);
   EXPECT_EQ(after_stop.state(), v1::CONTAINER_EXITED);
@@ -389,26 +412,33 @@ TYPED_TEST(LifecycleTest, RemoveLeavesNothingBehind) {
   v1::RemovePodSandboxRequest remove;
   remove.set_pod_sandbox_id(pod.sandbox_id);
   v1::RemovePodSandboxResponse removed;
-  ASSERT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok()) << "not idempotent";
+  ASSERT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok())
+      << "not idempotent";
 
   // No rows, no files, no domain.
   v1::ListContainersResponse listed;
-  ASSERT_TRUE(server.runtime().ListContainers(Context().get(), v1::ListContainersRequest(), &listed).ok());
+  ASSERT_TRUE(
+      server.runtime().ListContainers(Context().get(), v1::ListContainersRequest(), &listed).ok());
   EXPECT_EQ(listed.containers_size(), 0);
   v1::ListPodSandboxResponse sandboxes;
-  ASSERT_TRUE(server.runtime().ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &sandboxes).ok());
+  ASSERT_TRUE(server.runtime()
+                  .ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &sandboxes)
+                  .ok());
   EXPECT_EQ(sandboxes.items_size(), 0);
   EXPECT_TRUE(fs::is_empty(this->shared().state_dir + "/containers"));
   // With no user left, the image can go.
   v1::RemoveImageRequest remove_image;
   remove_image.mutable_image()->set_image(this->image());
   v1::RemoveImageResponse remove_image_response;
-  grpc::Status s = server.images().RemoveImage(Context().get(), remove_image, &remove_image_response);
+  grpc::Status s =
+      server.images().RemoveImage(Context().get(), remove_image, &remove_image_response);
   EXPECT_TRUE(s.ok()) << s.error_message();
   server.Terminate();
-  const std::string uri = TypeParam::kSystem ? "qemu:///system"
-                                             : "qemu:///embed?root=" + this->shared().state_dir + "/libvirt";
-  EXPECT_EQ(Shell("virsh -q -c '" + uri + "' list --all --name | grep vmmap-e2e-lifecycle- || true"), "");
+  const std::string uri = TypeParam::kSystem
+                              ? "qemu:///system"
+                              : "qemu:///embed?root=" + this->shared().state_dir + "/libvirt";
+  EXPECT_EQ(
+      Shell("virsh -q -c '" + uri + "' list --all --name | grep vmmap-e2e-lifecycle- || true"), "");
   EXPECT_EQ(DomainCgroup("cpu", "lifecycle"), "") << "the domain's cgroup is still there";
 }
 

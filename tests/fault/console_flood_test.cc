@@ -56,8 +56,8 @@ TEST(ConsoleFloodTest, AFloodingGuestsConsoleStaysBoundedAndItsCriLogValid) {
   Pod pod = CreatePod(server, request);
   ASSERT_FALSE(pod.container_id.empty());
   ASSERT_TRUE(StartContainer(server, pod.container_id).ok()) << server.log();
-  const std::string console = server.state_dir() + "/containers/" + pod.container_id +
-                              "/console.log";
+  const std::string console =
+      server.state_dir() + "/containers/" + pod.container_id + "/console.log";
 
   int64_t most_allocated = 0;
   const bool flooded = WaitFor(
@@ -71,8 +71,8 @@ TEST(ConsoleFloodTest, AFloodingGuestsConsoleStaysBoundedAndItsCriLogValid) {
                        << kDeadline.count() << " min; its console tail:\n"
                        << ReadFileOrEmpty(console).substr(0, 2000);
   // Without the bound the file would hold everything the guest wrote.
-  std::cout << "console file while flooding: at most " << most_allocated
-            << " bytes on disk of " << Use(console).size << " written\n";
+  std::cout << "console file while flooding: at most " << most_allocated << " bytes on disk of "
+            << Use(console).size << " written\n";
 
   v1::StopContainerRequest stop;
   stop.set_container_id(pod.container_id);
@@ -88,10 +88,8 @@ TEST(ConsoleFloodTest, AFloodingGuestsConsoleStaysBoundedAndItsCriLogValid) {
 
   // Every line of the CRI log is in kubelet's format; the guest's lines are
   // there, and so is a marker wherever output was dropped.
-  const std::string log =
-      ReadFileOrEmpty(GetFixtures().work_dir + "/pod-logs/e2e_flood/vm/0.log");
-  static const std::regex kLine(
-      R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout [FP] [^\n]*$)");
+  const std::string log = ReadFileOrEmpty(GetFixtures().work_dir + "/pod-logs/e2e_flood/vm/0.log");
+  static const std::regex kLine(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout [FP] [^\n]*$)");
   std::istringstream lines(log);
   int64_t count = 0, flood_lines = 0, markers = 0;
   for (std::string line; std::getline(lines, line);) {

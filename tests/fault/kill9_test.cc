@@ -29,8 +29,8 @@ namespace fs = std::filesystem;
 namespace v1 = runtime::v1;
 
 constexpr std::chrono::minutes kDeadline{5};
-const char* const kControllers[] = {"cpu", "cpuacct", "cpuset", "memory", "blkio",
-                                    "freezer", "pids", "devices", "unified"};
+const char* const kControllers[] = {"cpu",     "cpuacct", "cpuset",  "memory", "blkio",
+                                    "freezer", "pids",    "devices", "unified"};
 
 bool DirHasEntries(const std::string& dir) {
   std::error_code ec;

@@ -22,8 +22,12 @@ namespace {
 using vmmap::LinuxResources;
 
 // Annotation keys the mapper reads, and a few it must ignore.
-const char* const kKeys[] = {"vmmap.io/vcpus", "VirtletVCPUCount", "vmmap.io/emulator-cpu",
-                             "vmmap.io/other", "kubernetes.io/config.source", ""};
+const char* const kKeys[] = {"vmmap.io/vcpus",
+                             "VirtletVCPUCount",
+                             "vmmap.io/emulator-cpu",
+                             "vmmap.io/other",
+                             "kubernetes.io/config.source",
+                             ""};
 
 int64_t OneOf(FuzzedDataProvider& in, int64_t a, int64_t b, int64_t lo, int64_t hi) {
   switch (in.ConsumeIntegralInRange<int>(0, 2)) {
@@ -58,8 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sandbox.metadata.attempt = in.ConsumeIntegral<uint32_t>();
   const int annotations = in.ConsumeIntegralInRange<int>(0, 6);
   for (int i = 0; i < annotations; ++i) {
-    std::string key = in.ConsumeBool() ? in.PickValueInArray(kKeys)
-                                       : in.ConsumeRandomLengthString(64);
+    std::string key =
+        in.ConsumeBool() ? in.PickValueInArray(kKeys) : in.ConsumeRandomLengthString(64);
     sandbox.annotations[key] = in.ConsumeRandomLengthString(32);
   }
   const int labels = in.ConsumeIntegralInRange<int>(0, 3);
@@ -73,7 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const LinuxResources container = Resources(in);
   const uint32_t container_attempt = in.ConsumeIntegral<uint32_t>();
 
-  for (vmmap::CgroupDriver driver : {vmmap::CgroupDriver::kCgroupfs, vmmap::CgroupDriver::kSystemd}) {
+  for (vmmap::CgroupDriver driver :
+       {vmmap::CgroupDriver::kCgroupfs, vmmap::CgroupDriver::kSystemd}) {
     vmmap::NodeConfig node;
     node.cgroup_driver = driver;
     absl::StatusOr<vmmap::DomainPlan> plan =

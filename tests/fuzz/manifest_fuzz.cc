@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<std::vector<vmmap::PodManifest>> pods = vmmap::ParsePodManifests(yaml);
   if (!pods.ok()) return 0;
   for (const vmmap::PodManifest& pod : *pods) {
-    for (vmmap::CgroupDriver driver : {vmmap::CgroupDriver::kCgroupfs, vmmap::CgroupDriver::kSystemd}) {
+    for (vmmap::CgroupDriver driver :
+         {vmmap::CgroupDriver::kCgroupfs, vmmap::CgroupDriver::kSystemd}) {
       vmmap::NodeConfig node;
       node.cgroup_driver = driver;
       absl::StatusOr<vmmap::DomainPlan> plan =

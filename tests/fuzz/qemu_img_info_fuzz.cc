@@ -20,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto info = ParseQemuImgInfo(text, format, "fuzz.img");
     if (!info.ok()) {
       absl::StatusCode code = info.status().code();
-      if (code != absl::StatusCode::kInvalidArgument && code != absl::StatusCode::kDataLoss) abort();
+      if (code != absl::StatusCode::kInvalidArgument && code != absl::StatusCode::kDataLoss)
+        abort();
       if (!absl::StrContains(info.status().message(), "fuzz.img")) abort();
       continue;
     }

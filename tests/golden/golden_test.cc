@@ -176,7 +176,8 @@ struct Rendered {
   if (pods->size() != 1) {
     return ::testing::AssertionFailure() << "a golden scenario holds one pod, got " << pods->size();
   }
-  absl::StatusOr<DomainPlan> plan = PlanDomain(SandboxInputFor(pods->front(), node.cgroup_driver), node);
+  absl::StatusOr<DomainPlan> plan =
+      PlanDomain(SandboxInputFor(pods->front(), node.cgroup_driver), node);
   if (!plan.ok()) return ::testing::AssertionFailure() << "PlanDomain: " << plan.status();
   absl::StatusOr<std::string> xml = RenderDomainXml(plan->spec);
   if (!xml.ok()) return ::testing::AssertionFailure() << "RenderDomainXml: " << xml.status();

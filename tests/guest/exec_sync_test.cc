@@ -63,11 +63,13 @@ class ExecSyncTest : public ::testing::Test {
     s_->server->Start();
     s_->image = PullBundle(*s_->server);
     s_->exec = CreatePod(*s_->server, PodRequest{"exec", s_->image, 1000, 256 << 20, 1, {}, {}});
-    s_->noagent =
-        CreatePod(*s_->server, PodRequest{"noagent", s_->image, 1000, 256 << 20, 1, {"vmmap.qga=0"}, {}});
-    s_->blocked = CreatePod(*s_->server, PodRequest{"blocked", s_->image, 1000, 256 << 20, 1,
-                                                    {"vmmap.qga_block=guest-exec"}, {}});
-    s_->created = CreatePod(*s_->server, PodRequest{"created", s_->image, 1000, 256 << 20, 1, {}, {}});
+    s_->noagent = CreatePod(
+        *s_->server, PodRequest{"noagent", s_->image, 1000, 256 << 20, 1, {"vmmap.qga=0"}, {}});
+    s_->blocked = CreatePod(
+        *s_->server,
+        PodRequest{"blocked", s_->image, 1000, 256 << 20, 1, {"vmmap.qga_block=guest-exec"}, {}});
+    s_->created =
+        CreatePod(*s_->server, PodRequest{"created", s_->image, 1000, 256 << 20, 1, {}, {}});
     for (const Pod* pod : {&s_->exec, &s_->noagent, &s_->blocked}) {
       grpc::Status started = StartContainer(*s_->server, pod->container_id);
       ASSERT_TRUE(started.ok()) << started.error_message() << "\n" << s_->server->log();
@@ -158,16 +160,15 @@ TEST_F(ExecSyncTest, LivenessProbeFailsThenSucceeds) {
 
 TEST_F(ExecSyncTest, BinaryOutputArrivesWhole) {
   WaitForAgent();
-  ExecOutcome out = Exec(s_->exec, {"sh", "-c", "head -c 1048576 /dev/urandom | tee /run/blob | md5sum"});
+  ExecOutcome out =
+      Exec(s_->exec, {"sh", "-c", "head -c 1048576 /dev/urandom | tee /run/blob | md5sum"});
   ASSERT_TRUE(out.status.ok()) << out.status.error_message();
   ExecOutcome blob = Exec(s_->exec, {"cat", "/run/blob"});
   ASSERT_TRUE(blob.status.ok()) << blob.status.error_message();
   ASSERT_EQ(blob.response.stdout().size(), 1048576u);
   // The guest's digest of the bytes equals the digest of what arrived.
   const std::string local = GetFixtures().work_dir + "/exec-blob";
-  {
-    std::ofstream(local, std::ios::binary) << blob.response.stdout();
-  }
+  { std::ofstream(local, std::ios::binary) << blob.response.stdout(); }
   EXPECT_EQ(Shell("md5sum < " + local + " | cut -d' ' -f1"),
             out.response.stdout().substr(0, 32) + "\n");
 }

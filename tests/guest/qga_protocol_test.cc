@@ -86,10 +86,10 @@ TEST(QgaProtocol, OutputIsCutAtTheBoundBeforeDecoding) {
 
 TEST(QgaProtocol, HostileRepliesAreDataLoss) {
   for (const char* reply : {
-           R"({"return":{"exited":true}})",                          // no code
-           R"({"return":{"exited":true,"exitcode":-1}})",            // out of range
-           R"({"return":{"exited":true,"exitcode":70000}})",         // out of range
-           R"({"return":{"exited":true,"signal":1000}})",            // out of range
+           R"({"return":{"exited":true}})",                                // no code
+           R"({"return":{"exited":true,"exitcode":-1}})",                  // out of range
+           R"({"return":{"exited":true,"exitcode":70000}})",               // out of range
+           R"({"return":{"exited":true,"signal":1000}})",                  // out of range
            R"({"return":{"exited":true,"exitcode":0,"out-data":"@@@"}})",  // not base64
            R"({"return":{"exited":true,"exitcode":0,"err-data":5}})",      // not a string
            R"({"return":{"exited":"yes"}})",

@@ -28,90 +28,77 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-static int shim_debug(void)
-{
-    const char *e = getenv("VMMAP_SHIM_DEBUG");
-    return e && *e && *e != '0';
+static int shim_debug(void) {
+  const char* e = getenv("VMMAP_SHIM_DEBUG");
+  return e && *e && *e != '0';
 }
 
-static void shim_log(const char *what, pid_t pid, unsigned long long cur,
-                     unsigned long long max)
-{
-    if (shim_debug())
-        fprintf(stderr, "vmmap-memlock-shim: swallowed EPERM from %s(pid=%d, "
-                "RLIMIT_MEMLOCK, cur=%llu, max=%llu)\n", what, (int)pid, cur, max);
+static void shim_log(const char* what, pid_t pid, unsigned long long cur, unsigned long long max) {
+  if (shim_debug())
+    fprintf(stderr,
+            "vmmap-memlock-shim: swallowed EPERM from %s(pid=%d, "
+            "RLIMIT_MEMLOCK, cur=%llu, max=%llu)\n",
+            what, (int)pid, cur, max);
 }
 
-typedef int (*prlimit_fn)(pid_t, int, const struct rlimit *, struct rlimit *);
-typedef int (*prlimit64_fn)(pid_t, int, const struct rlimit64 *, struct rlimit64 *);
-typedef int (*setrlimit_fn)(int, const struct rlimit *);
-typedef int (*setrlimit64_fn)(int, const struct rlimit64 *);
+typedef int (*prlimit_fn)(pid_t, int, const struct rlimit*, struct rlimit*);
+typedef int (*prlimit64_fn)(pid_t, int, const struct rlimit64*, struct rlimit64*);
+typedef int (*setrlimit_fn)(int, const struct rlimit*);
+typedef int (*setrlimit64_fn)(int, const struct rlimit64*);
 
-int prlimit(pid_t pid, __rlimit_resource_t resource, const struct rlimit *new_limit,
-            struct rlimit *old_limit)
-{
-    static prlimit_fn real;
-    if (!real)
-        real = (prlimit_fn)dlsym(RTLD_NEXT, "prlimit");
-    int rc = real(pid, resource, new_limit, old_limit);
-    if (rc != 0 && errno == EPERM && resource == RLIMIT_MEMLOCK && new_limit) {
-        if (old_limit)
-            real(pid, resource, NULL, old_limit);
-        shim_log("prlimit", pid, new_limit->rlim_cur, new_limit->rlim_max);
-        errno = 0;
-        return 0;
-    }
-    return rc;
-}
-
-int prlimit64(pid_t pid, __rlimit_resource_t resource, const struct rlimit64 *new_limit,
-              struct rlimit64 *old_limit)
-{
-    static prlimit64_fn real;
-    if (!real)
-        real = (prlimit64_fn)dlsym(RTLD_NEXT, "prlimit64");
-    int rc = real(pid, resource, new_limit, old_limit);
-    if (rc != 0 && errno == EPERM && resource == RLIMIT_MEMLOCK && new_limit) {
-        if (old_limit)
-            real(pid, resource, NULL, old_limit);
-        shim_log("prlimit64", pid, new_limit->rlim_cur, new_limit->rlim_max);
-        errno = 0;
-        return 0;
-    }
-    return rc;
-}
-
-int setrlimit(__rlimit_resource_t resource, const struct rlimit *rlim)
-{
-    static setrlimit_fn real;
-    if (!real)
-        real = (setrlimit_fn)dlsym(RTLD_NEXT, "setrlimit");
-    int rc = real(resource, rlim);
-    if (rc != 0 && errno == EPERM && resource == RLIMIT_MEMLOCK) {
-        shim_log("setrlimit", getpid(), rlim->rlim_cur, rlim->rlim_max);
-        errno = 0;
-        return 0;
-    }
-    return rc;
-}
-
-int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *rlim)
-{
-    static setrlimit64_fn real;
-    if (!real)
-        real = (setrlimit64_fn)dlsym(RTLD_NEXT, "setrlimit64");
-    int rc = real(resource, rlim);
-    if (rc != 0 && errno == EPERM && resource == RLIMIT_MEMLOCK) {
-        shim_log("setrlimit64", getpid(), rlim->rlim_cur, rlim->rlim_max);
-        errno = 0;
-        return 0;
-    }
-    return rc;
-}
-
-int mlockall(int flags)
-{
-    if (shim_debug())
-        fprintf(stderr, "vmmap-memlock-shim: mlockall(0x%x) -> no-op\n", flags);
+int prlimit(pid_t pid, __rlimit_resource_t resource, const struct rlimit* new_limit,
+            struct rlimit* old_limit) {
+  static prlimit_fn real;
+  if (!real) real = (prlimit_fn)dlsym(RTLD_NEXT, "prlimit");
+  int rc = real(pid, resource, new_limit, old_limit);
+  if (rc != 0 && errno == EPERM && resource == RLIMIT_MEMLOCK && new_limit) {
+    if (old_limit) real(pid, resource, NULL, old_limit);
+    shim_log("prlimit", pid, new_limit->rlim_cur, new_limit->rlim_max);
+    errno = 0;
     return 0;
+  }
+  return rc;
+}
+
+int prlimit64(pid_t pid, __rlimit_resource_t resource, const struct rlimit64* new_limit,
+              struct rlimit64* old_limit) {
+  static prlimit64_fn real;
+  if (!real) real = (prlimit64_fn)dlsym(RTLD_NEXT, "prlimit64");
+  int rc = real(pid, resource, new_limit, old_limit);
+  if (rc != 0 && errno == EPERM && resource == RLIMIT_MEMLOCK && new_limit) {
+    if (old_limit) real(pid, resource, NULL, old_limit);
+    shim_log("prlimit64", pid, new_limit->rlim_cur, new_limit->rlim_max);
+    errno = 0;
+    return 0;
+  }
+  return rc;
+}
+
+int setrlimit(__rlimit_resource_t resource, const struct rlimit* rlim) {
+  static setrlimit_fn real;
+  if (!real) real = (setrlimit_fn)dlsym(RTLD_NEXT, "setrlimit");
+  int rc = real(resource, rlim);
+  if (rc != 0 && errno == EPERM && resource == RLIMIT_MEMLOCK) {
+    shim_log("setrlimit", getpid(), rlim->rlim_cur, rlim->rlim_max);
+    errno = 0;
+    return 0;
+  }
+  return rc;
+}
+
+int setrlimit64(__rlimit_resource_t resource, const struct rlimit64* rlim) {
+  static setrlimit64_fn real;
+  if (!real) real = (setrlimit64_fn)dlsym(RTLD_NEXT, "setrlimit64");
+  int rc = real(resource, rlim);
+  if (rc != 0 && errno == EPERM && resource == RLIMIT_MEMLOCK) {
+    shim_log("setrlimit64", getpid(), rlim->rlim_cur, rlim->rlim_max);
+    errno = 0;
+    return 0;
+  }
+  return rc;
+}
+
+int mlockall(int flags) {
+  if (shim_debug()) fprintf(stderr, "vmmap-memlock-shim: mlockall(0x%x) -> no-op\n", flags);
+  return 0;
 }

@@ -32,10 +32,6 @@ namespace vmmap {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 using images_test::DirEntries;
 using images_test::ReadFile;
 using images_test::Sh;
@@ -43,6 +39,10 @@ using images_test::TempDir;
 using images_test::UnsetProxies;
 using images_test::UnusedPort;
 using images_test::WriteFile;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
 
 // ---------------------------------------------------------------- helpers
 
@@ -69,8 +69,8 @@ class TarBuilder {
   TarBuilder& File(const std::string& name, const std::string& data) {
     return Entry(name, '0', data, "");
   }
-  TarBuilder& Entry(const std::string& name, char type,
-                    const std::string& data, const std::string& link) {
+  TarBuilder& Entry(const std::string& name, char type, const std::string& data,
+                    const std::string& link) {
     char h[512];
     memset(h, 0, sizeof h);
     snprintf(h, 100, "%s", name.c_str());
@@ -81,7 +81,10 @@ class TarBuilder {
     snprintf(h + 136, 12, "%011o", 0);
     h[156] = type;
     snprintf(h + 157, 100, "%s", link.c_str());
-    memcpy(h + 257, "ustar\0" "00", 8);
+    memcpy(h + 257,
+           "ustar\0"
+           "00",
+           8);
     memset(h + 148, ' ', 8);
     unsigned sum = 0;
     for (unsigned char c : std::string(h, 512)) sum += c;
@@ -154,8 +157,7 @@ class HttpServer {
     if (method == "GET" && !file.empty()) {
       std::string body = ReadFile(file);
       resp = absl::StrCat("HTTP/1.0 200 OK\r\nContent-Length: ", body.size(),
-                          "\r\nContent-Type: application/octet-stream\r\n\r\n",
-                          body);
+                          "\r\nContent-Type: application/octet-stream\r\n\r\n", body);
     } else {
       resp = "HTTP/1.0 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found";
     }
@@ -199,8 +201,7 @@ class ImageStoreTest : public ::testing::Test {
     EXPECT_THAT(DirEntries(root_ + "/sha256"), IsEmpty());
   }
 
-  std::string MakeBundleTar(const std::string& name,
-                            const std::string& extra_tar_flags = "") {
+  std::string MakeBundleTar(const std::string& name, const std::string& extra_tar_flags = "") {
     std::string src = dir_ / (name + ".d");
     fs::create_directories(src);
     WriteFile(src + "/vmlinuz", "KERNEL-" + name + std::string(3000, 'k'));
@@ -219,8 +220,7 @@ class ImageStoreTest : public ::testing::Test {
     std::string path = dir_ / "hostile.tar";
     WriteFile(path, tar_bytes);
     auto r = store_->Pull("file://" + path);
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument)
-        << what << ": " << r.status();
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << what << ": " << r.status();
     EXPECT_THAT(r.status().message(), HasSubstr(why)) << what;
     EXPECT_THAT(store_->List(), IsEmpty()) << what;
     EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty()) << what;
@@ -249,16 +249,13 @@ TEST_F(ImageStoreTest, PullsQcow2FromFile) {
   EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty());
 
   // Found by id, by tag, by a 12-digit prefix with and without "sha256:".
-  for (const std::string& key :
-       {r->id, ref, r->id.substr(0, 7 + 12), r->id.substr(7, 12)}) {
+  for (const std::string& key : {r->id, ref, r->id.substr(0, 7 + 12), r->id.substr(7, 12)}) {
     auto f = store_->Find(key);
     ASSERT_TRUE(f.ok()) << key << ": " << f.status();
     EXPECT_EQ(f->id, r->id);
   }
-  EXPECT_EQ(store_->Find(r->id.substr(0, 7 + 11)).status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->Find("file:///nope").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Find(r->id.substr(0, 7 + 11)).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Find("file:///nope").status().code(), absl::StatusCode::kNotFound);
 
   // Pulling the same reference again is idempotent.
   auto again = store_->Pull(ref);
@@ -292,10 +289,8 @@ TEST_F(ImageStoreTest, HttpErrors) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("404"));
 
-  auto refused = store_->Pull(
-      absl::StrCat("http://127.0.0.1:", UnusedPort(), "/disk.qcow2"));
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable)
-      << refused.status();
+  auto refused = store_->Pull(absl::StrCat("http://127.0.0.1:", UnusedPort(), "/disk.qcow2"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
   EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty());
   EXPECT_THAT(store_->List(), IsEmpty());
 }
@@ -330,49 +325,38 @@ TEST_F(ImageStoreTest, PullsKernelBundle) {
 
 TEST_F(ImageStoreTest, RejectsHostileBundles) {
   std::string outside = dir_ / "x";
-  ExpectRejected(TarBuilder().File("vmlinuz", "k").File("../x", "evil").Build(),
-                 "dot-dot", "contains \"..\"");
-  ExpectRejected(
-      TarBuilder().File("vmlinuz", "k").File("a/../../x", "evil").Build(),
-      "nested dot-dot", "contains \"..\"");
-  ExpectRejected(TarBuilder().File(outside, "evil").File("vmlinuz", "k").Build(),
-                 "absolute", "absolute entry name");
-  ExpectRejected(
-      TarBuilder().Entry("vmlinuz", '2', "", "/etc/passwd").Build(), "symlink",
-      "not a regular file");
-  ExpectRejected(
-      TarBuilder().File("cmdline", "x").Entry("vmlinuz", '1', "", "cmdline")
-          .Build(),
-      "hardlink", "not a regular file");
-  ExpectRejected(TarBuilder().Entry("dev", '3', "", "").File("vmlinuz", "k")
-                     .Build(),
-                 "char device", "not a regular file");
-  ExpectRejected(TarBuilder().Entry("sub/", '5', "", "").File("vmlinuz", "k")
-                     .Build(),
-                 "directory", "directory entry");
-  ExpectRejected(TarBuilder().File("vmlinuz", "k").File("vmlinuz", "k").Build(),
-                 "duplicate", "duplicate vmlinuz");
-  ExpectRejected(TarBuilder().File("initrd.img", "i").Build(), "no vmlinuz",
-                 "no vmlinuz");
-  ExpectRejected(TarBuilder().File("vmlinuz", "k")
-                     .File("cmdline", "a\nb\n").Build(),
+  ExpectRejected(TarBuilder().File("vmlinuz", "k").File("../x", "evil").Build(), "dot-dot",
+                 "contains \"..\"");
+  ExpectRejected(TarBuilder().File("vmlinuz", "k").File("a/../../x", "evil").Build(),
+                 "nested dot-dot", "contains \"..\"");
+  ExpectRejected(TarBuilder().File(outside, "evil").File("vmlinuz", "k").Build(), "absolute",
+                 "absolute entry name");
+  ExpectRejected(TarBuilder().Entry("vmlinuz", '2', "", "/etc/passwd").Build(), "symlink",
+                 "not a regular file");
+  ExpectRejected(TarBuilder().File("cmdline", "x").Entry("vmlinuz", '1', "", "cmdline").Build(),
+                 "hardlink", "not a regular file");
+  ExpectRejected(TarBuilder().Entry("dev", '3', "", "").File("vmlinuz", "k").Build(), "char device",
+                 "not a regular file");
+  ExpectRejected(TarBuilder().Entry("sub/", '5', "", "").File("vmlinuz", "k").Build(), "directory",
+                 "directory entry");
+  ExpectRejected(TarBuilder().File("vmlinuz", "k").File("vmlinuz", "k").Build(), "duplicate",
+                 "duplicate vmlinuz");
+  ExpectRejected(TarBuilder().File("initrd.img", "i").Build(), "no vmlinuz", "no vmlinuz");
+  ExpectRejected(TarBuilder().File("vmlinuz", "k").File("cmdline", "a\nb\n").Build(),
                  "two-line cmdline", "one line");
-  ExpectRejected(TarBuilder().File("vmlinuz", "k")
-                     .File("cmdline", std::string(2049, 'c') + "\n").Build(),
-                 "long cmdline", "limit of 2048");
+  ExpectRejected(
+      TarBuilder().File("vmlinuz", "k").File("cmdline", std::string(2049, 'c') + "\n").Build(),
+      "long cmdline", "limit of 2048");
   // Names smuggled in through pax and GNU long-name records.
-  ExpectRejected(TarBuilder()
-                     .Entry("././@PaxHeader", 'x', "13 path=../x\n", "")
-                     .File("vmlinuz", "k")
-                     .Build(),
-                 "pax path", "contains \"..\"");
+  ExpectRejected(
+      TarBuilder().Entry("././@PaxHeader", 'x', "13 path=../x\n", "").File("vmlinuz", "k").Build(),
+      "pax path", "contains \"..\"");
   ExpectRejected(TarBuilder()
                      .Entry("././@LongLink", 'L', std::string("../x\0", 5), "")
                      .File("vmlinuz", "k")
                      .Build(),
                  "gnu long name", "contains \"..\"");
-  std::string truncated =
-      TarBuilder().File("vmlinuz", std::string(5000, 'k')).Build();
+  std::string truncated = TarBuilder().File("vmlinuz", std::string(5000, 'k')).Build();
   ExpectRejected(truncated.substr(0, 2048), "truncated", "truncated");
   std::string bad_sum = TarBuilder().File("vmlinuz", "k").Build();
   bad_sum[0] = 'w';  // name changes, checksum does not
@@ -380,8 +364,7 @@ TEST_F(ImageStoreTest, RejectsHostileBundles) {
 
   EXPECT_FALSE(Exists(outside));
   EXPECT_FALSE(Exists(dir_ / "store/../x"));
-  EXPECT_THAT(DirEntries(dir_.path()),
-              UnorderedElementsAre("store", "hostile.tar"));
+  EXPECT_THAT(DirEntries(dir_.path()), UnorderedElementsAre("store", "hostile.tar"));
 }
 
 TEST_F(ImageStoreTest, RejectsBadReferencesAndContent) {
@@ -410,8 +393,7 @@ TEST_F(ImageStoreTest, RejectsBadReferencesAndContent) {
   // Docker references are checked before any network access.
   EXPECT_EQ(store_->Pull("docker.io/Library/busybox").status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->Pull("busybox:-bad").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Pull("busybox:-bad").status().code(), absl::StatusCode::kInvalidArgument);
   fs::create_directories(dir_ / "subdir");
   EXPECT_EQ(store_->Pull("file://" + (dir_ / "subdir")).status().code(),
             absl::StatusCode::kInvalidArgument);  // a directory
@@ -445,25 +427,22 @@ TEST_F(ImageStoreTest, RemoveRespectsInUse) {
   ASSERT_TRUE(Exists(image_dir + "/image"));
 
   std::string asked;
-  absl::Status s = store_->Remove("file://" + disk, [&](const std::string& id)
-                                      -> std::optional<std::string> {
-    asked = id;
-    return "container c-123";
-  });
+  absl::Status s =
+      store_->Remove("file://" + disk, [&](const std::string& id) -> std::optional<std::string> {
+        asked = id;
+        return "container c-123";
+      });
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.message(), HasSubstr("container c-123"));
   EXPECT_EQ(asked, r->id);
   EXPECT_TRUE(Exists(image_dir + "/image"));
   EXPECT_TRUE(store_->Find(r->id).ok());
 
-  auto unused = [](const std::string&) -> std::optional<std::string> {
-    return std::nullopt;
-  };
+  auto unused = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
   EXPECT_TRUE(store_->Remove(r->id, unused).ok());
   EXPECT_FALSE(Exists(image_dir));
   EXPECT_EQ(store_->Find(r->id).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->Find("file://" + disk).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Find("file://" + disk).status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(store_->List(), IsEmpty());
   EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty());
   EXPECT_EQ(store_->Remove(r->id, unused).code(), absl::StatusCode::kNotFound);
@@ -487,8 +466,7 @@ TEST_F(ImageStoreTest, ReopenKeepsImagesAndTags) {
   ASSERT_EQ(before.size(), 2u);
 
   // A second store on the same root is refused while the first is open.
-  EXPECT_EQ(ImageStore::Open(root_).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ImageStore::Open(root_).status().code(), absl::StatusCode::kFailedPrecondition);
 
   // Simulate crash leftovers.
   WriteFile(root_ + "/tmp/pull-abcdef", "partial");
@@ -512,8 +490,7 @@ TEST_F(ImageStoreTest, ReopenKeepsImagesAndTags) {
     EXPECT_EQ(after[i].initrd_path, before[i].initrd_path);
     EXPECT_EQ(after[i].cmdline, before[i].cmdline);
   }
-  EXPECT_EQ((*reopened)->Find(server.Url("/d"))->id,
-            "sha256:" + Sha256sum(disk));
+  EXPECT_EQ((*reopened)->Find(server.Url("/d"))->id, "sha256:" + Sha256sum(disk));
   EXPECT_THAT(DirEntries(root_ + "/tmp"), IsEmpty());
   EXPECT_FALSE(Exists(root_ + "/index.tmp.abcdef"));
   EXPECT_FALSE(Exists(root_ + "/.index.tmp.abcdef"));
@@ -523,8 +500,7 @@ TEST_F(ImageStoreTest, ReopenKeepsImagesAndTags) {
 TEST_F(ImageStoreTest, CorruptIndexIsDataLoss) {
   store_.reset();
   WriteFile(root_ + "/index", "garbage\n");
-  EXPECT_EQ(ImageStore::Open(root_).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ImageStore::Open(root_).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(ImageStoreTest, CreateOverlay) {
@@ -540,10 +516,8 @@ TEST_F(ImageStoreTest, CreateOverlay) {
   EXPECT_THAT(info, HasSubstr("\"backing-filename\": \"" + r->disk_path + "\""));
   EXPECT_THAT(info, HasSubstr("\"backing-filename-format\": \"qcow2\""));
 
-  EXPECT_EQ(store_->CreateOverlay(*r, overlay).code(),
-            absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(store_->CreateOverlay(*r, "relative.qcow2").code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->CreateOverlay(*r, overlay).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreateOverlay(*r, "relative.qcow2").code(), absl::StatusCode::kInvalidArgument);
   s = store_->CreateOverlay(*r, dir_ / "no-such-dir/overlay.qcow2");
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(s.message(), HasSubstr("no-such-dir"));  // qemu-img's stderr
@@ -593,8 +567,7 @@ TEST_F(ImageStoreTest, ConcurrentPullsOfSameBytes) {
   std::vector<std::string> ids(6);
   for (int i = 0; i < 6; ++i) {
     threads.emplace_back([&, i] {
-      std::string ref = i % 2 == 0 ? "file://" + disk
-                                   : server.Url("/d");
+      std::string ref = i % 2 == 0 ? "file://" + disk : server.Url("/d");
       auto r = store_->Pull(ref);
       ids[i] = r.ok() ? r->id : r.status().ToString();
     });
@@ -609,9 +582,7 @@ TEST_F(ImageStoreTest, ConcurrentPullsOfSameBytes) {
 // issue 8, finding 1: a qcow2 whose header names a host file.
 TEST_F(ImageStoreTest, RefusesDisksThatReachHostFiles) {
   std::string evil = dir_ / "evil.qcow2";
-  ASSERT_EQ(Sh("qemu-img create -q -f qcow2 -F raw -b /etc/shadow '" + evil +
-               "' 1M"),
-            0);
+  ASSERT_EQ(Sh("qemu-img create -q -f qcow2 -F raw -b /etc/shadow '" + evil + "' 1M"), 0);
   auto r = store_->Pull("file://" + evil);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("backing"));
@@ -780,9 +751,8 @@ TEST_F(ImageStoreTest, CallerThatGoesAwayStopsWaiting) {
   absl::Status leader, follower;
   std::thread l([&] { leader = store_->Pull(url).status(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  std::thread f([&] {
-    follower = store_->Pull(url, {}, [&] { return follower_gone.load(); }).status();
-  });
+  std::thread f(
+      [&] { follower = store_->Pull(url, {}, [&] { return follower_gone.load(); }).status(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   follower_gone = true;
   f.join();
@@ -797,11 +767,15 @@ TEST_F(ImageStoreTest, VirtletTranslations) {
   server.Serve("/images/cirros.qcow2", MakeQcow2(dir_, "cirros.qcow2"));
   server.Serve("/images/disk-32.qcow2", MakeQcow2(dir_, "disk32.qcow2"));
   const std::string file = dir_ / "translations.yaml";
-  WriteFile(file, "translations:\n"
-                  "  - name: cirros\n"
-                  "    url: " + server.Url("/images/cirros.qcow2") + "\n"
-                  "  - regexp: 'disk/(\\d+)'\n"
-                  "    url: " + server.Url("/images/disk-$1.qcow2") + "\n");
+  WriteFile(file,
+            "translations:\n"
+            "  - name: cirros\n"
+            "    url: " +
+                server.Url("/images/cirros.qcow2") +
+                "\n"
+                "  - regexp: 'disk/(\\d+)'\n"
+                "    url: " +
+                server.Url("/images/disk-$1.qcow2") + "\n");
   // Without the file, such names are refused with the flag named.
   auto r = store_->Pull("virtlet.cloud/cirros:latest");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();

@@ -52,10 +52,10 @@ TEST(ReferenceTest, NormalisesLikeContainerd) {
 
 TEST(ReferenceTest, RefusesBadReferences) {
   for (const std::string& bad : std::vector<std::string>{
-           "", "Busybox", "docker.io/Library/busybox", "a//b", "vm:", "vm:-x",
-        "vm@sha256:abc", "vm@md5:" + std::string(32, 'a'), "vm:" + std::string(129, 't'),
-        "has space", "host:port/vm", "/vm", "vm/", "a..b", std::string(300, 'a') + "/b",
-        std::string("nul\0x", 5)}) {
+           "", "Busybox", "docker.io/Library/busybox", "a//b", "vm:", "vm:-x", "vm@sha256:abc",
+           "vm@md5:" + std::string(32, 'a'), "vm:" + std::string(129, 't'), "has space",
+           "host:port/vm", "/vm", "vm/", "a..b", std::string(300, 'a') + "/b",
+           std::string("nul\0x", 5)}) {
     absl::StatusOr<ImageReference> r = ParseImageReference(bad);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
@@ -85,8 +85,7 @@ TEST(ManifestTest, ImageManifestAndIndex) {
       layer + R"(","size":1,"platform":{"os":"linux","architecture":"arm64"}},
           {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
       kDigest + R"(","size":2,"platform":{"os":"linux","architecture":"amd64"}}]})";
-  absl::StatusOr<Manifest> i =
-      ParseManifest(index, "application/vnd.oci.image.index.v1+json", "x");
+  absl::StatusOr<Manifest> i = ParseManifest(index, "application/vnd.oci.image.index.v1+json", "x");
   ASSERT_TRUE(i.ok()) << i.status();
   EXPECT_TRUE(i->is_index);
   absl::StatusOr<Descriptor> amd64 = PickLinuxAmd64(*i, "x");
@@ -109,12 +108,15 @@ TEST(ManifestTest, RefusesWhatItCannotPull) {
            "config":{"digest":"sha512:ab","size":1},"layers":[]})",
        "config.digest"},
       {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
-           "config":{"digest":")" + kDigest + R"(","size":1},
+           "config":{"digest":")" +
+           kDigest + R"(","size":1},
            "layers":[{"mediaType":"application/vnd.cncf.helm.chart.content.v1.tar+gzip",
-                      "digest":")" + kDigest + R"(","size":1}]})",
+                      "digest":")" +
+           kDigest + R"(","size":1}]})",
        "layers[0].mediaType"},
       {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
-           "config":{"digest":")" + kDigest + R"(","size":-1},"layers":[]})",
+           "config":{"digest":")" +
+           kDigest + R"(","size":-1},"layers":[]})",
        "config.size"},
   };
   for (const Case& c : cases) {

@@ -15,9 +15,9 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = runtime::v1;
+using images_test::UnusedPort;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using images_test::UnusedPort;
 
 TEST(RegistryBootTest, PodBootsFromRegistryImage) {
   if (ShellStatus("command -v docker-registry skopeo >/dev/null") != 0) {
@@ -54,7 +54,8 @@ TEST(RegistryBootTest, PodBootsFromRegistryImage) {
   v1::PullImageRequest pull;
   pull.mutable_image()->set_image(reference);
   v1::PullImageResponse pulled;
-  grpc::Status s = server.images().PullImage(Context(std::chrono::seconds(120)).get(), pull, &pulled);
+  grpc::Status s =
+      server.images().PullImage(Context(std::chrono::seconds(120)).get(), pull, &pulled);
   ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server.log();
   ASSERT_THAT(pulled.image_ref(), HasSubstr("sha256:"));
 
@@ -77,9 +78,11 @@ TEST(RegistryBootTest, PodBootsFromRegistryImage) {
   grpc::Status started = StartContainer(server, pod.container_id);
   ASSERT_TRUE(started.ok()) << started.error_message() << "\n" << server.log();
   const std::string console = state_dir + "/containers/" + pod.container_id + "/console.log";
-  EXPECT_TRUE(WaitFor([&] { return ReadFileOrEmpty(console).find("VMMAP-GUEST-BOOTED") != std::string::npos; },
-                      std::chrono::seconds(180)))
-      << "guest did not boot; console:\n" << ReadFileOrEmpty(console);
+  EXPECT_TRUE(WaitFor(
+      [&] { return ReadFileOrEmpty(console).find("VMMAP-GUEST-BOOTED") != std::string::npos; },
+      std::chrono::seconds(180)))
+      << "guest did not boot; console:\n"
+      << ReadFileOrEmpty(console);
   RemovePod(server, pod);
 
   v1::RemoveImageRequest remove;

@@ -34,14 +34,14 @@ namespace vmmap {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using images_test::DirEntries;
 using images_test::ReadFile;
 using images_test::Sh;
 using images_test::UnusedPort;
 using images_test::WriteFile;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 #ifndef VMMAP_SOURCE_DIR
 #error VMMAP_SOURCE_DIR must be defined
@@ -148,8 +148,7 @@ class RegistryPullTest : public ::testing::Test {
     open_port_ = UnusedPort();
     ASSERT_EQ(Sh(absl::StrCat(kScript, " start ", work_, "/open ", open_port_)), 0);
     auth_port_ = UnusedPort();
-    ASSERT_EQ(Sh(absl::StrCat(kScript, " start ", work_, "/auth ", auth_port_,
-                              " vmuser:s3cret")),
+    ASSERT_EQ(Sh(absl::StrCat(kScript, " start ", work_, "/auth ", auth_port_, " vmuser:s3cret")),
               0);
 
     // A containerDisk carrying a small qcow2.
@@ -195,13 +194,13 @@ class RegistryPullTest : public ::testing::Test {
     std::string multi = work_ + "/layout-multi";
     ASSERT_EQ(Sh(absl::StrCat("cp -r ", work_, "/layout-disk ", multi)), 0);
     std::string index_digest;
-    ASSERT_EQ(Sh(absl::StrCat(kScript, " index ", multi, " v ", work_, "/layout-neither"),
-                 &index_digest),
-              0);
+    ASSERT_EQ(
+        Sh(absl::StrCat(kScript, " index ", multi, " v ", work_, "/layout-neither"), &index_digest),
+        0);
     multi_index_ = index_digest.substr(0, index_digest.find('\n'));
-    ASSERT_EQ(Sh(absl::StrCat(kScript, " push ", multi, " v 127.0.0.1:", open_port_,
-                              "/vmmap/multi:1")),
-              0);
+    ASSERT_EQ(
+        Sh(absl::StrCat(kScript, " push ", multi, " v 127.0.0.1:", open_port_, "/vmmap/multi:1")),
+        0);
 
     // A bigger plain layer of random bytes, for the mid-pull failure.
     std::string big_root = work_ + "/rootfs-big";
@@ -229,11 +228,10 @@ class RegistryPullTest : public ::testing::Test {
     Published p;
     if (digests.size() == 2) p = {digests[0], digests[1]};
     for (const std::string& repo : repos) {
-      EXPECT_EQ(Sh(absl::StrCat(kScript, " push ", layout, " v 127.0.0.1:", open_port_, "/",
-                                repo)),
+      EXPECT_EQ(Sh(absl::StrCat(kScript, " push ", layout, " v 127.0.0.1:", open_port_, "/", repo)),
                 0);
-      EXPECT_EQ(Sh(absl::StrCat(kScript, " push ", layout, " v 127.0.0.1:", auth_port_, "/",
-                                repo, " vmuser:s3cret")),
+      EXPECT_EQ(Sh(absl::StrCat(kScript, " push ", layout, " v 127.0.0.1:", auth_port_, "/", repo,
+                                " vmuser:s3cret")),
                 0);
     }
     return p;
@@ -434,9 +432,9 @@ TEST_F(RegistryPullTest, RegistryGoneMidPull) {
     std::string dir;
     ~Stop() { Sh(absl::StrCat(kScript, " stop ", dir)); }
   } stop{own};
-  ASSERT_EQ(Sh(absl::StrCat(kScript, " push ", work_, "/layout-big v 127.0.0.1:", port,
-                            "/vmmap/big:1")),
-            0);
+  ASSERT_EQ(
+      Sh(absl::StrCat(kScript, " push ", work_, "/layout-big v 127.0.0.1:", port, "/vmmap/big:1")),
+      0);
   Relay relay(port);
   relay.set_throttled(true);
   absl::Status pulled;
@@ -535,13 +533,15 @@ class TokenServer {
     std::string scope;
     size_t at = req.find("scope=");
     if (at != std::string::npos) scope = req.substr(at + 6, req.find_first_of("& ", at) - at - 6);
-    std::string name = absl::StrReplaceAll(scope, {{"%3A", ":"}, {"%3a", ":"}, {"%2F", "/"}, {"%2f", "/"}});
+    std::string name =
+        absl::StrReplaceAll(scope, {{"%3A", ":"}, {"%3a", ":"}, {"%2F", "/"}, {"%2f", "/"}});
     name = name.substr(name.find(':') + 1);
     name = name.substr(0, name.rfind(':'));
     std::string der;
     Sh("openssl x509 -in " + dir_ + "/token.crt -outform DER | base64 -w0", &der);
     const long now = static_cast<long>(time(nullptr));
-    const std::string header = absl::StrCat(R"({"alg":"RS256","typ":"JWT","x5c":[")", der, R"("]})");
+    const std::string header =
+        absl::StrCat(R"({"alg":"RS256","typ":"JWT","x5c":[")", der, R"("]})");
     const std::string claims = absl::StrCat(
         R"({"iss":"vmmap-test","sub":"vmuser","aud":"vmmap-registry","exp":)", now + 600,
         R"(,"nbf":)", now - 60, R"(,"iat":)", now - 60, R"(,"jti":"t)", tokens_.load(),

@@ -43,8 +43,8 @@ class TempDir {
 // Image fetches in tests go to loopback servers, never through a proxy the
 // environment names.
 inline void UnsetProxies() {
-  for (const char* var : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                          "ALL_PROXY"}) {
+  for (const char* var :
+       {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
     unsetenv(var);
   }
 }

@@ -24,9 +24,9 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = runtime::v1;
+using std::chrono::milliseconds;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using std::chrono::milliseconds;
 
 constexpr milliseconds kNever{3600 * 1000};  // partial timeout that never fires in a test
 
@@ -88,8 +88,7 @@ class ConsoleLogForwarderTest : public ::testing::Test {
   }
 
   // A sandbox + container; returns the CRI log path ("" if none configured).
-  std::string AddContainer(const std::string& id, bool log_directory = true,
-                           bool log_path = true,
+  std::string AddContainer(const std::string& id, bool log_directory = true, bool log_path = true,
                            ContainerState state = ContainerState::kRunning) {
     const std::string log_dir = dir_ + "/pods/ns_pod-" + id + "_uid";
     SandboxRecord sandbox;
@@ -142,7 +141,8 @@ TEST_F(ConsoleLogForwarderTest, FullLinesInExactCriFormatAndDirectoryIs0755) {
   EXPECT_THAT(ParseCriLog(log), ElementsAre(F("VMMAP-GUEST-BOOTED"), F(""), F("second line")));
   const std::string content = ReadFile(log);
   EXPECT_TRUE(std::regex_search(
-      content, std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout F VMMAP-GUEST-BOOTED\n)")))
+      content,
+      std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout F VMMAP-GUEST-BOOTED\n)")))
       << content;
 
   mode_t mask = umask(0);
@@ -250,14 +250,14 @@ TEST_F(ConsoleLogForwarderTest, HostileBytesBecomeQuestionMarks) {
   const std::string log = AddContainer("c1");
   ConsoleLogForwarder forwarder(store_.get(), milliseconds(100), kNever);
   std::string hostile = std::string("a\x1b[31mred\x07") + '\0' + "b";  // ESC, BEL, NUL
-  hostile += "\xff";                              // never valid
-  hostile += "\xc3\x28";                          // lead byte without continuation
+  hostile += "\xff";                                                   // never valid
+  hostile += "\xc3\x28";                                  // lead byte without continuation
   hostile += " \xc3\xbc \xe2\x82\xac \xf0\x9f\x98\x80 ";  // ü € 😀 are fine
-  hostile += "\xc2\x9b";                          // C1 CSI
-  hostile += "\xed\xa0\x80";                      // UTF-16 surrogate
-  hostile += "\xc0\xaf";                          // overlong '/'
-  hostile += "\xf4\x90\x80\x80";                  // above U+10FFFF
-  hostile += "\tTab\x7f\rX\r\n";                  // tab kept, DEL replaced, CR dropped
+  hostile += "\xc2\x9b";                                  // C1 CSI
+  hostile += "\xed\xa0\x80";                              // UTF-16 surrogate
+  hostile += "\xc0\xaf";                                  // overlong '/'
+  hostile += "\xf4\x90\x80\x80";                          // above U+10FFFF
+  hostile += "\tTab\x7f\rX\r\n";                          // tab kept, DEL replaced, CR dropped
   AppendConsole("c1", hostile);
   // A character split across two passes survives.
   AppendConsole("c1", "split \xe2\x82");
@@ -265,7 +265,8 @@ TEST_F(ConsoleLogForwarderTest, HostileBytesBecomeQuestionMarks) {
   AppendConsole("c1", "\xac\n");
   ASSERT_TRUE(forwarder.SyncOnce().ok());
   EXPECT_THAT(ParseCriLog(log),
-              ElementsAre(F("a?[31mred??b??" "( \xc3\xbc \xe2\x82\xac \xf0\x9f\x98\x80 ??????????\tTab?X"),
+              ElementsAre(F("a?[31mred??b??"
+                            "( \xc3\xbc \xe2\x82\xac \xf0\x9f\x98\x80 ??????????\tTab?X"),
                           F("split \xe2\x82\xac")));
 }
 

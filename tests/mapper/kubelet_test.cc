@@ -32,7 +32,7 @@ TEST(KubeletMathTest, WeightConversionCoversTheV2Range) {
   EXPECT_EQ(SharesToWeight(2), 1);
   EXPECT_EQ(SharesToWeight(1024), 39);
   EXPECT_EQ(SharesToWeight(262144), 10000);
-  EXPECT_EQ(SharesToWeight(1), 1);          // clamped
+  EXPECT_EQ(SharesToWeight(1), 1);            // clamped
   EXPECT_EQ(SharesToWeight(1 << 30), 10000);  // clamped
 }
 
@@ -130,8 +130,10 @@ TEST(KubeletMathTest, HugeValuesSaturateInsteadOfWrapping) {
             std::numeric_limits<int64_t>::max());
   EXPECT_EQ(QuotaToMilliCpu(150001, 100000), 1501);  // still rounds up
   EXPECT_EQ(QuotaToMilliCpu(150000, 100000), 1500);
-  EXPECT_EQ(SaturatingAdd(std::numeric_limits<int64_t>::max(), 1), std::numeric_limits<int64_t>::max());
-  EXPECT_EQ(SaturatingAdd(std::numeric_limits<int64_t>::min(), -1), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(SaturatingAdd(std::numeric_limits<int64_t>::max(), 1),
+            std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(SaturatingAdd(std::numeric_limits<int64_t>::min(), -1),
+            std::numeric_limits<int64_t>::min());
 }
 
 }  // namespace

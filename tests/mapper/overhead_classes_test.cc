@@ -45,7 +45,8 @@ std::vector<NodeConfig> Nodes() {
 }
 
 const std::vector<int> kVcpus = {1, 2, 3, 4, 8, 16};
-const std::vector<int64_t> kMemories = {64 * kMiB, 300 * kMiB, 512 * kMiB, kGiB, 3 * kGiB, 16 * kGiB};
+const std::vector<int64_t> kMemories = {64 * kMiB, 300 * kMiB, 512 * kMiB,
+                                        kGiB,      3 * kGiB,   16 * kGiB};
 
 TEST(OverheadNeedTest, EqualsWhatThePlannedDomainTakesBeyondItsGuest) {
   for (const NodeConfig& node : Nodes()) {
@@ -70,7 +71,8 @@ TEST(OverheadNeedTest, ExplainsEveryTermIncludingTheTcgCodeCache) {
   ASSERT_TRUE(need.ok());
   std::string targets;
   for (const Derivation& d : need->terms) absl::StrAppend(&targets, d.target, ";");
-  EXPECT_EQ(targets, "fixed;per vCPU;page tables;devices;TCG code cache;memory overhead;cpu overhead;");
+  EXPECT_EQ(targets,
+            "fixed;per vCPU;page tables;devices;TCG code cache;memory overhead;cpu overhead;");
   EXPECT_EQ(need->memory_bytes, (64 + 32 + 2 + 16 + 64) * kMiB);
 }
 
@@ -131,7 +133,8 @@ TEST(RuntimeClassTest, ClassCoveringAShapeMakesTheSchedulersSumCoverTheDomain) {
       absl::StatusOr<DomainPlan> short_plan = PlanDomain(pod, node);
       ASSERT_TRUE(short_plan.ok());
       ASSERT_EQ(short_plan->explanation.warnings.size(), 1u);
-      EXPECT_THAT(short_plan->explanation.warnings[0], HasSubstr("under-counts this pod by 1024 bytes"));
+      EXPECT_THAT(short_plan->explanation.warnings[0],
+                  HasSubstr("under-counts this pod by 1024 bytes"));
       EXPECT_THAT(short_plan->explanation.warnings[0],
                   HasSubstr(absl::StrCat("vmmap overhead --vcpus ", shape.vcpus)));
     }
@@ -165,7 +168,8 @@ TEST(RuntimeClassTest, OneClassPerVcpuCountSplitByMemoryBeyondTheTolerance) {
   EXPECT_EQ((*classes)[2].memory_mib, 64 + 32 + 32 + 16);
   EXPECT_EQ((*classes)[2].cpu_milli, 100);
 
-  absl::StatusOr<std::vector<RuntimeClassPlan>> one = PlanRuntimeClasses(NodeConfig(), shapes, kGiB, "rc");
+  absl::StatusOr<std::vector<RuntimeClassPlan>> one =
+      PlanRuntimeClasses(NodeConfig(), shapes, kGiB, "rc");
   ASSERT_TRUE(one.ok());
   ASSERT_EQ(one->size(), 2u);
   EXPECT_EQ((*one)[1].name, "rc-2vcpu");
@@ -176,7 +180,8 @@ TEST(RuntimeClassTest, BadPrefixToleranceOrNoShapesAreInvalidArguments) {
   const std::vector<VmShape> shapes = {{1, kGiB}};
   for (const std::string& prefix : {std::string(""), std::string("Vmmap"), std::string("vm_map"),
                                     std::string("1vm"), std::string(41, 'a')}) {
-    absl::StatusOr<std::vector<RuntimeClassPlan>> r = PlanRuntimeClasses(NodeConfig(), shapes, 0, prefix);
+    absl::StatusOr<std::vector<RuntimeClassPlan>> r =
+        PlanRuntimeClasses(NodeConfig(), shapes, 0, prefix);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << prefix;
     EXPECT_THAT(r.status().message(), HasSubstr(absl::StrCat("\"", prefix, "\""))) << prefix;
   }
@@ -184,8 +189,9 @@ TEST(RuntimeClassTest, BadPrefixToleranceOrNoShapesAreInvalidArguments) {
               HasSubstr("tolerance -1"));
   EXPECT_THAT(PlanRuntimeClasses(NodeConfig(), {}, 0, "vmmap").status().message(),
               HasSubstr("no VM shapes"));
-  EXPECT_THAT(PlanRuntimeClasses(NodeConfig(), {{1, kGiB}, {99, kGiB}}, 0, "vmmap").status().message(),
-              HasSubstr("vCPUs 99"));
+  EXPECT_THAT(
+      PlanRuntimeClasses(NodeConfig(), {{1, kGiB}, {99, kGiB}}, 0, "vmmap").status().message(),
+      HasSubstr("vCPUs 99"));
 }
 
 }  // namespace

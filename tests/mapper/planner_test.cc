@@ -74,8 +74,8 @@ TEST(CpuSplitTest, QuotaSharedBetweenVcpusAndEmulator) {
   const CpuTune t = Plan(in).spec.cputune;
   EXPECT_EQ(t.global_period_us, 100000);
   EXPECT_EQ(t.global_quota_us, 150000);
-  EXPECT_EQ(t.emulator_quota_us, 10000);   // node default 100m
-  EXPECT_EQ(t.quota_us, 70000);            // (150000 − 10000) / 2
+  EXPECT_EQ(t.emulator_quota_us, 10000);  // node default 100m
+  EXPECT_EQ(t.quota_us, 70000);           // (150000 − 10000) / 2
   EXPECT_EQ(t.period_us, 100000);
   EXPECT_EQ(t.shares, 1536);
 }

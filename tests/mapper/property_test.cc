@@ -48,12 +48,14 @@ Generated Generate(std::mt19937_64& rng, int index) {
     g.input.overhead.memory_limit_bytes = pick(0, 512) << 20;
   }
   if (pick(0, 2) == 0) g.input.annotations[kVcpusAnnotation] = absl::StrCat(pick(-2, 70));
-  if (pick(0, 3) == 0) g.input.annotations[kEmulatorCpuAnnotation] = absl::StrCat(pick(0, 2500), "m");
+  if (pick(0, 3) == 0)
+    g.input.annotations[kEmulatorCpuAnnotation] = absl::StrCat(pick(0, 2500), "m");
   g.input.container_resources = r;
-  g.description = absl::StrCat("pod ", index, ": period ", r.cpu_period_us, " quota ", r.cpu_quota_us,
-                               " shares ", r.cpu_shares, " memory ", r.memory_limit_bytes,
-                               " overhead quota ", g.input.overhead.cpu_quota_us, " cgroup v",
-                               g.node.cgroup_version, " max_vcpus ", g.node.max_vcpus);
+  g.description =
+      absl::StrCat("pod ", index, ": period ", r.cpu_period_us, " quota ", r.cpu_quota_us,
+                   " shares ", r.cpu_shares, " memory ", r.memory_limit_bytes, " overhead quota ",
+                   g.input.overhead.cpu_quota_us, " cgroup v", g.node.cgroup_version, " max_vcpus ",
+                   g.node.max_vcpus);
   for (const auto& [k, v] : g.input.annotations) absl::StrAppend(&g.description, " ", k, "=", v);
   return g;
 }
@@ -116,7 +118,8 @@ TEST(MappingPropertyTest, InvariantsHoldForGeneratedPods) {
     // The CPU ceiling and the split.
     EXPECT_EQ(t.global_quota_us.has_value(), r.HasCpuLimit()) << g.description;
     if (t.global_quota_us) {
-      const int64_t overhead = g.input.overhead.cpu_quota_us * r.cpu_period_us / kDefaultQuotaPeriodUs;
+      const int64_t overhead =
+          g.input.overhead.cpu_quota_us * r.cpu_period_us / kDefaultQuotaPeriodUs;
       EXPECT_EQ(*t.global_quota_us, r.cpu_quota_us + overhead) << g.description;
     }
     EXPECT_EQ(t.quota_us.has_value(), t.emulator_quota_us.has_value());

@@ -58,7 +58,8 @@ TEST(QuantityTest, MemoryForms) {
 }
 
 TEST(QuantityTest, RejectsWithFieldAndValue) {
-  for (const char* bad : {"", "1.5x", "abc", "1..5", "Mi", "1 Gi", "1e", "1e+", "--1", "1Mi2", "0x10"}) {
+  for (const char* bad :
+       {"", "1.5x", "abc", "1..5", "Mi", "1 Gi", "1e", "1e+", "--1", "1Mi2", "0x10"}) {
     absl::StatusOr<Quantity> q = Quantity::Parse(bad, "spec.containers[0].resources.limits.cpu");
     ASSERT_FALSE(q.ok()) << bad;
     EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument);

@@ -87,10 +87,10 @@ class CniPluginTest : public ::testing::Test {
     std::string text = absl::StrCat(
         R"({"cniVersion":"1.0.0","name":"vmmaptest","plugins":[)",
         R"({"type":"bridge","bridge":"vmmapbr0","isGateway":true,"ipMasq":false,)",
-        R"("ipam":{"type":"host-local","dataDir":")", leases_,
-        R"(","ranges":[[{"subnet":")", subnet, R"("}]],"routes":[{"dst":"0.0.0.0/0"}]}},)",
-        R"({"type":"portmap","capabilities":{"portMappings":true}},)",
-        R"({"type":"loopback"})", extra_plugins, "]}");
+        R"("ipam":{"type":"host-local","dataDir":")", leases_, R"(","ranges":[[{"subnet":")",
+        subnet, R"("}]],"routes":[{"dst":"0.0.0.0/0"}]}},)",
+        R"({"type":"portmap","capabilities":{"portMappings":true}},)", R"({"type":"loopback"})",
+        extra_plugins, "]}");
     absl::StatusOr<CniNetworkList> list = ParseCniConfig("test.conflist", text, true);
     EXPECT_TRUE(list.ok()) << list.status();
     return list.ok() ? *list : CniNetworkList{};
@@ -100,8 +100,10 @@ class CniPluginTest : public ::testing::Test {
     CniAttachment a;
     a.container_id = id;
     a.netns_path = netns;
-    a.args = {{"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", "web"},
-              {"K8S_POD_INFRA_CONTAINER_ID", id}, {"K8S_POD_UID", "uid-1"}};
+    a.args = {{"K8S_POD_NAMESPACE", "default"},
+              {"K8S_POD_NAME", "web"},
+              {"K8S_POD_INFRA_CONTAINER_ID", id},
+              {"K8S_POD_UID", "uid-1"}};
     return a;
   }
 
@@ -254,8 +256,7 @@ std::string ArpRequest(const std::array<uint8_t, 6>& mac, const std::string& sen
 }
 
 bool IsArpReplyFrom(const char* frame, ssize_t n, const std::string& ip) {
-  if (n < 42 || static_cast<uint8_t>(frame[12]) != 0x08 || frame[13] != 0x06 ||
-      frame[21] != 2) {
+  if (n < 42 || static_cast<uint8_t>(frame[12]) != 0x08 || frame[13] != 0x06 || frame[21] != 2) {
     return false;
   }
   in_addr a;

@@ -53,12 +53,12 @@ std::string BridgeConflist(const std::string& name, const std::string& bridge,
                            const std::string& subnet, const std::string& leases,
                            const std::string& extra_plugins = "") {
   return absl::StrCat(R"({"cniVersion":"1.0.0","name":")", name, R"(","plugins":[)",
-                        R"({"type":"bridge","bridge":")", bridge, R"(","isGateway":true,)",
-                        R"("ipam":{"type":"host-local","dataDir":")", leases,
-                        R"(","ranges":[[{"subnet":")", subnet,
-                        R"("}]],"routes":[{"dst":"0.0.0.0/0"}]}},)",
-                        R"({"type":"portmap","capabilities":{"portMappings":true}},)",
-                        extra_plugins, R"({"type":"loopback"}]})");
+                      R"({"type":"bridge","bridge":")", bridge, R"(","isGateway":true,)",
+                      R"("ipam":{"type":"host-local","dataDir":")", leases,
+                      R"(","ranges":[[{"subnet":")", subnet,
+                      R"("}]],"routes":[{"dst":"0.0.0.0/0"}]}},)",
+                      R"({"type":"portmap","capabilities":{"portMappings":true}},)", extra_plugins,
+                      R"({"type":"loopback"}]})");
 }
 
 // Files host-local keeps per leased address (not its lock or cursor).
@@ -138,7 +138,10 @@ grpc::Status RunSandbox(ServerProcess& server, const std::string& name, std::str
     p->set_host_port(host_port);
   }
   if (host_network) {
-    run.mutable_config()->mutable_linux()->mutable_security_context()->mutable_namespace_options()
+    run.mutable_config()
+        ->mutable_linux()
+        ->mutable_security_context()
+        ->mutable_namespace_options()
         ->set_network(v1::NamespaceMode::NODE);
   }
   v1::RunPodSandboxResponse ran;
@@ -303,8 +306,9 @@ TEST_F(CriNetworkTest, FailedAddFailsRunPodSandboxWithThePluginsMessageAndLeaves
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("vmmap-no-such-plugin"));
   v1::ListPodSandboxResponse listed;
-  ASSERT_TRUE(
-      server_->runtime().ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &listed).ok());
+  ASSERT_TRUE(server_->runtime()
+                  .ListPodSandbox(Context().get(), v1::ListPodSandboxRequest(), &listed)
+                  .ok());
   EXPECT_EQ(listed.items_size(), 0);
   ExpectNothingLeft();
 }
@@ -359,10 +363,14 @@ TEST_F(CriNetworkTest, KillDuringAddIsUndoneByRecovery) {
   WriteFile(bin + "/vmmap-test-block",
             "#!/bin/sh\n"
             "case \"$CNI_COMMAND\" in\n"
-            "ADD) echo $$ > " + dir + "/blocked.pid; exec sleep 3600 ;;\n"
-            "DEL) echo DEL >> " + dir + "/deleted; exit 0 ;;\n"
-            "*) echo '{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"1.0.0\"]}' ;;\n"
-            "esac\n");
+            "ADD) echo $$ > " +
+                dir +
+                "/blocked.pid; exec sleep 3600 ;;\n"
+                "DEL) echo DEL >> " +
+                dir +
+                "/deleted; exit 0 ;;\n"
+                "*) echo '{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"1.0.0\"]}' ;;\n"
+                "esac\n");
   fs::permissions(bin + "/vmmap-test-block", fs::perms(0755));
   WriteFile(dir + "/net.d/10-block.conflist",
             BridgeConflist("vmmap-kill", "vmmapkbr0", "10.215.0.0/24", leases,

@@ -49,7 +49,8 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-absl::StatusOr<ProcessResult> Sh(const std::string& cmd, absl::Duration timeout = absl::Minutes(2)) {
+absl::StatusOr<ProcessResult> Sh(const std::string& cmd,
+                                 absl::Duration timeout = absl::Minutes(2)) {
   ProcessSpec spec;
   spec.argv = {"/bin/sh", "-c", cmd};
   spec.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
@@ -148,7 +149,8 @@ class GuestNetworkTest : public ::testing::Test {
     GuestPod& pod = pods_.back();
     pod.request = {id, "default", name, "uid-" + name, false, ports};
     // As kubelet sends it for a ClusterFirst pod; becomes vmmap.dns=.
-    pod.request.dns = {{"10.214.0.53"}, {"default.svc.cluster.local", "cluster.local"}, {"ndots:5"}};
+    pod.request.dns = {
+        {"10.214.0.53"}, {"default.svc.cluster.local", "cluster.local"}, {"ndots:5"}};
     absl::StatusOr<PodNetworkState> state = network_->SetUp(pod.request);
     EXPECT_TRUE(state.ok()) << state.status();
     if (!state.ok()) return pod;
@@ -172,8 +174,8 @@ class GuestNetworkTest : public ::testing::Test {
     pod.console = absl::StrCat(*work_, "/", name, ".console");
     spec.console_log_path = pod.console;
     spec.kernel_boot = DirectKernelBoot{*work_ + "/guest/vmlinuz", *work_ + "/guest/initrd.img",
-                                       absl::StrCat("console=ttyS0 ", nic->kernel_ip_arg, " ",
-                                                    nic->kernel_dns_arg, extra_cmdline)};
+                                        absl::StrCat("console=ttyS0 ", nic->kernel_ip_arg, " ",
+                                                     nic->kernel_dns_arg, extra_cmdline)};
     spec.network_interface = NetworkInterfaceSpec{nic->tap, nic->mac, nic->mtu};
     spec.owner = {"default", name, "uid", 0, id, ""};
     absl::StatusOr<std::string> xml = RenderDomainXml(spec);
@@ -212,15 +214,16 @@ class GuestNetworkTest : public ::testing::Test {
 std::string* GuestNetworkTest::work_ = nullptr;
 
 TEST_F(GuestNetworkTest, HostReachesTheGuestOnItsPodIpAndHostPortAndPodsReachEachOther) {
-  GuestPod& a = StartPod("a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90", "pod-a", {{18080, 80, "tcp", ""}}, "");
+  GuestPod& a = StartPod("a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+                         "pod-a", {{18080, 80, "tcp", ""}}, "");
   ASSERT_NE(a.domain, nullptr);
-  ASSERT_TRUE(Eventually([&] { return ConsoleHas(a, "VMMAP-NET-"); }))
-      << ReadFile(a.console);
-  ASSERT_TRUE(ConsoleHas(a, absl::StrCat("VMMAP-NET-UP ip=", a.ip(), " mtu=",
-                                         ReadLink(a.state.netns_path, "eth0")->mtu)))
+  ASSERT_TRUE(Eventually([&] { return ConsoleHas(a, "VMMAP-NET-"); })) << ReadFile(a.console);
+  ASSERT_TRUE(ConsoleHas(a, absl::StrCat("VMMAP-NET-UP ip=", a.ip(),
+                                         " mtu=", ReadLink(a.state.netns_path, "eth0")->mtu)))
       << ReadFile(a.console);
   // The pod's DNS config, beyond the two servers ip= carries: vmmap.dns=.
-  ASSERT_TRUE(Eventually([&] { return ConsoleHas(a, "VMMAP-RESOLV-DONE"); })) << ReadFile(a.console);
+  ASSERT_TRUE(Eventually([&] { return ConsoleHas(a, "VMMAP-RESOLV-DONE"); }))
+      << ReadFile(a.console);
   EXPECT_TRUE(ConsoleHas(a, "VMMAP-RESOLV nameserver 10.214.0.53")) << ReadFile(a.console);
   EXPECT_TRUE(ConsoleHas(a, "VMMAP-RESOLV search default.svc.cluster.local cluster.local"))
       << ReadFile(a.console);
@@ -244,8 +247,8 @@ TEST_F(GuestNetworkTest, HostReachesTheGuestOnItsPodIpAndHostPortAndPodsReachEac
   EXPECT_THAT(mapped->stdout_bytes, HasSubstr("VMMAP-GUEST pod-a")) << mapped->stderr_bytes;
 
   // Pod B fetches from pod A by pod IP, across the bridge.
-  GuestPod& b = StartPod("b1b2c3d4e5f60718293b4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90", "pod-b", {},
-                         absl::StrCat(" vmmap.fetch=", a.ip(), ":80"));
+  GuestPod& b = StartPod("b1b2c3d4e5f60718293b4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+                         "pod-b", {}, absl::StrCat(" vmmap.fetch=", a.ip(), ":80"));
   ASSERT_NE(b.domain, nullptr);
   EXPECT_TRUE(Eventually([&] { return ConsoleHas(b, "VMMAP-FETCHED VMMAP-GUEST pod-a"); }))
       << ReadFile(b.console);
@@ -265,8 +268,8 @@ TEST_F(GuestNetworkTest, HostReachesTheGuestOnItsPodIpAndHostPortAndPodsReachEac
   // libvirt reads interface counters from /proc/net/dev of its own
   // namespace, where the tap no longer is (docs/network.md).
   virDomainInterfaceStatsStruct libvirt_stats;
-  int libvirt_rc = virDomainInterfaceStats(a.domain, a.nic.tap.c_str(), &libvirt_stats,
-                                           sizeof libvirt_stats);
+  int libvirt_rc =
+      virDomainInterfaceStats(a.domain, a.nic.tap.c_str(), &libvirt_stats, sizeof libvirt_stats);
   EXPECT_LT(libvirt_rc, 0) << "libvirt sees the moved tap now: update docs/network.md";
   // The pod's counters, read in its namespace, saw the HTTP and ICMP
   // traffic, both ways, and match the tap's (the same frames, mirrored).
@@ -301,7 +304,8 @@ std::string QemuPidCommand(const std::string& domain_name) {
 std::string DomainCgroup(const std::string& domain_name, const std::string& controller) {
   absl::StatusOr<ProcessResult> pid = Sh(QemuPidCommand(domain_name));
   if (!pid.ok()) return "";
-  std::string cgroups = ReadFile(absl::StrCat("/proc/", absl::StripAsciiWhitespace(pid->stdout_bytes), "/cgroup"));
+  std::string cgroups =
+      ReadFile(absl::StrCat("/proc/", absl::StripAsciiWhitespace(pid->stdout_bytes), "/cgroup"));
   for (absl::string_view line : absl::StrSplit(cgroups, '\n')) {
     std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (f.size() == 3 && f[1] == controller) {
@@ -317,7 +321,8 @@ int64_t ReadInt(const std::string& path, const std::string& key = "") {
   std::string text = ReadFile(path);
   if (key.empty()) return std::strtoll(text.c_str(), nullptr, 10);
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (absl::ConsumePrefix(&line, key + " ")) return std::strtoll(std::string(line).c_str(), nullptr, 10);
+    if (absl::ConsumePrefix(&line, key + " "))
+      return std::strtoll(std::string(line).c_str(), nullptr, 10);
   }
   return -1;
 }
@@ -344,7 +349,8 @@ TEST_F(GuestNetworkTest, NetworkFloodStaysWithinThePodCpuCeiling) {
     std::string stat = ReadFile(stat_path);
     std::vector<std::string> f = absl::StrSplit(stat.substr(stat.rfind(')') + 2), ' ');
     // Fields 14 and 15 (utime, stime) are at 11 and 12 after "pid (comm) ".
-    return (std::strtoll(f.at(11).c_str(), nullptr, 10) + std::strtoll(f.at(12).c_str(), nullptr, 10)) *
+    return (std::strtoll(f.at(11).c_str(), nullptr, 10) +
+            std::strtoll(f.at(12).c_str(), nullptr, 10)) *
            (1000000000 / sysconf(_SC_CLK_TCK));
   };
   ASSERT_FALSE(cpu.empty());

@@ -45,7 +45,8 @@ class Yaml {
   std::vector<std::string> Texts(yaml::NodeId seq) const {
     std::vector<std::string> out;
     const yaml::Node& n = tree_.node(seq);
-    for (const yaml::NodeId* it = tree_.begin(n); it != tree_.end(n); ++it) out.push_back(Text(*it));
+    for (const yaml::NodeId* it = tree_.begin(n); it != tree_.end(n); ++it)
+      out.push_back(Text(*it));
     return out;
   }
   size_t Keys(yaml::NodeId map) const { return tree_.node(map).size / 2; }
@@ -121,8 +122,8 @@ TEST(NoCloudSeed, HostilePodStringsAreRefusedNamingFieldAndValue) {
       {"hostname with a newline and a key",
        [](GuestAddressing& a) { a.hostname = "web\nuser-data: evil"; }, "hostname"},
       {"hostname with a quote", [](GuestAddressing& a) { a.hostname = "a\"b"; }, "hostname"},
-      {"search with a colon-space",
-       [](GuestAddressing& a) { a.dns.searches = {"x: {y: z}"}; }, "searches"},
+      {"search with a colon-space", [](GuestAddressing& a) { a.dns.searches = {"x: {y: z}"}; },
+       "searches"},
       {"search too long", [](GuestAddressing& a) { a.dns.searches = {std::string(300, 'a')}; },
        "searches"},
       {"too many searches",
@@ -132,7 +133,11 @@ TEST(NoCloudSeed, HostilePodStringsAreRefusedNamingFieldAndValue) {
       {"option with a space", [](GuestAddressing& a) { a.dns.options = {"ndots:5 rotate"}; },
        "options"},
       {"MAC", [](GuestAddressing& a) { a.mac = "0a:58:0a:58:00:05\n"; }, "MAC"},
-      {"route", [](GuestAddressing& a) { a.routes = {{"0.0.0.0/99", ""}}; }, "route"},
+      {"route",
+       [](GuestAddressing& a) {
+         a.routes = {{"0.0.0.0/99", ""}};
+       },
+       "route"},
   };
   for (const Case& c : cases) {
     GuestAddressing a = PodAddressing();
@@ -154,15 +159,18 @@ TEST(NoCloudSeed, NothingBeyondTheFieldsEvenForOddButValidValues) {
   EXPECT_EQ(meta.Keys(meta.Root()), 1u);
   Yaml net(seed->network_config);
   ASSERT_TRUE(net.status().ok());
-  EXPECT_EQ(net.Keys(net.Root()), 2u);                      // version, ethernets
-  EXPECT_EQ(net.Keys(net.At({"ethernets"})), 1u);           // eth0 only
+  EXPECT_EQ(net.Keys(net.Root()), 2u);             // version, ethernets
+  EXPECT_EQ(net.Keys(net.At({"ethernets"})), 1u);  // eth0 only
 }
 
 TEST(KernelDnsArgument, CarriesServersSearchesOptionsAsOneWord) {
-  absl::StatusOr<std::string> arg = KernelDnsArgument(
-      {{"10.96.0.10", "fd00::a"}, {"default.svc.cluster.local", "cluster.local"}, {"ndots:5", "edns0"}});
+  absl::StatusOr<std::string> arg =
+      KernelDnsArgument({{"10.96.0.10", "fd00::a"},
+                         {"default.svc.cluster.local", "cluster.local"},
+                         {"ndots:5", "edns0"}});
   ASSERT_TRUE(arg.ok()) << arg.status();
-  EXPECT_EQ(*arg, "vmmap.dns=10.96.0.10,fd00::a/default.svc.cluster.local,cluster.local/ndots:5,edns0");
+  EXPECT_EQ(*arg,
+            "vmmap.dns=10.96.0.10,fd00::a/default.svc.cluster.local,cluster.local/ndots:5,edns0");
   EXPECT_EQ(*KernelDnsArgument({}), "");
   EXPECT_EQ(*KernelDnsArgument({{}, {"svc"}, {}}), "vmmap.dns=/svc/");
 }
@@ -239,8 +247,8 @@ TEST(NoCloudImage, XorrisoBuildsACidataVolumeWithTheThreeFiles) {
   EXPECT_THAT(files, HasSubstr("'user-data'"));
   std::string extracted = dir.path() + "/nc";
   Shell(absl::StrCat("xorriso -osirrox on -indev ", image, " -extract /network-config ", extracted,
-                   " 2>&1"),
-      &rc);
+                     " 2>&1"),
+        &rc);
   std::ifstream in(extracted);
   std::stringstream body;
   body << in.rdbuf();
@@ -259,9 +267,9 @@ TEST(NoCloudSeed, CloudInitConvertsTheNetworkConfig) {
   const std::string config = dir.path() + "/network-config";
   std::ofstream(config) << seed->network_config;
   int rc = 0;
-  std::string out = Shell(absl::StrCat("cloud-init devel net-convert -p ", config,
-                                     " -k yaml -d ", dir.path(), "/out -D debian -O eni 2>&1"),
-                        &rc);
+  std::string out = Shell(absl::StrCat("cloud-init devel net-convert -p ", config, " -k yaml -d ",
+                                       dir.path(), "/out -D debian -O eni 2>&1"),
+                          &rc);
   ASSERT_EQ(rc, 0) << out;
   std::ifstream in(dir.path() + "/out/etc/network/interfaces.d/50-cloud-init");
   std::stringstream eni;

@@ -141,7 +141,8 @@ TEST_F(PodNetworkTest, PodDnsServersAreTheGuestsResolvers) {
             absl::StrCat("ip=", state->ips[0],
                          "::10.215.0.1:255.255.255.0:web-0:eth0:off:10.96.0.10:10.96.0.11"));
   // All of the pod's DNS, the first 3 servers (what glibc reads): vmmap.dns=.
-  EXPECT_EQ(nic->kernel_dns_arg, "vmmap.dns=10.96.0.10,fd00::10,10.96.0.11/default.svc.cluster.local/");
+  EXPECT_EQ(nic->kernel_dns_arg,
+            "vmmap.dns=10.96.0.10,fd00::10,10.96.0.11/default.svc.cluster.local/");
   // The NoCloud seed of a disk image gets the same, with the pod's address.
   EXPECT_EQ(nic->addressing.hostname, "web-0");
   EXPECT_EQ(nic->addressing.mac, nic->mac);

@@ -48,8 +48,8 @@ class PostStartTest : public RuntimeFixture {
     c.id = "container-" + pod;
     c.sandbox_id = sandbox.id;
     c.resources = CpuLimit(cpu_milli);
-    absl::StatusOr<DomainPlan> plan = PlanDomain(
-        PlanInputFor(sandbox.config, c.resources, 0), NodeConfig());
+    absl::StatusOr<DomainPlan> plan =
+        PlanDomain(PlanInputFor(sandbox.config, c.resources, 0), NodeConfig());
     EXPECT_TRUE(plan.ok()) << plan.status();
     plan->spec.owner.sandbox_id = sandbox.id;
     plan->spec.owner.container_id = c.id;

@@ -79,8 +79,8 @@ TEST_F(RecoveryTest, RollsBackPendingRemovesOrphansKeepsCommittedAndForeign) {
 
   // A committed RUNNING container whose domain vanished while we were down.
   ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-d", 3)).ok());
-  const ContainerRecord vanished = Row("vanished-container", "sandbox-d",
-                                       "vmmap-ns-d-000000000000", ContainerState::kRunning);
+  const ContainerRecord vanished =
+      Row("vanished-container", "sandbox-d", "vmmap-ns-d-000000000000", ContainerState::kRunning);
   ASSERT_TRUE(store_->PutContainer(vanished).ok());
 
   ASSERT_TRUE(runtime_->Recover().ok());

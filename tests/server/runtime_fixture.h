@@ -35,8 +35,9 @@ class RuntimeFixture : public ::testing::Test {
     ASSERT_TRUE(images.ok()) << images.status();
     images_ = std::move(*images);
     // A cgroup tree of the test's own: tests never touch the node's cgroups.
-    runtime_ = std::make_unique<PodRuntime>(RuntimeOptions{dir_, NodeConfig(), nullptr, CgroupRoot()},
-                                            hypervisor_.get(), store_.get(), images_.get());
+    runtime_ =
+        std::make_unique<PodRuntime>(RuntimeOptions{dir_, NodeConfig(), nullptr, CgroupRoot()},
+                                     hypervisor_.get(), store_.get(), images_.get());
   }
   void TearDown() override {
     std::error_code ignored;

@@ -72,10 +72,11 @@ class StateMigrationTest : public ::testing::Test {
                         const std::string& resources) {
     Exec(kUnversionedSchema);
     Insert("INSERT INTO sandboxes VALUES (?1, ?2, ?3, 0, 7)", {"s1", sandbox_config, "vmmap"});
-    Insert("INSERT INTO containers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, 0, 8, 9, 0, 0, "
-           "?10, ?11)",
-           {"c1", "s1", container_config, resources, "sha256:abc", "file:///img.tar",
-            "vmmap-ns-pod-0123", "", "/state/containers/c1/console.log", "", ""});
+    Insert(
+        "INSERT INTO containers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, 0, 8, 9, 0, 0, "
+        "?10, ?11)",
+        {"c1", "s1", container_config, resources, "sha256:abc", "file:///img.tar",
+         "vmmap-ns-pod-0123", "", "/state/containers/c1/console.log", "", ""});
   }
 
   std::string path_;
@@ -199,7 +200,8 @@ TEST_F(StateMigrationTest, TypedRowThatDoesNotDecodeIsDataLossNeverAShortList) {
   EXPECT_TRUE((*store)->GetContainer("c1").ok());
   absl::Status get = (*store)->GetContainer("c2").status();
   EXPECT_EQ(get.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(get.message()), AllOf(HasSubstr("container row c2"), HasSubstr("labels")));
+  EXPECT_THAT(std::string(get.message()),
+              AllOf(HasSubstr("container row c2"), HasSubstr("labels")));
   EXPECT_EQ((*store)->ListContainers().status().code(), absl::StatusCode::kDataLoss);
   Insert("UPDATE container SET state = 42 WHERE id = ?1", {"c1"});
   EXPECT_THAT(std::string((*store)->GetContainer("c1").status().message()), HasSubstr("state"));
@@ -217,9 +219,9 @@ TEST_F(StateMigrationTest, VersionOneGainsThePodNetworkColumnsKeepingItsRows) {
     ASSERT_TRUE((*store)->PutSandbox(sandbox).ok());
   }
   // What version 1 wrote: the same tables without the network columns.
-  for (const char* column : {"host_network", "port_mappings", "dns_servers", "dns_searches",
-                             "dns_options", "network_pending", "netns_path", "cni_result",
-                             "pod_ips"}) {
+  for (const char* column :
+       {"host_network", "port_mappings", "dns_servers", "dns_searches", "dns_options",
+        "network_pending", "netns_path", "cni_result", "pod_ips"}) {
     Exec(std::string("ALTER TABLE sandbox DROP COLUMN ") + column);
   }
   Exec("PRAGMA user_version = 1");

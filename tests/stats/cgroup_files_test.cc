@@ -44,7 +44,8 @@ TEST(CgroupFilesTest, ProcCgroupOfAQemuOnAHybridHost) {
 TEST(CgroupFilesTest, CgroupMountsFromMountinfo) {
   auto mounts = ParseCgroupMounts(
       "30 24 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n"
-      "31 30 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"
+      "31 30 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup "
+      "rw,cpu,cpuacct\n"
       "32 30 0:28 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
       "33 30 0:29 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n"
       "34 30 0:30 /sub /mnt/sub rw - cgroup cgroup rw,name=systemd,release_agent=/x\n");
@@ -57,10 +58,11 @@ TEST(CgroupFilesTest, CgroupMountsFromMountinfo) {
 }
 
 TEST(CgroupFilesTest, MemoryAsCadvisorComputesIt) {
-  CgroupMemory v1 = MemoryFromV1(
-      1000, ParseKeyedValues("total_inactive_file 300\ntotal_rss 600\ntotal_cache 400\n"
-                             "inactive_file 9\ntotal_pgfault 7\ntotal_pgmajfault 1\n"),
-      9223372036854771712ull);
+  CgroupMemory v1 =
+      MemoryFromV1(1000,
+                   ParseKeyedValues("total_inactive_file 300\ntotal_rss 600\ntotal_cache 400\n"
+                                    "inactive_file 9\ntotal_pgfault 7\ntotal_pgmajfault 1\n"),
+                   9223372036854771712ull);
   EXPECT_EQ(v1.working_set, 700u);
   EXPECT_EQ(v1.rss, 600u);
   EXPECT_EQ(v1.cache, 400u);
@@ -77,12 +79,12 @@ TEST(CgroupFilesTest, MemoryAsCadvisorComputesIt) {
 }
 
 TEST(CgroupFilesTest, ThrottlingAndUsageUnits) {
-  auto v1 = ThrottlingFromCpuStat(ParseKeyedValues("nr_periods 81\nnr_throttled 80\nthrottled_time 5000\n"),
-                                  false);
+  auto v1 = ThrottlingFromCpuStat(
+      ParseKeyedValues("nr_periods 81\nnr_throttled 80\nthrottled_time 5000\n"), false);
   EXPECT_EQ(v1.nr_throttled, 80u);
   EXPECT_EQ(v1.throttled_ns, 5000u);
-  auto v2 = ThrottlingFromCpuStat(ParseKeyedValues("nr_periods 2\nnr_throttled 1\nthrottled_usec 5\n"),
-                                  true);
+  auto v2 = ThrottlingFromCpuStat(
+      ParseKeyedValues("nr_periods 2\nnr_throttled 1\nthrottled_usec 5\n"), true);
   EXPECT_EQ(v2.throttled_ns, 5000u);
   EXPECT_EQ(UsageFromV2CpuStat(ParseKeyedValues("usage_usec 3\n")), 3000u);
 }
@@ -141,7 +143,8 @@ TEST(DomainCgroupTest, LocatesADomainOnACgroupV2Host) {
 }
 
 TEST(DomainCgroupTest, AProcessInTheRootCgroupIsNoDomain) {
-  const fs::path dir = fs::temp_directory_path() / ("vmmap-cgroup-root-" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("vmmap-cgroup-root-" + std::to_string(getpid()));
   fs::remove_all(dir);
   Write(dir / "proc/7/cgroup", "4:memory:/\n0::/\n");
   CgroupFs fs_((dir / "proc").string(), {{(dir / "cg").string(), "/", true, {}}});

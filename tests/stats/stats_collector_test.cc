@@ -28,9 +28,9 @@ namespace vmmap {
 namespace {
 
 namespace fs = std::filesystem;
-using virt::Hypervisor;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
+using virt::Hypervisor;
 
 // Delegates to a real libvirt connection; the domain listing can be held
 // until the test opens a gate (so concurrent callers provably overlap), and
@@ -61,20 +61,28 @@ class GatedHypervisor : public Hypervisor {
     ++bulk_calls_;
     return inner_->GetAllDomainStats(names, groups);
   }
-  absl::StatusOr<virt::DomainId> DefineDomain(std::string_view xml) override { return inner_->DefineDomain(xml); }
+  absl::StatusOr<virt::DomainId> DefineDomain(std::string_view xml) override {
+    return inner_->DefineDomain(xml);
+  }
   absl::Status StartDomain(std::string_view n) override { return inner_->StartDomain(n); }
   absl::Status ShutdownDomain(std::string_view n) override { return inner_->ShutdownDomain(n); }
   absl::Status DestroyDomain(std::string_view n) override { return inner_->DestroyDomain(n); }
   absl::Status UndefineDomain(std::string_view n) override { return inner_->UndefineDomain(n); }
-  absl::StatusOr<virt::DomainStatus> DomainState(std::string_view n) override { return inner_->DomainState(n); }
-  absl::StatusOr<std::string> DomainXml(std::string_view n) override { return inner_->DomainXml(n); }
-  absl::StatusOr<std::vector<virt::DomainInfo>> ListDomainsWithMetadata(std::string_view ns) override {
+  absl::StatusOr<virt::DomainStatus> DomainState(std::string_view n) override {
+    return inner_->DomainState(n);
+  }
+  absl::StatusOr<std::string> DomainXml(std::string_view n) override {
+    return inner_->DomainXml(n);
+  }
+  absl::StatusOr<std::vector<virt::DomainInfo>> ListDomainsWithMetadata(
+      std::string_view ns) override {
     return inner_->ListDomainsWithMetadata(ns);
   }
   absl::StatusOr<std::string> DomainMetadata(std::string_view n, std::string_view ns) override {
     return inner_->DomainMetadata(n, ns);
   }
-  absl::Status SetSchedulerParameters(std::string_view n, const virt::CpuTuneUpdate& u, bool live) override {
+  absl::Status SetSchedulerParameters(std::string_view n, const virt::CpuTuneUpdate& u,
+                                      bool live) override {
     return inner_->SetSchedulerParameters(n, u, live);
   }
   absl::StatusOr<virt::CpuTuneUpdate> GetSchedulerParameters(std::string_view n) override {
@@ -186,7 +194,8 @@ class StatsCollectorTest : public ::testing::Test {
     const std::string& path = cgroups_.at(domain);
     Write(cg / ("unified" + path) / "cpu.stat",
           absl::StrCat("usage_usec ", f.usage_usec, "\nuser_usec 1\nsystem_usec 2\nnice_usec 0\n"));
-    Write(cg / ("unified" + path) / "vcpu0/cpu.stat", absl::StrCat("usage_usec ", f.vcpu0_usec, "\n"));
+    Write(cg / ("unified" + path) / "vcpu0/cpu.stat",
+          absl::StrCat("usage_usec ", f.vcpu0_usec, "\n"));
     Write(cg / ("unified" + path) / "emulator/cpu.stat",
           absl::StrCat("usage_usec ", f.emulator_usec, "\n"));
     Write(cg / ("cpu" + path) / "cpu.stat",
@@ -214,8 +223,9 @@ class StatsCollectorTest : public ::testing::Test {
   std::string AddPod(const std::string& name, std::map<std::string, std::string> labels,
                      bool start = true, int pid = 0) {
     const std::string domain = "vmmap-stats-" + name + "-" + std::to_string(getpid());
-    const std::string xml = "<domain type='test'><name>" + domain +
-                            "</name><memory unit='KiB'>131072</memory><os><type>hvm</type></os></domain>";
+    const std::string xml =
+        "<domain type='test'><name>" + domain +
+        "</name><memory unit='KiB'>131072</memory><os><type>hvm</type></os></domain>";
     EXPECT_TRUE(libvirt_->DefineDomain(xml).ok());
     if (start) {
       EXPECT_TRUE(libvirt_->StartDomain(domain).ok());
@@ -473,7 +483,8 @@ TEST_F(StatsCollectorTest, ConcurrentRequestsShareOneListing) {
   EXPECT_EQ(ok.load(), 16);
   EXPECT_EQ(hv_->listings() - listings_before, 1);
   EXPECT_EQ(hv_->calls() - calls_before, 1u) << "libvirt API calls for 16 concurrent requests";
-  EXPECT_EQ(hv_->bulk_calls(), 0) << "no bulk stats (QMP) call unless balloon figures are asked for";
+  EXPECT_EQ(hv_->bulk_calls(), 0)
+      << "no bulk stats (QMP) call unless balloon figures are asked for";
 }
 
 TEST_F(StatsCollectorTest, FreshnessBoundsTheCache) {
@@ -487,7 +498,8 @@ TEST_F(StatsCollectorTest, FreshnessBoundsTheCache) {
   clock_.Advance(std::chrono::milliseconds(1));  // at the bound: stale
   const auto later = List();
   EXPECT_EQ(hv_->calls(), calls + 1) << "one libvirt call per refresh, nothing per domain";
-  EXPECT_EQ(later.at("c-fresh").cpu.timestamp_ns, first.at("c-fresh").cpu.timestamp_ns + 300'000'000);
+  EXPECT_EQ(later.at("c-fresh").cpu.timestamp_ns,
+            first.at("c-fresh").cpu.timestamp_ns + 300'000'000);
 }
 
 TEST_F(StatsCollectorTest, BalloonFiguresOnlyWhenAskedAndAtTheirOwnRate) {
@@ -510,8 +522,8 @@ TEST_F(StatsCollectorTest, BalloonFiguresOnlyWhenAskedAndAtTheirOwnRate) {
 
 TEST_F(StatsCollectorTest, PodNetworkCountersComeFromTheGivenSource) {
   StatsOptions options;
-  options.network_counters = [](const SandboxRecord& sandbox)
-      -> absl::StatusOr<std::vector<InterfaceStats>> {
+  options.network_counters =
+      [](const SandboxRecord& sandbox) -> absl::StatusOr<std::vector<InterfaceStats>> {
     if (sandbox.id == "sb-broken") return absl::UnavailableError("netns gone");
     return std::vector<InterfaceStats>{{"eth0", 111, 1, 222, 2}};
   };

@@ -162,11 +162,11 @@ class StatsE2eTest : public ::testing::Test {
     g.spin = g.guard->Add(RunPod(server, "stats-spin-" + suffix, image, 500, 256 * kMiB,
                                  {"vmmap.spin=1"}, {{"vmmap.io/emulator-cpu", "10"}}));
     g.idle = g.guard->Add(RunPod(server, "stats-idle-" + suffix, image, 1000, 512 * kMiB, {}));
-    g.alloc = g.guard->Add(RunPod(server, "stats-alloc-" + suffix, image, 1000, 512 * kMiB,
-                                  {"vmmap.alloc=200"}));
-    for (const auto& [pod, marker] : {std::pair{&g.spin, "VMMAP-SPINNING="},
-                                      std::pair{&g.idle, "VMMAP-NPROC="},
-                                      std::pair{&g.alloc, "VMMAP-ALLOCATED="}}) {
+    g.alloc = g.guard->Add(
+        RunPod(server, "stats-alloc-" + suffix, image, 1000, 512 * kMiB, {"vmmap.alloc=200"}));
+    for (const auto& [pod, marker] :
+         {std::pair{&g.spin, "VMMAP-SPINNING="}, std::pair{&g.idle, "VMMAP-NPROC="},
+          std::pair{&g.alloc, "VMMAP-ALLOCATED="}}) {
       ASSERT_TRUE(WaitFor([&] { return Console(server, *pod).find(marker) != std::string::npos; },
                           kBootDeadline))
           << pod->name << " did not print " << marker << "; console:\n"
@@ -221,13 +221,16 @@ TEST_F(StatsE2eTest, AttributesAndFiltersOverTheWire) {
   for (const auto& [id, s] : all) ExpectAttributes(s);
   v1::ContainerStatsFilter by_label;
   (*by_label.mutable_label_selector())["pod"] = idle().name;
-  EXPECT_THAT(ListStats(server(), by_label), ::testing::ElementsAre(::testing::Key(idle().container_id)));
+  EXPECT_THAT(ListStats(server(), by_label),
+              ::testing::ElementsAre(::testing::Key(idle().container_id)));
   v1::ContainerStatsFilter by_sandbox;
   by_sandbox.set_pod_sandbox_id(spin().sandbox_id);
-  EXPECT_THAT(ListStats(server(), by_sandbox), ::testing::ElementsAre(::testing::Key(spin().container_id)));
+  EXPECT_THAT(ListStats(server(), by_sandbox),
+              ::testing::ElementsAre(::testing::Key(spin().container_id)));
   v1::ListPodSandboxStatsRequest pod_request;
   v1::ListPodSandboxStatsResponse pod_response;
-  ASSERT_TRUE(server().runtime().ListPodSandboxStats(Context().get(), pod_request, &pod_response).ok());
+  ASSERT_TRUE(
+      server().runtime().ListPodSandboxStats(Context().get(), pod_request, &pod_response).ok());
   EXPECT_EQ(pod_response.stats_size(), 3);
   for (const auto& p : pod_response.stats()) {
     EXPECT_TRUE(p.attributes().has_metadata());
@@ -242,7 +245,8 @@ TEST_F(StatsE2eTest, AttributesAndFiltersOverTheWire) {
 // limit. How much CPU the guest gets depends on the machine's load; none of
 // these claims do.
 TEST_F(StatsE2eTest, SpinningGuestCpuMatchesTheCgroupAndStaysUnderItsLimit) {
-  ASSERT_FALSE(ReadDomainCpu(spin().name).source.empty()) << "no CPU accounting cgroup for the spinning pod";
+  ASSERT_FALSE(ReadDomainCpu(spin().name).source.empty())
+      << "no CPU accounting cgroup for the spinning pod";
   auto a = FreshStats();
   const CgroupCpu cg_a = ReadDomainCpu(spin().name);
   const auto wall_a = std::chrono::steady_clock::now();
@@ -262,10 +266,12 @@ TEST_F(StatsE2eTest, SpinningGuestCpuMatchesTheCgroupAndStaysUnderItsLimit) {
   const double cri_rate = static_cast<double>(cb.usage_core_nano_seconds().value() -
                                               ca.usage_core_nano_seconds().value()) /
                           static_cast<double>(cb.timestamp() - ca.timestamp());
-  const double cg_rate = static_cast<double>(cg_b.nanos - cg_a.nanos) / 1e9 / Seconds(wall_b - wall_a);
+  const double cg_rate =
+      static_cast<double>(cg_b.nanos - cg_a.nanos) / 1e9 / Seconds(wall_b - wall_a);
   const double nano_cores = static_cast<double>(cb.usage_nano_cores().value()) / 1e9;
-  std::cout << "spinning guest: usage_nano_cores=" << nano_cores << " cores, CRI counter rate="
-            << cri_rate << ", cgroup rate=" << cg_rate << " (" << cg_b.source << ")" << std::endl;
+  std::cout << "spinning guest: usage_nano_cores=" << nano_cores
+            << " cores, CRI counter rate=" << cri_rate << ", cgroup rate=" << cg_rate << " ("
+            << cg_b.source << ")" << std::endl;
   EXPECT_NEAR(cri_rate, cg_rate, cg_rate * 0.05 + 0.005);
   // a and b are consecutive snapshots, so the rate is exactly theirs.
   EXPECT_NEAR(nano_cores, cri_rate, 0.001);
@@ -293,7 +299,8 @@ TEST_F(StatsE2eTest, PodStatsAreTheVmsStats) {
   ASSERT_EQ(pod.containers_size(), 1);
   EXPECT_EQ(pod.cpu().usage_core_nano_seconds().value(),
             pod.containers(0).cpu().usage_core_nano_seconds().value());
-  EXPECT_EQ(pod.memory().working_set_bytes().value(), pod.containers(0).memory().working_set_bytes().value());
+  EXPECT_EQ(pod.memory().working_set_bytes().value(),
+            pod.containers(0).memory().working_set_bytes().value());
 }
 
 // The allocating guest wrote 200 MiB into a tmpfs (its console said so); the
@@ -306,8 +313,8 @@ TEST_F(StatsE2eTest, AllocationShowsInTheWorkingSet) {
   ASSERT_TRUE(baseline.has_working_set_bytes());
   const uint64_t ws = m.working_set_bytes().value();
   const uint64_t ws_idle = baseline.working_set_bytes().value();
-  std::cout << "working set: idle guest " << ws_idle / kMiB << " MiB, allocating guest " << ws / kMiB
-            << " MiB; page_faults=" << m.page_faults().value()
+  std::cout << "working set: idle guest " << ws_idle / kMiB << " MiB, allocating guest "
+            << ws / kMiB << " MiB; page_faults=" << m.page_faults().value()
             << " major=" << m.major_page_faults().value() << std::endl;
   EXPECT_GE(ws, ws_idle + 150 * kMiB);
   EXPECT_GE(m.usage_bytes().value(), ws);
@@ -341,7 +348,8 @@ TEST_F(StatsE2eTest, WorkingSetIsTheDomainCgroupsAsCadvisorComputesIt) {
   const int64_t before = cgroup_ws();
   auto stats = ListStats(server());
   const int64_t after = cgroup_ws();
-  const int64_t ws = static_cast<int64_t>(stats[alloc().container_id].memory().working_set_bytes().value());
+  const int64_t ws =
+      static_cast<int64_t>(stats[alloc().container_id].memory().working_set_bytes().value());
   std::cout << "working set: cgroup " << before / kMiB << ".." << after / kMiB << " MiB, CRI "
             << ws / kMiB << " MiB" << std::endl;
   EXPECT_GE(ws + 4 * kMiB, std::min(before, after));
@@ -416,10 +424,12 @@ TEST(StatsVirshTest, MatchesVirshDomstatsUnderLibvirtd) {
   const std::string name = "stats-virsh-" + std::to_string(getpid());
   PodsGuard guard(server);
   const Pod pod = guard.Add(RunPod(server, name, image, 500, 256 * kMiB, {}));
-  ASSERT_TRUE(WaitFor([&] { return Console(server, pod).find("VMMAP-NPROC=") != std::string::npos; },
-                      kBootDeadline))
+  ASSERT_TRUE(
+      WaitFor([&] { return Console(server, pod).find("VMMAP-NPROC=") != std::string::npos; },
+              kBootDeadline))
       << Tail(Console(server, pod));
-  std::string domain = Shell("virsh -q -c qemu:///system list --name | grep -- '-" + name + "-' || true");
+  std::string domain =
+      Shell("virsh -q -c qemu:///system list --name | grep -- '-" + name + "-' || true");
   domain.erase(domain.find_last_not_of(" \n") + 1);
   ASSERT_FALSE(domain.empty());
 
@@ -431,8 +441,8 @@ TEST(StatsVirshTest, MatchesVirshDomstatsUnderLibvirtd) {
     const v1::ContainerStats& s = stats[pod.container_id];
     ASSERT_TRUE(s.cpu().has_usage_core_nano_seconds());
     const uint64_t cpu = s.cpu().usage_core_nano_seconds().value();
-    std::cout << "virsh cpu.time " << before.cpu_time << " <= CRI " << cpu << " <= " << after.cpu_time
-              << std::endl;
+    std::cout << "virsh cpu.time " << before.cpu_time << " <= CRI " << cpu
+              << " <= " << after.cpu_time << std::endl;
     EXPECT_LE(before.cpu_time, cpu);
     EXPECT_LE(cpu, after.cpu_time);
     EXPECT_TRUE(s.memory().has_working_set_bytes());

@@ -30,14 +30,12 @@ using ::testing::UnorderedElementsAre;
 
 constexpr char kTestUri[] = "test:///default";
 
-std::string DomainXmlFor(const std::string& name,
-                         const std::string& pod_uid = "",
+std::string DomainXmlFor(const std::string& name, const std::string& pod_uid = "",
                          const std::string& extra = "") {
   std::string metadata;
   if (!pod_uid.empty()) {
-    metadata = "<metadata><vmmap:pod xmlns:vmmap=\"" +
-               std::string(kPodMetadataNamespace) + "\" uid=\"" + pod_uid +
-               "\"/></metadata>";
+    metadata = "<metadata><vmmap:pod xmlns:vmmap=\"" + std::string(kPodMetadataNamespace) +
+               "\" uid=\"" + pod_uid + "\"/></metadata>";
   }
   return "<domain type='test'><name>" + name + "</name>" + metadata +
          "<memory unit='KiB'>65536</memory><vcpu>1</vcpu>"
@@ -58,15 +56,13 @@ CpuTuneUpdate Shares(uint64_t shares) {
 class LibvirtHypervisorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> h =
-        LibvirtHypervisor::Open(kTestUri);
+    absl::StatusOr<std::unique_ptr<LibvirtHypervisor>> h = LibvirtHypervisor::Open(kTestUri);
     ASSERT_TRUE(h.ok()) << h.status();
     hv_ = *std::move(h);
   }
 
   void Define(const std::string& name, const std::string& pod_uid = "") {
-    absl::StatusOr<DomainId> id =
-        hv_->DefineDomain(DomainXmlFor(name, pod_uid));
+    absl::StatusOr<DomainId> id = hv_->DefineDomain(DomainXmlFor(name, pod_uid));
     ASSERT_TRUE(id.ok()) << id.status();
   }
 
@@ -80,8 +76,7 @@ class LibvirtHypervisorTest : public ::testing::Test {
 };
 
 TEST_F(LibvirtHypervisorTest, DefineReturnsIdAndDomainCanBeReadBack) {
-  absl::StatusOr<DomainId> id =
-      hv_->DefineDomain(DomainXmlFor("vmmap-define", "uid-1"));
+  absl::StatusOr<DomainId> id = hv_->DefineDomain(DomainXmlFor("vmmap-define", "uid-1"));
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(id->name, "vmmap-define");
   EXPECT_EQ(id->uuid.size(), 36u) << id->uuid;
@@ -96,9 +91,8 @@ TEST_F(LibvirtHypervisorTest, DefineReturnsIdAndDomainCanBeReadBack) {
 
   absl::StatusOr<std::vector<DomainInfo>> all = hv_->ListDomains();
   ASSERT_TRUE(all.ok()) << all.status();
-  auto it = std::find_if(all->begin(), all->end(), [](const DomainInfo& d) {
-    return d.name == "vmmap-define";
-  });
+  auto it = std::find_if(all->begin(), all->end(),
+                         [](const DomainInfo& d) { return d.name == "vmmap-define"; });
   ASSERT_NE(it, all->end());
   EXPECT_EQ(it->uuid, id->uuid);
   EXPECT_EQ(it->status.state, PowerState::kShutoff);
@@ -110,51 +104,42 @@ TEST_F(LibvirtHypervisorTest, RedefiningWithSameUuidUpdatesInPlace) {
   ASSERT_TRUE(first.ok()) << first.status();
 
   // Same name, no uuid: libvirt invents a new uuid and refuses the clash.
-  absl::StatusOr<DomainId> clash =
-      hv_->DefineDomain(DomainXmlFor("vmmap-re", "uid-2"));
+  absl::StatusOr<DomainId> clash = hv_->DefineDomain(DomainXmlFor("vmmap-re", "uid-2"));
   ASSERT_FALSE(clash.ok());
-  EXPECT_EQ(clash.status().code(), absl::StatusCode::kAlreadyExists)
-      << clash.status();
+  EXPECT_EQ(clash.status().code(), absl::StatusCode::kAlreadyExists) << clash.status();
 
   // Same name and uuid: an update of the existing definition.
   absl::StatusOr<DomainId> second = hv_->DefineDomain(absl::StrReplaceAll(
-      DomainXmlFor("vmmap-re", "uid-2"),
-      {{"</name>", "</name><uuid>" + first->uuid + "</uuid>"}}));
+      DomainXmlFor("vmmap-re", "uid-2"), {{"</name>", "</name><uuid>" + first->uuid + "</uuid>"}}));
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->uuid, first->uuid);
-  absl::StatusOr<std::string> md =
-      hv_->DomainMetadata("vmmap-re", kPodMetadataNamespace);
+  absl::StatusOr<std::string> md = hv_->DomainMetadata("vmmap-re", kPodMetadataNamespace);
   ASSERT_TRUE(md.ok()) << md.status();
   EXPECT_EQ(*md, "<pod uid=\"uid-2\"/>");
 }
 
 TEST_F(LibvirtHypervisorTest, SchemaViolationIsInvalidArgumentNamingProblem) {
   // Without VIR_DOMAIN_DEFINE_VALIDATE libvirt silently drops <bogus/>.
-  absl::StatusOr<DomainId> id =
-      hv_->DefineDomain(DomainXmlFor("vmmap-bad", "", "<bogus/>"));
+  absl::StatusOr<DomainId> id = hv_->DefineDomain(DomainXmlFor("vmmap-bad", "", "<bogus/>"));
   ASSERT_FALSE(id.ok());
-  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument)
-      << id.status();
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << id.status();
   EXPECT_THAT(Msg(id.status()), HasSubstr("bogus"));
   EXPECT_THAT(Msg(id.status()), HasSubstr("define domain \"vmmap-bad\""));
-  EXPECT_EQ(hv_->DomainState("vmmap-bad").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(hv_->DomainState("vmmap-bad").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(LibvirtHypervisorTest, MalformedXmlIsInvalidArgument) {
   absl::StatusOr<DomainId> id = hv_->DefineDomain("<domain type='test'><name>");
   ASSERT_FALSE(id.ok());
-  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument)
-      << id.status();
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << id.status();
 }
 
 TEST_F(LibvirtHypervisorTest, BadValueIsInvalidArgument) {
   // Well-formed and schema-valid element, impossible value.
-  absl::StatusOr<DomainId> id = hv_->DefineDomain(absl::StrReplaceAll(
-      DomainXmlFor("vmmap-badval"), {{"<vcpu>1</vcpu>", "<vcpu>x</vcpu>"}}));
+  absl::StatusOr<DomainId> id = hv_->DefineDomain(
+      absl::StrReplaceAll(DomainXmlFor("vmmap-badval"), {{"<vcpu>1</vcpu>", "<vcpu>x</vcpu>"}}));
   ASSERT_FALSE(id.ok());
-  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument)
-      << id.status();
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << id.status();
 }
 
 TEST_F(LibvirtHypervisorTest, UnknownNameIsNotFoundNamingIt) {
@@ -199,8 +184,7 @@ TEST_F(LibvirtHypervisorTest, Lifecycle) {
   EXPECT_EQ(st->state, PowerState::kShutoff);
   EXPECT_EQ(st->reason, VIR_DOMAIN_SHUTOFF_SHUTDOWN);
 
-  EXPECT_EQ(hv_->ShutdownDomain("vmmap-life").code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(hv_->ShutdownDomain("vmmap-life").code(), absl::StatusCode::kFailedPrecondition);
 
   ASSERT_TRUE(hv_->StartDomain("vmmap-life").ok());
   ASSERT_TRUE(hv_->DestroyDomain("vmmap-life").ok());
@@ -208,12 +192,10 @@ TEST_F(LibvirtHypervisorTest, Lifecycle) {
   ASSERT_TRUE(st.ok()) << st.status();
   EXPECT_EQ(st->state, PowerState::kShutoff);
   EXPECT_EQ(st->reason, VIR_DOMAIN_SHUTOFF_DESTROYED);
-  EXPECT_EQ(hv_->DestroyDomain("vmmap-life").code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(hv_->DestroyDomain("vmmap-life").code(), absl::StatusCode::kFailedPrecondition);
 
   ASSERT_TRUE(hv_->UndefineDomain("vmmap-life").ok());
-  EXPECT_EQ(hv_->DomainState("vmmap-life").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(hv_->DomainState("vmmap-life").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(LibvirtHypervisorTest, UndefiningRunningDomainLeavesItTransient) {
@@ -222,16 +204,14 @@ TEST_F(LibvirtHypervisorTest, UndefiningRunningDomainLeavesItTransient) {
   ASSERT_TRUE(hv_->UndefineDomain("vmmap-transient").ok());
   EXPECT_EQ(StateOf("vmmap-transient"), PowerState::kRunning);
   ASSERT_TRUE(hv_->DestroyDomain("vmmap-transient").ok());
-  EXPECT_EQ(hv_->DomainState("vmmap-transient").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(hv_->DomainState("vmmap-transient").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(LibvirtHypervisorTest, MetadataIdentifiesOurDomainsOnly) {
   Define("vmmap-ours", "uid-ours");
   Define("vmmap-foreign");  // no vmmap metadata
 
-  absl::StatusOr<std::vector<DomainInfo>> all =
-      hv_->ListDomainsWithMetadata(kPodMetadataNamespace);
+  absl::StatusOr<std::vector<DomainInfo>> all = hv_->ListDomainsWithMetadata(kPodMetadataNamespace);
   ASSERT_TRUE(all.ok()) << all.status();
   std::map<std::string, DomainInfo> by_name;
   for (const DomainInfo& d : *all) by_name[d.name] = d;
@@ -246,8 +226,7 @@ TEST_F(LibvirtHypervisorTest, MetadataIdentifiesOurDomainsOnly) {
   EXPECT_THAT(by_name["test"].metadata, IsEmpty());
   EXPECT_EQ(by_name["test"].status.state, PowerState::kRunning);
 
-  absl::StatusOr<std::string> md =
-      hv_->DomainMetadata("vmmap-ours", kPodMetadataNamespace);
+  absl::StatusOr<std::string> md = hv_->DomainMetadata("vmmap-ours", kPodMetadataNamespace);
   ASSERT_TRUE(md.ok()) << md.status();
   EXPECT_EQ(*md, "<pod uid=\"uid-ours\"/>");
   md = hv_->DomainMetadata("test", kPodMetadataNamespace);
@@ -266,13 +245,10 @@ TEST_F(LibvirtHypervisorTest, SchedulerParametersOnTestDriver) {
   // libvirt 9.0's client library adds VIR_TYPED_PARAM_STRING_OKAY to every
   // virDomainGetSchedulerParametersFlags call, and the test driver rejects
   // that flag, so reading is impossible there; it must say so clearly.
-  absl::StatusOr<CpuTuneUpdate> got =
-      hv_->GetSchedulerParameters("vmmap-sched");
+  absl::StatusOr<CpuTuneUpdate> got = hv_->GetSchedulerParameters("vmmap-sched");
   ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnimplemented)
-      << got.status();
-  EXPECT_THAT(Msg(got.status()),
-              HasSubstr("get scheduler parameters of domain \"vmmap-sched\""));
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnimplemented) << got.status();
+  EXPECT_THAT(Msg(got.status()), HasSubstr("get scheduler parameters of domain \"vmmap-sched\""));
 
   // Writing fails too: the test driver's setter accepts no affect flags at
   // all (not even VIR_DOMAIN_AFFECT_CONFIG), and beyond that knows only
@@ -339,8 +315,7 @@ TEST_F(LibvirtHypervisorTest, BulkStatsForAllDomainsIsOneCall) {
     EXPECT_EQ(std::get<int64_t>(it->second), VIR_DOMAIN_RUNNING) << name;
   }
   ASSERT_EQ(by_name.count("vmmap-s-off"), 1u);
-  EXPECT_EQ(std::get<int64_t>(by_name["vmmap-s-off"].params.at("state.state")),
-            VIR_DOMAIN_SHUTOFF);
+  EXPECT_EQ(std::get<int64_t>(by_name["vmmap-s-off"].params.at("state.state")), VIR_DOMAIN_SHUTOFF);
 }
 
 TEST_F(LibvirtHypervisorTest, BulkStatsForNamedDomainsIsConstantCalls) {
@@ -350,8 +325,7 @@ TEST_F(LibvirtHypervisorTest, BulkStatsForNamedDomainsIsConstantCalls) {
   }
   const uint64_t before = hv_->calls();
   absl::StatusOr<std::vector<DomainStats>> stats = hv_->GetAllDomainStats(
-      std::vector<std::string>{"vmmap-n1", "vmmap-n3", "vmmap-missing"},
-      kStatsState);
+      std::vector<std::string>{"vmmap-n1", "vmmap-n3", "vmmap-missing"}, kStatsState);
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(hv_->calls() - before, 2u);  // list + one bulk stats call
   std::vector<std::string> names;

@@ -70,8 +70,7 @@ class PrivateLibvirtd {
     pid_ = fork();
     if (pid_ < 0) return false;
     if (pid_ == 0) {
-      if (getuid() == 0 && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 ||
-                            setuid(uid) != 0)) {
+      if (getuid() == 0 && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
         _exit(127);
       }
       int devnull = open("/dev/null", O_RDWR);
@@ -89,8 +88,7 @@ class PrivateLibvirtd {
                            nullptr};
       // --timeout: the daemon exits on its own once idle, even if this test
       // dies without stopping it.
-      char* const argv[] = {const_cast<char*>(kLibvirtd),
-                            const_cast<char*>("--timeout"),
+      char* const argv[] = {const_cast<char*>(kLibvirtd), const_cast<char*>("--timeout"),
                             const_cast<char*>("60"), nullptr};
       execve(kLibvirtd, argv, env);
       _exit(127);
@@ -158,8 +156,7 @@ TEST(LibvirtReconnectTest, SurvivesDaemonRestart) {
   // Restart again and use a bulk call first this time.
   daemon.Stop();
   ASSERT_TRUE(daemon.Start());
-  absl::StatusOr<std::vector<DomainStats>> stats =
-      hv.GetAllDomainStats(std::nullopt, kStatsState);
+  absl::StatusOr<std::vector<DomainStats>> stats = hv.GetAllDomainStats(std::nullopt, kStatsState);
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->size(), 1u);  // the test driver's fresh "test" domain
   EXPECT_EQ(hv.reconnects(), 2u);
