@@ -1,25 +1,17 @@
 // The pod NIC element, independent of the golden files: what RenderDomainXml
 // writes for DomainSpec::network_interface, and that libvirt accepts it.
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
-
 #include <pugixml.hpp>
 
 #include "gtest/gtest.h"
 #include "mapper/domain_spec.h"
 #include "mapper/domain_xml.h"
+#include "tests/mapper/domain_xml_test_support.h"
 
 namespace vmmap {
 namespace {
 
 DomainSpec MinimalSpec() {
-  DomainSpec spec;
-  spec.type = DomainType::kQemu;
-  spec.name = "vmmap-nic-test";
-  spec.uuid = "6f1b1c2e-8f4e-4c55-9d0f-1b2c3d4e5f60";
-  spec.memory_kib = 262144;
-  spec.owner = {"default", "web", "uid-1", 0, "0123456789abcdef", ""};
-  return spec;
+  return MinimalDomainSpec("vmmap-nic-test", "6f1b1c2e-8f4e-4c55-9d0f-1b2c3d4e5f60");
 }
 
 TEST(DomainXmlNetwork, NoInterfaceWithoutASpec) {
@@ -47,17 +39,9 @@ TEST(DomainXmlNetwork, UnmanagedTapWithThePodMacAndMtu) {
   EXPECT_EQ(nic.child("mtu").attribute("size").as_int(), 1450);
 
   // libvirt's own parser and schema accept it.
-  virConnectPtr conn = virConnectOpen("test:///default");
-  ASSERT_NE(conn, nullptr);
-  virDomainPtr dom = virDomainDefineXMLFlags(conn, xml->c_str(), VIR_DOMAIN_DEFINE_VALIDATE);
-  ASSERT_NE(dom, nullptr) << virGetLastErrorMessage() << "\n" << *xml;
-  char* back = virDomainGetXMLDesc(dom, 0);
-  ASSERT_NE(back, nullptr);
-  EXPECT_NE(std::string(back).find("managed='no'"), std::string::npos) << back;
-  free(back);
-  EXPECT_EQ(virDomainUndefine(dom), 0);
-  virDomainFree(dom);
-  virConnectClose(conn);
+  absl::StatusOr<std::string> back = DefineValidatedAndReadBack(*xml);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << *xml;
+  EXPECT_NE(back->find("managed='no'"), std::string::npos) << *back;
 }
 
 }  // namespace
