@@ -8,8 +8,9 @@ namespace vmmap {
 
 int64_t VmmOverheadBytes(const NodeConfig& node, int64_t guest_bytes, int vcpus) {
   const OverheadModel& m = node.overhead;
-  const int64_t code_cache =
-      node.domain_type == DomainType::kQemu ? node.tcg_code_cache_mib * kMiB : 0;
+  const int64_t code_cache = node.domain_type == DomainType::kQemu
+                                 ? node.tcg_code_cache_mib * kMiB + m.tcg_locked_extra_bytes
+                                 : 0;
   return m.fixed_bytes + m.per_vcpu_bytes * vcpus + guest_bytes / m.guest_divisor +
          m.devices_bytes + code_cache;
 }
@@ -45,13 +46,14 @@ absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxR
   const OverheadModel& m = node.overhead;
   explanation.Add(
       "VMM overhead", absl::StrCat("guest ", FormatBytes(guest), ", ", vcpus, " vCPUs"),
-      absl::StrCat("fixed ", m.fixed_bytes / kMiB, "Mi + ", m.per_vcpu_bytes / kMiB,
-                   "Mi × vCPUs + guest / ", m.guest_divisor, " + devices ", m.devices_bytes / kMiB,
-                   "Mi",
-                   node.domain_type == DomainType::kQemu
-                       ? absl::StrCat(" + TCG code cache ", node.tcg_code_cache_mib, "Mi")
-                       : "",
-                   " (docs/overhead-measurement.md)"),
+      absl::StrCat(
+          "fixed ", m.fixed_bytes / kMiB, "Mi + ", m.per_vcpu_bytes / kMiB, "Mi × vCPUs + guest / ",
+          m.guest_divisor, " + devices ", m.devices_bytes / kMiB, "Mi",
+          node.domain_type == DomainType::kQemu
+              ? absl::StrCat(" + TCG code cache ", node.tcg_code_cache_mib,
+                             "Mi + TCG locked extra ", m.tcg_locked_extra_bytes / kMiB, "Mi")
+              : "",
+          " (docs/overhead-measurement.md)"),
       FormatBytes(overhead));
   explanation.Add("memtune/hard_limit", "guest memory + VMM overhead",
                   "the cgroup limit covers all of QEMU, not just guest RAM",

@@ -29,6 +29,14 @@ struct OverheadModel {
   int64_t per_vcpu_bytes = 16 * kMiB;  // vCPU thread stack (locked whole) and per-CPU state
   int64_t guest_divisor = 512;         // host page tables: 2 MiB per GiB of guest
   int64_t devices_bytes = 16 * kMiB;   // virtio disk and balloon queues, serial
+  // `qemu` (TCG) domains only, beside the code cache: what QEMU really keeps
+  // locked beyond the terms above, measured with a working mlockall (QEMU
+  // with CAP_IPC_LOCK, vmmap's own devices, guests that touch all their RAM):
+  // 157–214 MiB over the guest where the terms above and the code cache give
+  // 160.5–210, so 256 MiB/1 and /4 vCPU guests were OOM-killed by their own
+  // hard_limit (docs/capacity.md). Not measured under KVM (it does not run
+  // here): the same QEMU devices probably need some of it there too.
+  int64_t tcg_locked_extra_bytes = 24 * kMiB;
 };
 
 struct NodeConfig {

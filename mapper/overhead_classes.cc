@@ -64,6 +64,8 @@ absl::StatusOr<OverheadNeed> OverheadNeedFor(const NodeConfig& node, const VmSha
   if (node.domain_type == DomainType::kQemu) {
     sum += term("TCG code cache", "domain type qemu", "<tcg><tb-cache> bound",
                 node.tcg_code_cache_mib * kMiB);
+    sum += term("TCG locked extra", "domain type qemu",
+                "measured with a working mlockall (docs/capacity.md)", m.tcg_locked_extra_bytes);
   }
   // The terms above must be the model itself: a new model term that is not
   // listed here would make the printed classes too small.

@@ -231,6 +231,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
     return std::vector<InterfaceStats>{
         {c->name, c->rx_bytes, c->rx_errors, c->tx_bytes, c->tx_errors}};
   };
+  stats_options.node = options.node;  // planned guest memory beside the measured
   StatsCollector stats(hypervisor->get(), &runtime, images->get(), std::move(stats_options));
   // Serial consoles to CRI log files (kubectl logs), after Recover() settled the rows.
   ConsoleLogForwarder console_logs(store->get(), std::chrono::seconds(1), std::chrono::seconds(1),

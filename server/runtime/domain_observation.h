@@ -17,7 +17,11 @@ namespace vmmap {
 // other than NotFound changes nothing: libvirt unreachable is not a state.
 // Only CREATED/RUNNING committed rows change:
 //  * domain gone → EXITED, exit 255, reason DomainVanished;
-//  * RUNNING and shut off → EXITED 0 Completed; crashed → EXITED 1 Crashed.
+//  * RUNNING and shut off → EXITED 0 Completed; crashed → EXITED 1 Crashed;
+//  * RUNNING and shut off with libvirt's reason "crashed" (QEMU died under
+//    the guest: SIGKILL from the OOM killer when the domain's cgroup reached
+//    its hard_limit, or a QEMU crash) → EXITED 137 QemuKilled, never a
+//    successful exit.
 std::optional<ContainerRecord> ObserveDomain(const ContainerRecord& record,
                                              const absl::StatusOr<virt::DomainStatus>& status,
                                              int64_t now_ns);

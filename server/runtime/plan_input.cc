@@ -19,4 +19,19 @@ PodSandboxInput PlanInputFor(const SandboxConfig& sandbox, const LinuxResources&
   return in;
 }
 
+absl::StatusOr<DomainPlan> PlanContainerDomain(const SandboxConfig& sandbox,
+                                               const ContainerRecord& container,
+                                               const NodeConfig& node) {
+  return PlanDomain(PlanInputFor(sandbox, container.resources, container.config.metadata.attempt),
+                    node);
+}
+
+absl::StatusOr<int64_t> PlannedGuestBytes(const SandboxConfig& sandbox,
+                                          const ContainerRecord& container,
+                                          const NodeConfig& node) {
+  absl::StatusOr<DomainPlan> plan = PlanContainerDomain(sandbox, container, node);
+  if (!plan.ok()) return plan.status();
+  return plan->spec.memory_kib * 1024;
+}
+
 }  // namespace vmmap

@@ -11,8 +11,7 @@ namespace vmmap {
 absl::StatusOr<PostStartLimits> PlanPostStartLimits(const SandboxConfig& sandbox,
                                                     const ContainerRecord& container,
                                                     const NodeConfig& node) {
-  absl::StatusOr<DomainPlan> plan = PlanDomain(
-      PlanInputFor(sandbox, container.resources, container.config.metadata.attempt), node);
+  absl::StatusOr<DomainPlan> plan = PlanContainerDomain(sandbox, container, node);
   if (!plan.ok()) return plan.status();
   return PostStartLimitsOf(plan->spec);
 }

@@ -141,6 +141,23 @@ CgroupThrottling ThrottlingFromCpuStat(const absl::flat_hash_map<std::string, ui
   return t;
 }
 
+CgroupThrottling SumThrottling(const std::vector<CgroupThrottling>& parts) {
+  CgroupThrottling sum{0, 0, 0};
+  auto add = [](std::optional<uint64_t>& total, const std::optional<uint64_t>& part) {
+    if (total && part) {
+      *total += *part;
+    } else {
+      total.reset();
+    }
+  };
+  for (const CgroupThrottling& p : parts) {
+    add(sum.nr_periods, p.nr_periods);
+    add(sum.nr_throttled, p.nr_throttled);
+    add(sum.throttled_ns, p.throttled_ns);
+  }
+  return sum;
+}
+
 std::optional<uint64_t> UsageFromV2CpuStat(const absl::flat_hash_map<std::string, uint64_t>& stat) {
   std::optional<uint64_t> us = Get(stat, "usage_usec");
   if (!us) return std::nullopt;

@@ -61,6 +61,9 @@ struct CgroupThrottling {
 };
 CgroupThrottling ThrottlingFromCpuStat(const absl::flat_hash_map<std::string, uint64_t>& stat,
                                        bool v2);
+// Field by field sums (several vCPU cgroups as one figure); a field unknown
+// in any part is unknown in the sum.
+CgroupThrottling SumThrottling(const std::vector<CgroupThrottling>& parts);
 
 // Total CPU time in ns from a v2 cpu.stat (usage_usec).
 std::optional<uint64_t> UsageFromV2CpuStat(const absl::flat_hash_map<std::string, uint64_t>& stat);

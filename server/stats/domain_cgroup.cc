@@ -240,11 +240,21 @@ absl::StatusOr<DomainCgroupFiles> CgroupFs::Locate(pid_t pid) const {
       files.vcpu_usage.push_back(absl::StrCat(dir, "/", usage_file));
     }
   }
+  std::string throttling_dir;
   if (std::string dir = v1_own("cpu"); !dir.empty()) {
-    files.throttling = dir + "/cpu.stat";
+    throttling_dir = dir;
   } else if (!v2_dir.empty()) {
-    files.throttling = v2_dir + "/cpu.stat";
+    throttling_dir = v2_dir;
     files.throttling_v2 = true;
+  }
+  if (!throttling_dir.empty()) {
+    files.throttling = throttling_dir + "/cpu.stat";
+    if (Exists(throttling_dir + "/emulator/cpu.stat")) {
+      files.emulator_throttling = throttling_dir + "/emulator/cpu.stat";
+    }
+    for (const std::string& dir : VcpuDirs(throttling_dir)) {
+      files.vcpu_throttling.push_back(dir + "/cpu.stat");
+    }
   }
   if (std::string dir = v1_own("memory"); !dir.empty()) {
     files.memory_dir = dir;
@@ -289,6 +299,22 @@ absl::StatusOr<CgroupSample> CgroupFs::Read(const DomainCgroupFiles& files) cons
     absl::StatusOr<std::string> text = ReadFile(files, files.throttling);
     if (text.ok())
       s.throttling = ThrottlingFromCpuStat(ParseKeyedValues(*text), files.throttling_v2);
+    if (!files.emulator_throttling.empty()) {
+      text = ReadFile(files, files.emulator_throttling);
+      if (text.ok()) {
+        s.emulator_throttling = ThrottlingFromCpuStat(ParseKeyedValues(*text), files.throttling_v2);
+      }
+    }
+    // Summed over the vCPUs; one unreadable vCPU leaves the sum unknown.
+    std::vector<CgroupThrottling> vcpus;
+    for (const std::string& path : files.vcpu_throttling) {
+      text = ReadFile(files, path);
+      if (!text.ok()) break;
+      vcpus.push_back(ThrottlingFromCpuStat(ParseKeyedValues(*text), files.throttling_v2));
+    }
+    if (!vcpus.empty() && vcpus.size() == files.vcpu_throttling.size()) {
+      s.vcpu_throttling = SumThrottling(vcpus);
+    }
   }
   if (!files.memory_dir.empty()) {
     const std::string& d = files.memory_dir;

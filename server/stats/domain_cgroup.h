@@ -44,6 +44,10 @@ struct DomainCgroupFiles {
   std::vector<std::string> vcpu_usage;  // vcpu0, vcpu1, ... in order; same kind
   std::string throttling;               // the domain's cpu.stat with CFS counters
   bool throttling_v2 = false;
+  // The same counters of the emulator and vcpuN children, where libvirt
+  // gives each its own quota; same kind as `throttling`, empty if absent.
+  std::string emulator_throttling;
+  std::vector<std::string> vcpu_throttling;
   std::string memory_dir;  // empty: no per-domain memory cgroup
   bool memory_v2 = false;
   // Filled by CgroupFs::Read; copies share it. Reads through one entry must
@@ -55,7 +59,9 @@ struct DomainCgroupFiles {
 struct CgroupSample {
   std::optional<uint64_t> cpu_ns, emulator_ns;
   std::vector<uint64_t> vcpu_ns;
-  CgroupThrottling throttling;
+  CgroupThrottling throttling;           // the domain's global quota
+  CgroupThrottling emulator_throttling;  // the emulator threads' quota
+  CgroupThrottling vcpu_throttling;      // the vCPU threads' quotas, summed over vCPUs
   CgroupMemory memory;
 };
 

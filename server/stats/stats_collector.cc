@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/runtime/plan_input.h"
 #include "server/stats/balloon_stats.h"
 
 namespace vmmap {
@@ -198,6 +199,10 @@ ContainerStatsRecord StatsCollector::MakeContainerStats(const ContainerRecord& r
     out.cpu.nr_periods = s.throttling.nr_periods;
     out.cpu.nr_throttled = s.throttling.nr_throttled;
     out.cpu.throttled_ns = s.throttling.throttled_ns;
+    out.cpu.emulator_nr_throttled = s.emulator_throttling.nr_throttled;
+    out.cpu.emulator_throttled_ns = s.emulator_throttling.throttled_ns;
+    out.cpu.vcpu_nr_throttled = s.vcpu_throttling.nr_throttled;
+    out.cpu.vcpu_throttled_ns = s.vcpu_throttling.throttled_ns;
     const CgroupMemory& m = s.memory;
     out.memory.usage_bytes = m.usage;
     out.memory.working_set_bytes = m.working_set;
@@ -244,6 +249,10 @@ PodStatsRecord StatsCollector::MakePodStats(const SandboxRecord& sandbox,
     Add(out.cpu.nr_periods, c.cpu.nr_periods);
     Add(out.cpu.nr_throttled, c.cpu.nr_throttled);
     Add(out.cpu.throttled_ns, c.cpu.throttled_ns);
+    Add(out.cpu.emulator_nr_throttled, c.cpu.emulator_nr_throttled);
+    Add(out.cpu.emulator_throttled_ns, c.cpu.emulator_throttled_ns);
+    Add(out.cpu.vcpu_nr_throttled, c.cpu.vcpu_nr_throttled);
+    Add(out.cpu.vcpu_throttled_ns, c.cpu.vcpu_throttled_ns);
     Add(out.memory.usage_bytes, c.memory.usage_bytes);
     Add(out.memory.working_set_bytes, c.memory.working_set_bytes);
     Add(out.memory.rss_bytes, c.memory.rss_bytes);
@@ -252,6 +261,11 @@ PodStatsRecord StatsCollector::MakePodStats(const SandboxRecord& sandbox,
     Add(out.memory.available_bytes, c.memory.available_bytes);
     Add(out.memory.page_faults, c.memory.page_faults);
     Add(out.memory.major_page_faults, c.memory.major_page_faults);
+    // Only beside figures of a running domain: a stopped VM has no guest.
+    if (options_.node && c.memory.usage_bytes) {
+      absl::StatusOr<int64_t> guest = PlannedGuestBytes(sandbox.config, *record, *options_.node);
+      if (guest.ok()) Add(out.memory.guest_bytes, static_cast<uint64_t>(*guest));
+    }
     out.containers.push_back(std::move(c));
   }
   if (options_.network_counters) {

@@ -77,6 +77,9 @@ struct StatsOptions {
   // Pod network counters; empty: pods report no interfaces. Errors leave the
   // pod without interfaces, they never fail the request.
   NetworkCountersFn network_counters;
+  // The node's mapping config, to tell a pod's planned guest memory
+  // (MemoryStats::guest_bytes); nullopt: not reported.
+  std::optional<NodeConfig> node;
 };
 
 class StatsCollector {

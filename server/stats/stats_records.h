@@ -28,6 +28,13 @@ struct CpuStats {
   std::optional<uint64_t> nr_periods;
   std::optional<uint64_t> nr_throttled;
   std::optional<uint64_t> throttled_ns;
+  // The same for the emulator threads' own quota (<emulator_quota>) and the
+  // vCPU threads' (<quota>, summed over the vCPUs): which of them hit its
+  // ceiling, since the global counters cannot tell.
+  std::optional<uint64_t> emulator_nr_throttled;
+  std::optional<uint64_t> emulator_throttled_ns;
+  std::optional<uint64_t> vcpu_nr_throttled;
+  std::optional<uint64_t> vcpu_throttled_ns;
 };
 
 // The domain cgroup's memory, computed as cAdvisor (and so kubelet) does.
@@ -38,8 +45,13 @@ struct MemoryStats {
   std::optional<uint64_t> rss_bytes;          // anonymous memory (total_rss / anon)
   std::optional<uint64_t> cache_bytes;        // page cache (total_cache / file)
   std::optional<uint64_t> limit_bytes;        // memory.limit_in_bytes / memory.max (unset: none)
-  std::optional<uint64_t> available_bytes;    // limit − working set, when limited
-  std::optional<uint64_t> page_faults;        // of QEMU's process, host side
+  // The guest's RAM as vmmap planned it (pod level only, and only when the
+  // collector knows the node's config): limit − guest is the VMM overhead
+  // predicted, usage − guest what the VMM really takes once the guest's RAM
+  // is resident (it is, locked, from the start).
+  std::optional<uint64_t> guest_bytes;
+  std::optional<uint64_t> available_bytes;  // limit − working set, when limited
+  std::optional<uint64_t> page_faults;      // of QEMU's process, host side
   std::optional<uint64_t> major_page_faults;
 };
 

@@ -38,13 +38,13 @@ expect "missing pod file is bad input" 1 stderr 'no-such\.yaml: cannot open' -- 
 expect "one shape gives one class with the model's overhead" 0 stdout \
   '^apiVersion: node\.k8s\.io/v1$' '^kind: RuntimeClass$' '^  name: vmmap-2vcpu$' '^handler: vmmap$' \
   '^    cpu: 100m$' '^    memory: 114Mi$' -- "$vmmap" overhead --vcpus 2 --memory 1Gi
-# qemu (TCG) domains add the 64Mi code cache: 178Mi.
-expect "TCG domains add the code cache" 0 stdout '^    memory: 178Mi$' -- \
+# qemu (TCG) domains add the 64Mi code cache and the 24Mi locked extra: 202Mi.
+expect "TCG domains add the code cache" 0 stdout '^    memory: 202Mi$' -- \
   "$vmmap" overhead --vcpus 2 --memory 1Gi --domain-type qemu
 expect "--emulator-cpu sets podFixed.cpu" 0 stdout '^    cpu: 250m$' -- \
   "$vmmap" overhead --vcpus 1 --emulator-cpu 250
 expect "--explain shows each term" 0 stderr 'page tables: guest 1073741824 bytes \(1Gi\) \| guest / 512' \
-  'TCG code cache' 'memory overhead: .*\(178Mi\)' -- \
+  'TCG code cache' 'memory overhead: .*\(202Mi\)' -- \
   "$vmmap" overhead --explain --vcpus 2 --memory 1Gi --domain-type qemu
 expect "sizes that need more than --tolerance apart get their own class" 0 stdout \
   '^  name: vmmap-1vcpu-1gi$' '^  name: vmmap-1vcpu-16gi$' -- \
@@ -60,7 +60,7 @@ expect "a pod file gives its own shape" 0 stdout '^  name: vmmap-2vcpu$' '^    m
 # The warning fires only when it is true.
 memory=$("$vmmap" overhead "$examples/guaranteed-pod.yaml" | sed -n 's/^    memory: \([0-9]*\)Mi$/\1/p')
 with_overhead() {  # MEMORY_MI
-  sed "s/^  runtimeClassName: vmmap$/  runtimeClassName: vmmap-2vcpu\n  overhead:\n    cpu: 100m\n    memory: $1Mi/" \
+  sed "s/^  runtimeClassName: vmmap-2vcpu-8gi .*$/  runtimeClassName: vmmap-2vcpu\n  overhead:\n    cpu: 100m\n    memory: $1Mi/" \
     "$examples/guaranteed-pod.yaml" >"$work/pod.yaml"
 }
 with_overhead "$memory"

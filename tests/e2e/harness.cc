@@ -230,6 +230,13 @@ Pod CreatePod(ServerProcess& server, const PodRequest& request) {
   for (const auto& [k, v] : request.annotations) {
     (*run.mutable_config()->mutable_annotations())[k] = v;
   }
+  if (request.overhead_cpu_milli > 0 || request.overhead_memory_bytes > 0) {
+    v1::LinuxContainerResources* o = run.mutable_config()->mutable_linux()->mutable_overhead();
+    o->set_cpu_period(kDefaultQuotaPeriodUs);
+    o->set_cpu_quota(MilliCpuToQuota(request.overhead_cpu_milli, kDefaultQuotaPeriodUs));
+    o->set_cpu_shares(MilliCpuToShares(request.overhead_cpu_milli));
+    o->set_memory_limit_in_bytes(request.overhead_memory_bytes);
+  }
   v1::RunPodSandboxResponse ran;
   grpc::Status s = server.runtime().RunPodSandbox(Context().get(), run, &ran);
   EXPECT_TRUE(s.ok()) << s.error_message();
@@ -266,8 +273,9 @@ void RemovePod(ServerProcess& server, const Pod& pod) {
   EXPECT_TRUE(server.runtime().RemovePodSandbox(Context().get(), remove, &removed).ok());
 }
 
-std::string DomainCgroup(const std::string& controller, const std::string& pod_name) {
-  const fs::path partition = fs::path("/sys/fs/cgroup") / controller / "vmmap.partition";
+std::string DomainCgroup(const std::string& controller, const std::string& pod_name,
+                         const std::string& partition_dir) {
+  const fs::path partition = fs::path("/sys/fs/cgroup") / controller / partition_dir;
   const std::string marker = "-vmmap-e2e-" + pod_name + "-";
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(partition, ec)) {

@@ -112,6 +112,10 @@ struct PodRequest {
   int vcpus = 1;
   std::vector<std::string> kernel_args;
   std::map<std::string, std::string> annotations;
+  // The RuntimeClass's overhead.podFixed, as kubelet passes it in
+  // PodSandboxConfig.linux.overhead; zero: none declared.
+  int64_t overhead_cpu_milli = 0;
+  int64_t overhead_memory_bytes = 0;
 };
 
 struct Pod {
@@ -128,8 +132,10 @@ grpc::Status StartContainer(ServerProcess& server, const std::string& container_
 void RemovePod(ServerProcess& server, const Pod& pod);
 
 // The cgroup of pod `pod_name`'s domain (namespace e2e) under the node
-// partition for `controller`, or "". Other tests' domains may be there too.
-std::string DomainCgroup(const std::string& controller, const std::string& pod_name);
+// partition's directory `partition_dir` for `controller`, or "". Other tests'
+// domains may be there too.
+std::string DomainCgroup(const std::string& controller, const std::string& pod_name,
+                         const std::string& partition_dir = "vmmap.partition");
 int64_t ReadCgroupInt(const std::string& path);
 
 }  // namespace vmmap::e2e

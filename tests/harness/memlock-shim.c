@@ -10,7 +10,8 @@
  *         prlimit/setrlimit for RLIMIT_MEMLOCK that fails with EPERM returns 0.
  *   2. <memoryBacking><locked/> makes QEMU call mlockall(MCL_CURRENT|MCL_FUTURE),
  *      which fails with the 8 MiB limit ("locking memory failed").
- *      -> preload into QEMU (via the wrapper emulator script): mlockall() is a no-op.
+ *      -> preload into QEMU (via the wrapper emulator script): a refused mlockall()
+ *         becomes a no-op (one that succeeds, with CAP_IPC_LOCK, is left alone).
  *
  * Everything else is passed straight through. Set VMMAP_SHIM_DEBUG=1 to log each
  * swallowed call to stderr (libvirtd's stderr / the domain's QEMU log).
@@ -98,7 +99,23 @@ int setrlimit64(__rlimit_resource_t resource, const struct rlimit64* rlim) {
   return rc;
 }
 
+typedef int (*mlockall_fn)(int);
+
+/* The real mlockall first: a QEMU that keeps CAP_IPC_LOCK (root, with
+ * clear_emulator_capabilities = 0 in the driver's qemu.conf, as the filled-node
+ * test configures it) locks for real whatever its RLIMIT_MEMLOCK says, and then
+ * nothing is shimmed. Only a refused mlockall (ENOMEM/EPERM: 8 MiB limit, no
+ * capability -- QEMU as libvirt-qemu) becomes a no-op. A refused mlockall has
+ * locked nothing (the kernel checks the limit before it applies the flags). */
 int mlockall(int flags) {
-  if (shim_debug()) fprintf(stderr, "vmmap-memlock-shim: mlockall(0x%x) -> no-op\n", flags);
+  static mlockall_fn real;
+  if (!real) real = (mlockall_fn)dlsym(RTLD_NEXT, "mlockall");
+  if (real && real(flags) == 0) {
+    if (shim_debug())
+      fprintf(stderr, "vmmap-memlock-shim: mlockall(0x%x) locked for real\n", flags);
+    return 0;
+  }
+  if (shim_debug()) fprintf(stderr, "vmmap-memlock-shim: mlockall(0x%x) refused -> no-op\n", flags);
+  errno = 0;
   return 0;
 }

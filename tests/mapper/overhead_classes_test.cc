@@ -72,8 +72,9 @@ TEST(OverheadNeedTest, ExplainsEveryTermIncludingTheTcgCodeCache) {
   std::string targets;
   for (const Derivation& d : need->terms) absl::StrAppend(&targets, d.target, ";");
   EXPECT_EQ(targets,
-            "fixed;per vCPU;page tables;devices;TCG code cache;memory overhead;cpu overhead;");
-  EXPECT_EQ(need->memory_bytes, (64 + 32 + 2 + 16 + 64) * kMiB);
+            "fixed;per vCPU;page tables;devices;TCG code cache;TCG locked extra;memory overhead;"
+            "cpu overhead;");
+  EXPECT_EQ(need->memory_bytes, (64 + 32 + 2 + 16 + 64 + 24) * kMiB);
 }
 
 TEST(OverheadNeedTest, RejectsShapesTheNodeWouldRefuseNamingTheValue) {

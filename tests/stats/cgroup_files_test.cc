@@ -89,6 +89,17 @@ TEST(CgroupFilesTest, ThrottlingAndUsageUnits) {
   EXPECT_EQ(UsageFromV2CpuStat(ParseKeyedValues("usage_usec 3\n")), 3000u);
 }
 
+TEST(CgroupFilesTest, ThrottlingSumsAreUnknownWhenAPartIs) {
+  const CgroupThrottling a{4, 1, 100}, b{4, 2, 300};
+  const CgroupThrottling sum = SumThrottling({a, b});
+  EXPECT_EQ(sum.nr_periods, 8u);
+  EXPECT_EQ(sum.nr_throttled, 3u);
+  EXPECT_EQ(sum.throttled_ns, 400u);
+  const CgroupThrottling partial = SumThrottling({a, CgroupThrottling{4, std::nullopt, 1}});
+  EXPECT_EQ(partial.nr_throttled, std::nullopt);
+  EXPECT_EQ(partial.throttled_ns, 101u);
+}
+
 TEST(CgroupFilesTest, UuidFromQemuCmdline) {
   const std::string cmdline("qemu\0-name\0guest=a\0-uuid\0AB-CD\0-S\0", 34);
   EXPECT_EQ(UuidFromCmdline(cmdline), "ab-cd");
@@ -109,9 +120,9 @@ TEST(DomainCgroupTest, LocatesADomainOnACgroupV2Host) {
   Write(dir / "proc/42/cgroup", "0::" + cg + "/emulator\n");
   const fs::path d = dir / ("cg" + cg);
   Write(d / "cpu.stat", "usage_usec 10\nnr_periods 4\nnr_throttled 2\nthrottled_usec 7\n");
-  Write(d / "emulator/cpu.stat", "usage_usec 3\n");
-  Write(d / "vcpu0/cpu.stat", "usage_usec 4\n");
-  Write(d / "vcpu1/cpu.stat", "usage_usec 5\n");
+  Write(d / "emulator/cpu.stat", "usage_usec 3\nnr_throttled 6\nthrottled_usec 9\n");
+  Write(d / "vcpu0/cpu.stat", "usage_usec 4\nnr_throttled 1\nthrottled_usec 2\n");
+  Write(d / "vcpu1/cpu.stat", "usage_usec 5\nnr_throttled 10\nthrottled_usec 20\n");
   Write(d / "memory.current", "2048\n");
   Write(d / "memory.max", "max\n");
   Write(d / "memory.stat", "anon 1024\nfile 512\ninactive_file 256\n");
@@ -128,6 +139,11 @@ TEST(DomainCgroupTest, LocatesADomainOnACgroupV2Host) {
   EXPECT_THAT(sample->vcpu_ns, ElementsAre(4000u, 5000u));
   EXPECT_EQ(sample->throttling.nr_throttled, 2u);
   EXPECT_EQ(sample->throttling.throttled_ns, 7000u);
+  // The emulator's and the vCPUs' own quotas (vCPUs summed).
+  EXPECT_EQ(sample->emulator_throttling.nr_throttled, 6u);
+  EXPECT_EQ(sample->emulator_throttling.throttled_ns, 9000u);
+  EXPECT_EQ(sample->vcpu_throttling.nr_throttled, 11u);
+  EXPECT_EQ(sample->vcpu_throttling.throttled_ns, 22000u);
   EXPECT_EQ(sample->memory.working_set, 1792u);
   EXPECT_EQ(sample->memory.limit, std::nullopt);
   // The process gone: NotFound, not a crash or a zero.
