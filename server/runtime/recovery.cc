@@ -175,6 +175,18 @@ absl::Status RecoverState(virt::Hypervisor& hypervisor, StateStore& store,
   for (const ContainerRecord& r : *records) {
     if (r.pending) continue;
     const absl::StatusOr<virt::DomainStatus> status = hypervisor.DomainState(r.domain_name);
+    if (r.state == ContainerState::kCreated && status.ok() && status->starting_up) {
+      // vmmap died inside virDomainCreate, and libvirt's reconnect (which
+      // runs on its own thread) is about to kill the domain, perhaps after
+      // recovery had taken it for started (issue 8: a VM listed RUNNING,
+      // then EXITED "the guest powered off"). Power it off here, so the row
+      // stays CREATED with its domain off, and a retry starts it.
+      VMMAP_LOG(kInfo, "recovery: container ", r.id, " was being started; libvirt had not ",
+                "finished starting ", r.domain_name, ": powered off, the container stays CREATED");
+      if (absl::Status s = PowerOff(hypervisor, r.domain_name); !s.ok()) return s;
+      ended.insert(r.domain_name);
+      continue;
+    }
     if (r.state == ContainerState::kCreated && status.ok() &&
         status->state != virt::PowerState::kShutoff) {
       if (absl::Status s = CompleteInterruptedStart(hypervisor, store, r, node, network); !s.ok()) {

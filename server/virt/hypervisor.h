@@ -49,6 +49,12 @@ struct DomainStatus {
   int reason = 0;
   // libvirt's virDomainState value.
   int raw_state = 0;
+  // libvirt had not finished starting the domain (paused, reason "starting
+  // up"): the virDomainCreate that started it had not returned. Never a
+  // started domain: when libvirt reconnects to such a domain after its own
+  // process died (the embedded driver dies with vmmap), it kills it
+  // ("wasn't fully started yet, killing it", qemuProcessReconnect).
+  bool starting_up = false;
 };
 
 struct DomainId {

@@ -137,6 +137,11 @@ PowerState ToPowerState(int state) {
   }
 }
 
+DomainStatus ToDomainStatus(int state, int reason) {
+  return DomainStatus{ToPowerState(state), reason, state,
+                      state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_STARTING_UP};
+}
+
 std::string UuidOf(virDomainPtr dom) {
   char buf[VIR_UUID_STRING_BUFLEN] = {0};
   if (virDomainGetUUIDString(dom, buf) < 0) return "";
@@ -152,7 +157,7 @@ DomainInfo InfoFromStateRecord(const virDomainStatsRecord& rec) {
   int state = 0, reason = 0;
   virTypedParamsGetInt(rec.params, rec.nparams, "state.state", &state);
   virTypedParamsGetInt(rec.params, rec.nparams, "state.reason", &reason);
-  info.status = DomainStatus{ToPowerState(state), reason, state};
+  info.status = ToDomainStatus(state, reason);
   return info;
 }
 
@@ -347,7 +352,7 @@ absl::StatusOr<DomainStatus> LibvirtHypervisor::DomainState(std::string_view nam
     if (virDomainGetState(dom.get(), &state, &reason, 0) < 0) {
       return LastVirErrorStatus(op);
     }
-    out = DomainStatus{ToPowerState(state), reason, state};
+    out = ToDomainStatus(state, reason);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -11,17 +11,13 @@
 #include <gtest/gtest.h>
 
 #include "tests/e2e/harness.h"
+#include "tests/fault/fault_checks.h"
 
 namespace vmmap::e2e {
 namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = runtime::v1;
-
-bool DirHasEntries(const std::string& dir) {
-  std::error_code ec;
-  return fs::directory_iterator(dir, ec) != fs::directory_iterator();
-}
 
 TEST(FullStateDirTest, CreateContainerFailsCleanlyAndSucceedsOnceSpaceReturns) {
   const std::string mount_point = GetFixtures().work_dir + "/full";

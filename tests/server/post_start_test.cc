@@ -13,6 +13,7 @@
 #include "mapper/kubelet_math.h"
 #include "mapper/planner.h"
 #include "server/runtime/plan_input.h"
+#include "tests/harness/forwarding_hypervisor.h"
 #include "tests/server/runtime_fixture.h"
 
 namespace vmmap {
@@ -113,6 +114,50 @@ TEST_F(PostStartTest, RecoveryFinishesAnInterruptedStartOrUndoesIt) {
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->state, ContainerState::kCreated);
   EXPECT_EQ(Power(limited.domain_name), virt::PowerState::kShutoff);
+}
+
+// libvirt's state of a domain whose virDomainCreate had not returned when
+// vmmap died (paused, "starting up"), for one domain until it is destroyed;
+// the test driver has no such state.
+class StillStarting final : public ForwardingHypervisor {
+ public:
+  StillStarting(virt::Hypervisor* real, std::string domain)
+      : ForwardingHypervisor(real), domain_(std::move(domain)) {}
+  absl::StatusOr<virt::DomainStatus> DomainState(std::string_view n) override {
+    absl::StatusOr<virt::DomainStatus> real = ForwardingHypervisor::DomainState(n);
+    if (n != domain_ || destroyed_ || !real.ok()) return real;
+    return virt::DomainStatus{virt::PowerState::kPaused, /*VIR_DOMAIN_PAUSED_STARTING_UP*/ 11,
+                              /*VIR_DOMAIN_PAUSED*/ 3, true};
+  }
+  absl::Status DestroyDomain(std::string_view n) override {
+    if (n == domain_) destroyed_ = true;
+    return ForwardingHypervisor::DestroyDomain(n);
+  }
+
+ private:
+  std::string domain_;
+  bool destroyed_ = false;
+};
+
+// Issue 8: a kill -9 inside StartContainer, while libvirt was still starting
+// QEMU, was followed by the VM listed RUNNING and then EXITED ("the guest
+// powered off"): recovery completed a start that libvirt's reconnect then
+// undid. Such a start is undone by recovery itself.
+TEST_F(PostStartTest, RecoveryPowersOffADomainLibvirtWasStillStarting) {
+  // No CPU limit: recovery would otherwise find nothing to apply and
+  // record the start as complete.
+  ContainerRecord c = InterruptedStart("booting", 0);
+  StillStarting hypervisor(hypervisor_.get(), c.domain_name);
+  PodRuntime runtime(RuntimeOptions{dir_, NodeConfig(), nullptr, CgroupRoot()}, &hypervisor,
+                     store_.get(), images_.get());
+  ASSERT_TRUE(runtime.Recover().ok());
+  absl::StatusOr<ContainerRecord> after = store_->GetContainer(c.id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->state, ContainerState::kCreated);
+  EXPECT_EQ(Power(c.domain_name), virt::PowerState::kShutoff);
+  // The retry starts it.
+  ASSERT_TRUE(runtime.StartContainer(c.id).ok());
+  EXPECT_EQ(store_->GetContainer(c.id)->state, ContainerState::kRunning);
 }
 
 }  // namespace

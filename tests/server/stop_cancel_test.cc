@@ -15,55 +15,17 @@
 #include "mapper/planner.h"
 #include "server/runtime/pod_runtime.h"
 #include "server/virt/libvirt_hypervisor.h"
+#include "tests/harness/forwarding_hypervisor.h"
 
 namespace vmmap {
 namespace {
 
 namespace fs = std::filesystem;
 
-class GuestIgnoresAcpi final : public virt::Hypervisor {
+class GuestIgnoresAcpi final : public ForwardingHypervisor {
  public:
-  explicit GuestIgnoresAcpi(virt::Hypervisor* real) : real_(real) {}
-  absl::StatusOr<virt::DomainId> DefineDomain(std::string_view xml) override {
-    return real_->DefineDomain(xml);
-  }
-  absl::Status StartDomain(std::string_view n) override { return real_->StartDomain(n); }
+  using ForwardingHypervisor::ForwardingHypervisor;
   absl::Status ShutdownDomain(std::string_view) override { return absl::OkStatus(); }
-  absl::Status DestroyDomain(std::string_view n) override { return real_->DestroyDomain(n); }
-  absl::Status UndefineDomain(std::string_view n) override { return real_->UndefineDomain(n); }
-  absl::StatusOr<virt::DomainStatus> DomainState(std::string_view n) override {
-    return real_->DomainState(n);
-  }
-  absl::StatusOr<std::string> DomainXml(std::string_view n) override { return real_->DomainXml(n); }
-  absl::StatusOr<std::vector<virt::DomainInfo>> ListDomains() override {
-    return real_->ListDomains();
-  }
-  absl::StatusOr<std::vector<virt::DomainInfo>> ListDomainsWithMetadata(
-      std::string_view ns) override {
-    return real_->ListDomainsWithMetadata(ns);
-  }
-  absl::StatusOr<std::string> DomainMetadata(std::string_view n, std::string_view ns) override {
-    return real_->DomainMetadata(n, ns);
-  }
-  absl::Status SetSchedulerParameters(std::string_view n, const virt::CpuTuneUpdate& u,
-                                      bool live) override {
-    return real_->SetSchedulerParameters(n, u, live);
-  }
-  absl::StatusOr<virt::CpuTuneUpdate> GetSchedulerParameters(std::string_view n) override {
-    return real_->GetSchedulerParameters(n);
-  }
-  absl::Status SetMemoryHardLimit(std::string_view n, uint64_t kib) override {
-    return real_->SetMemoryHardLimit(n, kib);
-  }
-  absl::StatusOr<std::vector<virt::DomainStats>> GetAllDomainStats(
-      const std::optional<std::vector<std::string>>& names, unsigned groups) override {
-    return real_->GetAllDomainStats(names, groups);
-  }
-  absl::Status Ping() override { return real_->Ping(); }
-  uint64_t calls() const override { return real_->calls(); }
-
- private:
-  virt::Hypervisor* real_;
 };
 
 TEST(StopCancelTest, StopStopsWaitingWhenTheCallerGoesAwayAndKeepsTheContainer) {

@@ -23,6 +23,7 @@
 #include "server/state/state_store.h"
 #include "server/virt/libvirt_hypervisor.h"
 #include "tests/harness/fake_clock.h"
+#include "tests/harness/forwarding_hypervisor.h"
 
 namespace vmmap {
 namespace {
@@ -35,9 +36,9 @@ using virt::Hypervisor;
 // Delegates to a real libvirt connection; the domain listing can be held
 // until the test opens a gate (so concurrent callers provably overlap), and
 // bulk stats calls are counted.
-class GatedHypervisor : public Hypervisor {
+class GatedHypervisor : public ForwardingHypervisor {
  public:
-  explicit GatedHypervisor(Hypervisor* inner) : inner_(inner) {}
+  explicit GatedHypervisor(Hypervisor* inner) : ForwardingHypervisor(inner) {}
   void CloseGate() {
     absl::MutexLock lock(&mu_);
     gate_open_ = false;
@@ -51,7 +52,7 @@ class GatedHypervisor : public Hypervisor {
 
   absl::StatusOr<std::vector<virt::DomainInfo>> ListDomains() override {
     ++listings_;
-    auto list = inner_->ListDomains();
+    auto list = ForwardingHypervisor::ListDomains();
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(&gate_open_));
     return list;
@@ -59,43 +60,10 @@ class GatedHypervisor : public Hypervisor {
   absl::StatusOr<std::vector<virt::DomainStats>> GetAllDomainStats(
       const std::optional<std::vector<std::string>>& names, unsigned groups) override {
     ++bulk_calls_;
-    return inner_->GetAllDomainStats(names, groups);
+    return ForwardingHypervisor::GetAllDomainStats(names, groups);
   }
-  absl::StatusOr<virt::DomainId> DefineDomain(std::string_view xml) override {
-    return inner_->DefineDomain(xml);
-  }
-  absl::Status StartDomain(std::string_view n) override { return inner_->StartDomain(n); }
-  absl::Status ShutdownDomain(std::string_view n) override { return inner_->ShutdownDomain(n); }
-  absl::Status DestroyDomain(std::string_view n) override { return inner_->DestroyDomain(n); }
-  absl::Status UndefineDomain(std::string_view n) override { return inner_->UndefineDomain(n); }
-  absl::StatusOr<virt::DomainStatus> DomainState(std::string_view n) override {
-    return inner_->DomainState(n);
-  }
-  absl::StatusOr<std::string> DomainXml(std::string_view n) override {
-    return inner_->DomainXml(n);
-  }
-  absl::StatusOr<std::vector<virt::DomainInfo>> ListDomainsWithMetadata(
-      std::string_view ns) override {
-    return inner_->ListDomainsWithMetadata(ns);
-  }
-  absl::StatusOr<std::string> DomainMetadata(std::string_view n, std::string_view ns) override {
-    return inner_->DomainMetadata(n, ns);
-  }
-  absl::Status SetSchedulerParameters(std::string_view n, const virt::CpuTuneUpdate& u,
-                                      bool live) override {
-    return inner_->SetSchedulerParameters(n, u, live);
-  }
-  absl::StatusOr<virt::CpuTuneUpdate> GetSchedulerParameters(std::string_view n) override {
-    return inner_->GetSchedulerParameters(n);
-  }
-  absl::Status SetMemoryHardLimit(std::string_view n, uint64_t kib) override {
-    return inner_->SetMemoryHardLimit(n, kib);
-  }
-  absl::Status Ping() override { return inner_->Ping(); }
-  uint64_t calls() const override { return inner_->calls(); }
 
  private:
-  Hypervisor* const inner_;
   std::atomic<int> listings_{0};
   std::atomic<int> bulk_calls_{0};
   absl::Mutex mu_;
