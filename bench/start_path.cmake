@@ -16,5 +16,5 @@ target_compile_definitions(vmmap_start_path_bench PRIVATE
   VMMAP_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   VMMAP_BINARY="$<TARGET_FILE:vmmap>")
 target_link_libraries(vmmap_start_path_bench PRIVATE
-  vmmap_cri_proto vmmap_mapper GTest::gtest PkgConfig::LIBVIRT)
+  vmmap_cri_proto vmmap_mapper GTest::gtest PkgConfig::LIBVIRT PkgConfig::PUGIXML)
 add_dependencies(vmmap_start_path_bench vmmap vmmap-serve)

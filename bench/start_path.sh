@@ -7,14 +7,14 @@
 #      (first serial byte and guest userspace); median, p90 and ratios;
 #   2. vmmap-serve VmRSS idle and with 50 defined (not started) pods.
 #
-#   bench/start_path.sh BUILD_DIR [--pods N] [--rss-pods M] [--keep-work-dir]
+#   bench/start_path.sh BUILD_DIR [--pods N] [--rss-pods M] [--bisect-rounds R] [--keep-work-dir]
 #
 # Needs root, libvirt 9 + QEMU (TCG is enough), virsh, a C compiler (memlock
 # shim), linux-image-cloud-amd64, busybox-static and cpio (guest bundle): the
 # same as the e2e tests. Boots real QEMU processes; everything it creates
 # (domains, /var/tmp/vmmap-e2e-<pid>) is removed before it exits.
 set -euo pipefail
-build=${1:?usage: start_path.sh BUILD_DIR [--pods N] [--rss-pods M] [--keep-work-dir]}
+build=${1:?usage: start_path.sh BUILD_DIR [--pods N] [--rss-pods M] [--bisect-rounds R] [--keep-work-dir]}
 shift
 bench=$build/bench/vmmap_start_path_bench
 [[ -x $bench ]] || { echo "error: $bench not found; build it: make -C $build vmmap_start_path_bench" >&2; exit 2; }

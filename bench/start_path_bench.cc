@@ -27,7 +27,7 @@
 // the partition cgroups (vmmap.partition, machine) that did not exist before
 // it ran.
 //
-// usage: vmmap_start_path_bench [--pods N] [--rss-pods M] [--keep-work-dir]
+// usage: vmmap_start_path_bench [--pods N] [--rss-pods M] [--bisect-rounds R] [--keep-work-dir]
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -46,6 +46,8 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
+#include <set>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -56,6 +58,7 @@
 #include <gtest/gtest.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <pugixml.hpp>
 
 #include "tests/e2e/harness.h"
 
@@ -428,7 +431,10 @@ void RemovePod(ServerProcess& server, const Pod& pod) {
 }
 
 std::unique_ptr<ServerProcess> StartServer(const std::string& state_dir) {
-  auto server = std::make_unique<ServerProcess>(state_dir, ServerOptions{});  // embedded driver
+  ServerOptions options;  // embedded driver
+  // Debug level: the server then logs each call's steps (server/base/step_times.h).
+  options.extra_flags = {"--log-level", "debug"};
+  auto server = std::make_unique<ServerProcess>(state_dir, options);
   g.embed_roots.push_back(state_dir + "/libvirt");
   server->Start();
   v1::VersionResponse version;
@@ -439,6 +445,40 @@ std::unique_ptr<ServerProcess> StartServer(const std::string& state_dir) {
   }
   return server;
 }
+
+// ------------------------------------------------------------------ server steps
+
+// The server's per-call step lines (server/base/step_times.h):
+//   "... D steps StartContainer <id>: lookup_plan=0.31 ... total=512.03 (ms)"
+// Returns name -> ms of the last such line for `call` on `object`, in order.
+std::vector<std::pair<std::string, double>> StepsOf(const std::string& log, const std::string& call,
+                                                    const std::string& object) {
+  const std::string key = "steps " + call + " " + object + ":";
+  const size_t at = log.rfind(key);
+  if (at == std::string::npos) return {};
+  const size_t end = log.find(" (ms)", at);
+  std::istringstream in(log.substr(at + key.size(), end - at - key.size()));
+  std::vector<std::pair<std::string, double>> out;
+  for (std::string token; in >> token;) {
+    const size_t eq = token.find('=');
+    if (eq == std::string::npos) continue;
+    out.emplace_back(token.substr(0, eq), std::atof(token.c_str() + eq + 1));
+  }
+  return out;
+}
+
+// Per-step samples of every measured pod, by "Call step", in first-seen order.
+struct StepTable {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<double>> samples;
+  void Add(const std::string& call, const std::vector<std::pair<std::string, double>>& steps) {
+    for (const auto& [name, ms] : steps) {
+      const std::string key = call + " " + name;
+      if (!samples.count(key)) order.push_back(key);
+      samples[key].push_back(ms);
+    }
+  }
+};
 
 // ------------------------------------------------------------------ libvirt side
 
@@ -598,11 +638,119 @@ BareBoot BootBareQemu(const std::string& tag) {
   return out;
 }
 
+// ------------------------------------------------------------------ XML bisect
+
+// vmmap's boot XML (what StartContainer starts) against the minimal domain,
+// element by element: each variant drops one child of <domain> or of
+// <devices> (or swaps the emulator wrapper for the real binary), all started
+// with virDomainCreateXML on this process's root, `rounds` times each,
+// interleaved. What costs start time shows as the gap between "vmmap boot
+// XML" and the variant without it. Uses a created (not started) pod of
+// `server`, whose container directory holds the console/agent paths.
+void XmlBisect(ServerProcess& server, const std::string& image, const std::string& state_dir,
+               int rounds) {
+  std::cout << "\n== 1b. libvirt's start of vmmap's boot XML, element by element (" << rounds
+            << " rounds, virDomainCreateXML on this process's embed root) ==\n";
+  const Pod pod = CreatePod(server, "sp" + OurNameMark() + "bisect", image, /*start=*/false,
+                            std::chrono::seconds(60));
+  std::string vmmap_xml;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(state_dir + "/libvirt/etc/qemu", ec)) {
+    if (entry.path().extension() != ".xml") continue;
+    const std::string text = ReadFileOrEmpty(entry.path().string());
+    if (text.find(pod.container_id) != std::string::npos) vmmap_xml = text;
+  }
+  if (vmmap_xml.empty()) Die("no persisted domain XML names container " + pod.container_id);
+  pugi::xml_document base;
+  if (!base.load_string(vmmap_xml.c_str())) Die("cannot parse vmmap's persisted XML");
+  const std::string name = "floor" + OurNameMark() + "bisect";
+  pugi::xml_node domain = base.child("domain");
+  domain.remove_child("uuid");
+  // The pod's tap exists only inside StartContainer (PrepareTap .. AttachTap,
+  // timed as the "tap" and "attach_tap" steps), so the NIC is left out here.
+  while (domain.child("devices").remove_child("interface")) {
+  }
+  domain.child("name").text().set(name.c_str());
+  auto text_of = [](const pugi::xml_document& doc) {
+    std::ostringstream out;
+    doc.save(out, "", pugi::format_raw);
+    return out.str();
+  };
+  auto label_of = [](pugi::xml_node n) {
+    std::string label = std::string("<") + n.name();
+    if (pugi::xml_attribute type = n.attribute("type"))
+      label += std::string(" type=") + type.value();
+    if (pugi::xml_attribute model = n.attribute("model"))
+      label += std::string(" model=") + model.value();
+    return label + ">";
+  };
+  struct Variant {
+    std::string label;
+    std::string xml;
+    std::vector<double> ms;
+  };
+  std::vector<Variant> variants;
+  variants.push_back(
+      {"minimal domain (floor b)", MinimalDomainXml(name, g.work_dir + "/bisect.log"), {}});
+  variants.push_back({"vmmap boot XML (without its <interface>)", text_of(base), {}});
+  const std::set<std::string> essential = {"name", "memory", "currentMemory",
+                                           "vcpu", "os",     "devices"};
+  int index = 0;
+  for (pugi::xml_node child : domain.children()) {
+    const int at = index++;
+    if (child.type() != pugi::node_element || essential.count(child.name())) continue;
+    pugi::xml_document copy;
+    copy.reset(base);
+    pugi::xml_node victim = copy.child("domain").first_child();
+    for (int i = 0; i < at; ++i) victim = victim.next_sibling();
+    copy.child("domain").remove_child(victim);
+    variants.push_back({"  without " + label_of(child), text_of(copy), {}});
+  }
+  index = 0;
+  for (pugi::xml_node child : domain.child("devices").children()) {
+    const int at = index++;
+    if (child.type() != pugi::node_element) continue;
+    pugi::xml_document copy;
+    copy.reset(base);
+    pugi::xml_node devices = copy.child("domain").child("devices");
+    pugi::xml_node victim = devices.first_child();
+    for (int i = 0; i < at; ++i) victim = victim.next_sibling();
+    if (std::string(child.name()) == "emulator") {
+      victim.text().set("/usr/bin/qemu-system-x86_64");
+      variants.push_back({"  <emulator> the real binary, not the shim wrapper", text_of(copy), {}});
+      continue;
+    }
+    devices.remove_child(victim);
+    variants.push_back({"  without <devices>" + label_of(child), text_of(copy), {}});
+  }
+  for (int r = 0; r < rounds; ++r) {
+    for (Variant& v : variants) {
+      CheckStop();
+      const auto t0 = Clock::now();
+      virDomainPtr dom = virDomainCreateXML(g.conn, v.xml.c_str(), 0);
+      const double ms = Ms(Clock::now() - t0);
+      if (dom == nullptr) Die("virDomainCreateXML (" + v.label + "): " + LastVirError());
+      DestroyDomain(dom, /*undefine=*/false);
+      v.ms.push_back(ms);
+    }
+  }
+  const double full = Summarize(variants[1].ms).median;
+  for (const Variant& v : variants) {
+    PrintRow(v.label, v.ms);
+    if (&v != &variants[1]) {
+      std::cout << "  " << std::setw(52) << ""
+                << "vs vmmap boot XML: " << Fmt(Summarize(v.ms).median - full) << " ms\n";
+    }
+  }
+  RemovePod(server, pod);
+}
+
 // ------------------------------------------------------------------ phases
 
 struct Options {
   int pods = 10;
   int rss_pods = 50;
+  int bisect_rounds = 3;
 };
 
 void StartPathPhase(const Options& o) {
@@ -633,6 +781,7 @@ void StartPathPhase(const Options& o) {
 
   std::vector<double> vm_total, vm_run, vm_create, vm_start, vm_user;
   std::vector<double> min_create, min_user, bare_first, bare_user;
+  StepTable step_table;
   for (int i = -1; i < o.pods; ++i) {
     CheckStop();
     const bool warm = i < 0;
@@ -648,6 +797,12 @@ void StartPathPhase(const Options& o) {
         WaitForMarker(state_dir + "/containers/" + pod.container_id + "/console.log", t_pod);
     if (pod_user < 0) Die("pod " + pod_name + " did not reach userspace");
     RemovePod(server, pod);
+    if (!warm) {
+      const std::string log = server.log();
+      step_table.Add("RunPodSandbox", StepsOf(log, "RunPodSandbox", pod.sandbox_id));
+      step_table.Add("CreateContainer", StepsOf(log, "CreateContainer", pod.container_id));
+      step_table.Add("StartContainer", StepsOf(log, "StartContainer", pod.container_id));
+    }
 
     // Floor (b): libvirt, minimal domain.
     const std::string console = work + "/consoles/" + tag + ".log";
@@ -686,6 +841,9 @@ void StartPathPhase(const Options& o) {
   PrintRow("  of which RunPodSandbox", vm_run);
   PrintRow("  of which CreateContainer (define)", vm_create);
   PrintRow("  of which StartContainer (start + live limits)", vm_start);
+  std::cout << "   inside vmmap serve, per step (its debug step lines; the rest of a call's\n"
+               "   client-side time is gRPC and the CRI conversion):\n";
+  for (const std::string& key : step_table.order) PrintRow("  " + key, step_table.samples[key]);
   PrintRow("vmmap: RunPodSandbox start to guest userspace", vm_user);
   PrintRow("floor (b) libvirt minimal domain, virDomainCreateXML", min_create);
   PrintRow("floor (b) libvirt minimal domain, to guest userspace", min_user);
@@ -701,6 +859,7 @@ void StartPathPhase(const Options& o) {
             << Fmt(vu.median / mu.median, 3) << "x;  vmmap / bare QEMU: median "
             << Fmt(vu.median / bu.median, 3) << "x\n";
   std::cout << "   after: " << LoadLine() << "\n" << std::flush;
+  if (o.bisect_rounds > 0) XmlBisect(server, image, state_dir, o.bisect_rounds);
 
   g.server.reset();
   if (!VirshListAll(vmmap_root, work + "/virsh.log").empty())
@@ -793,13 +952,17 @@ int main(int argc, char** argv) {
       o.pods = std::atoi(argv[++i]);
     } else if (a == "--rss-pods" && i + 1 < argc) {
       o.rss_pods = std::atoi(argv[++i]);
+    } else if (a == "--bisect-rounds" && i + 1 < argc) {
+      o.bisect_rounds = std::atoi(argv[++i]);
     } else if (a == "--keep-work-dir") {
       g.keep_work_dir = true;
     } else if (a == "--help" || a == "-h") {
-      std::cout << "usage: vmmap_start_path_bench [--pods N] [--rss-pods M] [--keep-work-dir]\n";
+      std::cout << "usage: vmmap_start_path_bench [--pods N] [--rss-pods M] [--bisect-rounds R] "
+                   "[--keep-work-dir]\n";
       return 0;
     } else {
-      std::cerr << "usage: vmmap_start_path_bench [--pods N] [--rss-pods M] [--keep-work-dir]\n";
+      std::cerr << "usage: vmmap_start_path_bench [--pods N] [--rss-pods M] [--bisect-rounds R] "
+                   "[--keep-work-dir]\n";
       return 2;
     }
   }

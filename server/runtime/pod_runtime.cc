@@ -11,6 +11,7 @@
 #include "mapper/startup_limits.h"
 #include "server/base/files.h"
 #include "server/base/log.h"
+#include "server/base/step_times.h"
 #include "server/guest/agent_socket.h"
 #include "server/runtime/container_layout.h"
 #include "server/runtime/domain_observation.h"
@@ -63,11 +64,13 @@ absl::Status PodRuntime::Recover() {
 // ---------------------------------------------------------------- sandboxes
 
 absl::StatusOr<std::string> PodRuntime::RunPodSandbox(const SandboxConfig& config) {
+  StepTimes steps("RunPodSandbox", "");
   // Validate now, so that a pod that can never become a VM fails here, with
   // the field named, rather than at CreateContainer.
   absl::StatusOr<DomainPlan> plan =
       PlanDomain(PlanInputFor(config, config.pod_resources, 0), options_.node);
   if (!plan.ok()) return plan.status();
+  steps.Mark("plan");
   // The metadata tuple names one sandbox, as in containerd: a second
   // RunPodSandbox with it (kubelet retrying a call that timed out) while the
   // first exists is AlreadyExists naming the first. The name's lock makes
@@ -87,6 +90,7 @@ absl::StatusOr<std::string> PodRuntime::RunPodSandbox(const SandboxConfig& confi
                        "; remove it first or run the sandbox with the next attempt"));
     }
   }
+  steps.Mark("lookup");
   SandboxRecord record;
   record.id = NewObjectId();
   record.config = config;
@@ -95,13 +99,17 @@ absl::StatusOr<std::string> PodRuntime::RunPodSandbox(const SandboxConfig& confi
   network::PodNetwork* const net = config.host_network ? nullptr : options_.network;
   if (net == nullptr) {
     if (absl::Status s = store_->PutSandbox(record); !s.ok()) return s;
+    steps.Mark("store");
+    steps.Done(record.id);
     return record.id;
   }
   // Intent first: a crash after this write and before the result is
   // recorded leaves a pending row, for which Recover() runs DEL.
   record.network.pending = true;
   if (absl::Status s = store_->PutSandbox(record); !s.ok()) return s;
+  steps.Mark("store_intent");
   absl::StatusOr<network::PodNetworkState> state = net->SetUp(NetworkRequestFor(record));
+  steps.Mark("network");
   if (!state.ok()) {
     // SetUp left nothing behind; the row goes too.
     if (absl::Status s = store_->DeleteSandbox(record.id); !s.ok()) {
@@ -123,6 +131,8 @@ absl::StatusOr<std::string> PodRuntime::RunPodSandbox(const SandboxConfig& confi
     if (undone.ok()) store_->DeleteSandbox(record.id).IgnoreError();
     return s;
   }
+  steps.Mark("store");
+  steps.Done(record.id);
   VMMAP_LOG(kInfo, "sandbox ", record.id, " (", m.namespace_name, "/", m.name, "): pod IP ",
             record.network.ips.front(), " in ", record.network.netns_path);
   return record.id;
@@ -211,6 +221,7 @@ absl::StatusOr<std::vector<SandboxRecord>> PodRuntime::ListPodSandbox(const Sand
 absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandbox_id,
                                                         const ContainerConfig& config,
                                                         const LinuxResources& resources) {
+  StepTimes steps("CreateContainer", "");
   LockTable::Guard sandbox_lock = locks_.Lock(sandbox_id);
   absl::StatusOr<SandboxRecord> sandbox = store_->GetSandbox(sandbox_id);
   if (!sandbox.ok()) return sandbox.status();
@@ -228,10 +239,12 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   }
   absl::StatusOr<ImageRecord> image = images_->Find(config.image_ref);
   if (!image.ok()) return image.status();
+  steps.Mark("lookup");
 
   absl::StatusOr<DomainPlan> plan =
       PlanDomain(PlanInputFor(sandbox->config, resources, config.metadata.attempt), options_.node);
   if (!plan.ok()) return plan.status();
+  steps.Mark("plan");
 
   ContainerRecord record;
   record.id = NewObjectId();
@@ -260,9 +273,11 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   // StartContainer applies them once QEMU runs (mapper/startup_limits.h).
   absl::StatusOr<std::string> xml = RenderDomainXml(SplitStartupLimits(layout->spec).boot);
   if (!xml.ok()) return xml.status();
+  steps.Mark("layout_xml");
 
   // Intent first: a crash from here on is rolled back by Recover().
   if (absl::Status s = store_->PutContainer(record); !s.ok()) return s;
+  steps.Mark("store_intent");
   auto roll_back = [&](absl::Status cause) {
     std::error_code ignored;
     fs::remove_all(ContainerDir(record.id), ignored);
@@ -275,23 +290,29 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   if (absl::Status s = MakeDirectories(guest::AgentSocketDir(options_.state_dir), 0711); !s.ok()) {
     return roll_back(s);
   }
+  steps.Mark("dirs");
   if (!record.overlay_path.empty()) {
     if (absl::Status s = images_->CreateOverlay(*image, record.overlay_path); !s.ok()) {
       return roll_back(s);
     }
   }
+  steps.Mark("overlay");
   if (nic->has_value()) {
     if (absl::Status s = WriteGuestSeed(**nic, layout->spec, record.id, seed_path); !s.ok()) {
       return roll_back(s);
     }
   }
+  steps.Mark("seed");
   absl::StatusOr<virt::DomainId> defined = hypervisor_->DefineDomain(*xml);
   if (!defined.ok()) return roll_back(defined.status());
+  steps.Mark("define");
   record.pending = false;
   if (absl::Status s = store_->PutContainer(record); !s.ok()) {
     DestroyAndUndefine(*hypervisor_, record.domain_name).IgnoreError();
     return roll_back(s);
   }
+  steps.Mark("store");
+  steps.Done(record.id);
   for (const std::string& warning : plan->explanation.warnings) {
     VMMAP_LOG(kWarning, "container ", record.id, ": ", warning);
   }
@@ -299,6 +320,7 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
 }
 
 absl::Status PodRuntime::StartContainer(const std::string& id) {
+  StepTimes steps("StartContainer", id);
   LockTable::Guard lock = locks_.Lock(id);
   absl::StatusOr<ContainerRecord> record = store_->GetContainer(id);
   if (!record.ok()) return record.status();
@@ -315,12 +337,15 @@ absl::Status PodRuntime::StartContainer(const std::string& id) {
   if (!after_start.ok()) return after_start.status();
   absl::StatusOr<std::optional<network::GuestNic>> nic = GuestNicOf(*sandbox);
   if (!nic.ok()) return nic.status();
+  steps.Mark("lookup_plan");
   // libvirt opens the tap by name in its own namespace (tap_link.h).
   if (nic->has_value()) {
     if (absl::Status s = options_.network->PrepareTap(**nic); !s.ok()) return s;
   }
+  steps.Mark("tap");
   // virDomainCreate returns once QEMU runs; it does not wait for the guest.
   if (absl::Status s = hypervisor_->StartDomain(record->domain_name); !s.ok()) return s;
+  steps.Mark("start_domain");
   if (nic->has_value()) {
     if (absl::Status s = options_.network->AttachTap(**nic, NetworkStateOf(*sandbox)); !s.ok()) {
       // Never a running VM cut off from its pod network.
@@ -328,14 +353,19 @@ absl::Status PodRuntime::StartContainer(const std::string& id) {
       return s;
     }
   }
+  steps.Mark("attach_tap");
   if (PostStartOutcome applied =
           ApplyPostStartLimits(*hypervisor_, record->domain_name, *after_start);
       !applied.status.ok()) {
     return applied.status;
   }
+  steps.Mark("limits");
   record->state = ContainerState::kRunning;
   record->started_at_ns = NowNanos();
-  return store_->PutContainer(*record);
+  if (absl::Status s = store_->PutContainer(*record); !s.ok()) return s;
+  steps.Mark("store");
+  steps.Done();
+  return absl::OkStatus();
 }
 
 absl::Status PodRuntime::StopContainer(const std::string& id, int64_t timeout_seconds,

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -168,7 +169,10 @@ void ServerProcess::Terminate() {
   if (pid_ <= 0) return;
   kill(pid_, SIGTERM);
   int status = 0;
-  waitpid(pid_, &status, 0);
+  // A signal to this process (a bench being interrupted) must not end the
+  // wait early: the server holds the embedded driver's root until it exits.
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
   pid_ = -1;
 }
 
