@@ -108,7 +108,7 @@ class CniPodNetwork : public PodNetwork {
   absl::Status PrepareTap(const GuestNic& nic) override { return CreateTap(nic.tap); }
 
   absl::Status AttachTap(const GuestNic& nic, const PodNetworkState& state) override {
-    return MoveTapIntoPod(nic.tap, state.netns_path, kPodInterface);
+    return MoveTapIntoPod(nic.tap, state.netns_path, kPodInterface, nic.mtu);
   }
 
   absl::StatusOr<InterfaceCounters> Counters(const PodNetworkState& state) override {

@@ -37,10 +37,11 @@ absl::StatusOr<LinkInfo> ReadLink(const std::string& netns_path, const std::stri
 // Creates the tap in the host namespace (idempotent when it is already there).
 absl::Status CreateTap(const std::string& tap);
 
-// Moves `tap` into the pod namespace (unless already there), sets the MTU of
-// `ifname`, brings it up and installs the two redirects. Idempotent.
+// Moves `tap` into the pod namespace (unless already there), gives it `mtu`
+// (the MTU of `ifname`, read from the namespace when 0), brings it up and
+// installs the two redirects. Idempotent. Two helper runs (ip, tc).
 absl::Status MoveTapIntoPod(const std::string& tap, const std::string& netns_path,
-                            const std::string& ifname);
+                            const std::string& ifname, int mtu = 0);
 
 // Removes `tap` from the host namespace; a missing tap is success.
 absl::Status DeleteTap(const std::string& tap);

@@ -286,6 +286,9 @@ TEST_F(CniPluginTest, TapOpenedInHostNamespaceCarriesThePodTrafficAfterTheMove) 
   EXPECT_FALSE(LinkExists("", tap));
   EXPECT_TRUE(LinkExists(*ns, tap));
   ASSERT_TRUE(MoveTapIntoPod(tap, *ns, "eth0").ok());  // a retry changes nothing
+  // StartContainer's way, with the MTU it knows: the tap is already in the
+  // pod, so it is set up where it is and its redirects are made anew.
+  ASSERT_TRUE(MoveTapIntoPod(tap, *ns, "eth0", ReadLink(*ns, "eth0")->mtu).ok());
   EXPECT_EQ(ReadLink(*ns, tap)->mtu, ReadLink(*ns, "eth0")->mtu);
 
   std::string request = ArpRequest(ParseMac(ReadLink(*ns, "eth0")->mac), ip.ip, ip.gateway);
