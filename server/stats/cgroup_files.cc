@@ -1,5 +1,7 @@
 #include "server/stats/cgroup_files.h"
 
+#include <cstring>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -7,16 +9,27 @@
 
 namespace vmmap {
 
-absl::flat_hash_map<std::string, uint64_t> ParseKeyedValues(absl::string_view text) {
-  absl::flat_hash_map<std::string, uint64_t> out;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    const size_t space = line.find(' ');
-    if (space == absl::string_view::npos || space == 0) continue;
-    uint64_t value = 0;
-    if (!absl::SimpleAtoi(line.substr(space + 1), &value)) continue;
-    out[std::string(line.substr(0, space))] = value;
+std::optional<uint64_t> KeyedValues::Get(absl::string_view key) const {
+  if (key.empty()) return std::nullopt;
+  const char* p = text_.data();
+  const char* const end = p + text_.size();
+  while (p < end) {
+    const char* eol = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    if (eol == nullptr) eol = end;
+    // A whole key at a line start: "rss" is neither "total_rss" nor "rss_huge".
+    const size_t length = eol - p;
+    if (length > key.size() && p[key.size()] == ' ' && p[0] == key[0] &&
+        std::memcmp(p, key.data(), key.size()) == 0) {
+      uint64_t value = 0;
+      if (!absl::SimpleAtoi(absl::string_view(p + key.size() + 1, length - key.size() - 1),
+                            &value)) {
+        return std::nullopt;
+      }
+      return value;
+    }
+    p = eol + 1;
   }
-  return out;
+  return std::nullopt;
 }
 
 std::optional<uint64_t> ParseSingleValue(absl::string_view text) {
@@ -81,12 +94,7 @@ std::vector<CgroupMount> ParseCgroupMounts(absl::string_view mountinfo) {
 
 namespace {
 
-std::optional<uint64_t> Get(const absl::flat_hash_map<std::string, uint64_t>& stat,
-                            const char* key) {
-  auto it = stat.find(key);
-  if (it == stat.end()) return std::nullopt;
-  return it->second;
-}
+std::optional<uint64_t> Get(const KeyedValues& stat, const char* key) { return stat.Get(key); }
 
 void FinishMemory(CgroupMemory& m, std::optional<uint64_t> inactive_file) {
   if (m.usage) {
@@ -99,8 +107,7 @@ void FinishMemory(CgroupMemory& m, std::optional<uint64_t> inactive_file) {
 
 }  // namespace
 
-CgroupMemory MemoryFromV1(std::optional<uint64_t> usage,
-                          const absl::flat_hash_map<std::string, uint64_t>& stat,
+CgroupMemory MemoryFromV1(std::optional<uint64_t> usage, const KeyedValues& stat,
                           std::optional<uint64_t> limit) {
   CgroupMemory m;
   m.usage = usage;
@@ -114,8 +121,7 @@ CgroupMemory MemoryFromV1(std::optional<uint64_t> usage,
   return m;
 }
 
-CgroupMemory MemoryFromV2(std::optional<uint64_t> current,
-                          const absl::flat_hash_map<std::string, uint64_t>& stat,
+CgroupMemory MemoryFromV2(std::optional<uint64_t> current, const KeyedValues& stat,
                           std::optional<uint64_t> max) {
   CgroupMemory m;
   m.usage = current;
@@ -128,8 +134,7 @@ CgroupMemory MemoryFromV2(std::optional<uint64_t> current,
   return m;
 }
 
-CgroupThrottling ThrottlingFromCpuStat(const absl::flat_hash_map<std::string, uint64_t>& stat,
-                                       bool v2) {
+CgroupThrottling ThrottlingFromCpuStat(const KeyedValues& stat, bool v2) {
   CgroupThrottling t;
   t.nr_periods = Get(stat, "nr_periods");
   t.nr_throttled = Get(stat, "nr_throttled");
@@ -158,7 +163,7 @@ CgroupThrottling SumThrottling(const std::vector<CgroupThrottling>& parts) {
   return sum;
 }
 
-std::optional<uint64_t> UsageFromV2CpuStat(const absl::flat_hash_map<std::string, uint64_t>& stat) {
+std::optional<uint64_t> UsageFromV2CpuStat(const KeyedValues& stat) {
   std::optional<uint64_t> us = Get(stat, "usage_usec");
   if (!us) return std::nullopt;
   return *us * 1000;

@@ -66,7 +66,7 @@ absl::StatusOr<uint64_t> ParseUsage(const std::string& path,
                                     const absl::StatusOr<std::string>& text, bool v2) {
   if (!text.ok()) return text.status();
   std::optional<uint64_t> ns =
-      v2 ? UsageFromV2CpuStat(ParseKeyedValues(*text)) : ParseSingleValue(*text);
+      v2 ? UsageFromV2CpuStat(KeyedValues(*text)) : ParseSingleValue(*text);
   if (!ns) return absl::DataLossError(absl::StrCat(path, ": no CPU usage in \"", *text, "\""));
   return *ns;
 }
@@ -297,12 +297,11 @@ absl::StatusOr<CgroupSample> CgroupFs::Read(const DomainCgroupFiles& files) cons
     // When the v1 file shares the usage file (v2), it has been read above;
     // reading again keeps the code one shape and costs one small read.
     absl::StatusOr<std::string> text = ReadFile(files, files.throttling);
-    if (text.ok())
-      s.throttling = ThrottlingFromCpuStat(ParseKeyedValues(*text), files.throttling_v2);
+    if (text.ok()) s.throttling = ThrottlingFromCpuStat(KeyedValues(*text), files.throttling_v2);
     if (!files.emulator_throttling.empty()) {
       text = ReadFile(files, files.emulator_throttling);
       if (text.ok()) {
-        s.emulator_throttling = ThrottlingFromCpuStat(ParseKeyedValues(*text), files.throttling_v2);
+        s.emulator_throttling = ThrottlingFromCpuStat(KeyedValues(*text), files.throttling_v2);
       }
     }
     // Summed over the vCPUs; one unreadable vCPU leaves the sum unknown.
@@ -310,7 +309,7 @@ absl::StatusOr<CgroupSample> CgroupFs::Read(const DomainCgroupFiles& files) cons
     for (const std::string& path : files.vcpu_throttling) {
       text = ReadFile(files, path);
       if (!text.ok()) break;
-      vcpus.push_back(ThrottlingFromCpuStat(ParseKeyedValues(*text), files.throttling_v2));
+      vcpus.push_back(ThrottlingFromCpuStat(KeyedValues(*text), files.throttling_v2));
     }
     if (!vcpus.empty() && vcpus.size() == files.vcpu_throttling.size()) {
       s.vcpu_throttling = SumThrottling(vcpus);
@@ -328,8 +327,8 @@ absl::StatusOr<CgroupSample> CgroupFs::Read(const DomainCgroupFiles& files) cons
     const std::optional<uint64_t> limit_value =
         limit.ok() ? ParseSingleValue(*limit) : std::nullopt;
     s.memory = files.memory_v2
-                   ? MemoryFromV2(ParseSingleValue(*usage), ParseKeyedValues(*stat), limit_value)
-                   : MemoryFromV1(ParseSingleValue(*usage), ParseKeyedValues(*stat), limit_value);
+                   ? MemoryFromV2(ParseSingleValue(*usage), KeyedValues(*stat), limit_value)
+                   : MemoryFromV1(ParseSingleValue(*usage), KeyedValues(*stat), limit_value);
   }
   return s;
 }

@@ -20,9 +20,20 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 
 TEST(CgroupFilesTest, KeyedValuesAndSingleValues) {
-  auto stat = ParseKeyedValues("usage_usec 368291\nuser_usec 122718\nbad line here\nx -1\n\n");
-  EXPECT_EQ(stat.size(), 2u);
-  EXPECT_EQ(stat["usage_usec"], 368291u);
+  const KeyedValues stat("usage_usec 368291\nuser_usec 122718\nbad line here\nx -1\n\n");
+  EXPECT_EQ(stat.Get("usage_usec"), 368291u);
+  EXPECT_EQ(stat.Get("user_usec"), 122718u);
+  EXPECT_EQ(stat.Get("bad"), std::nullopt) << "not a number";
+  EXPECT_EQ(stat.Get("x"), std::nullopt) << "not unsigned";
+  EXPECT_EQ(stat.Get("usec"), std::nullopt) << "a key is matched whole, at a line start";
+  EXPECT_EQ(stat.Get("usage"), std::nullopt);
+  EXPECT_EQ(stat.Get(""), std::nullopt);
+  // memory.stat v1 has both "rss" and "total_rss", "rss_huge" after them.
+  const KeyedValues memory("rss_huge 1\ntotal_rss 7\nrss 5\n");
+  EXPECT_EQ(memory.Get("rss"), 5u);
+  EXPECT_EQ(memory.Get("total_rss"), 7u);
+  EXPECT_EQ(KeyedValues("last 9").Get("last"), 9u) << "no final newline";
+  EXPECT_EQ(KeyedValues().Get("rss"), std::nullopt);
   EXPECT_EQ(ParseSingleValue("18636800\n"), 18636800u);
   EXPECT_EQ(ParseSingleValue("max\n"), std::nullopt);
   EXPECT_EQ(ParseSingleValue(""), std::nullopt);
@@ -60,8 +71,8 @@ TEST(CgroupFilesTest, CgroupMountsFromMountinfo) {
 TEST(CgroupFilesTest, MemoryAsCadvisorComputesIt) {
   CgroupMemory v1 =
       MemoryFromV1(1000,
-                   ParseKeyedValues("total_inactive_file 300\ntotal_rss 600\ntotal_cache 400\n"
-                                    "inactive_file 9\ntotal_pgfault 7\ntotal_pgmajfault 1\n"),
+                   KeyedValues("total_inactive_file 300\ntotal_rss 600\ntotal_cache 400\n"
+                               "inactive_file 9\ntotal_pgfault 7\ntotal_pgmajfault 1\n"),
                    9223372036854771712ull);
   EXPECT_EQ(v1.working_set, 700u);
   EXPECT_EQ(v1.rss, 600u);
@@ -69,8 +80,7 @@ TEST(CgroupFilesTest, MemoryAsCadvisorComputesIt) {
   EXPECT_EQ(v1.limit, std::nullopt) << "v1's unlimited is no limit";
   EXPECT_EQ(v1.page_faults, 7u);
   CgroupMemory v2 = MemoryFromV2(
-      1000, ParseKeyedValues("anon 500\nfile 450\ninactive_file 1200\npgfault 3\npgmajfault 0\n"),
-      4096);
+      1000, KeyedValues("anon 500\nfile 450\ninactive_file 1200\npgfault 3\npgmajfault 0\n"), 4096);
   EXPECT_EQ(v2.working_set, 0u) << "floored at zero";
   EXPECT_EQ(v2.rss, 500u);
   EXPECT_EQ(v2.limit, 4096u);
@@ -80,13 +90,13 @@ TEST(CgroupFilesTest, MemoryAsCadvisorComputesIt) {
 
 TEST(CgroupFilesTest, ThrottlingAndUsageUnits) {
   auto v1 = ThrottlingFromCpuStat(
-      ParseKeyedValues("nr_periods 81\nnr_throttled 80\nthrottled_time 5000\n"), false);
+      KeyedValues("nr_periods 81\nnr_throttled 80\nthrottled_time 5000\n"), false);
   EXPECT_EQ(v1.nr_throttled, 80u);
   EXPECT_EQ(v1.throttled_ns, 5000u);
-  auto v2 = ThrottlingFromCpuStat(
-      ParseKeyedValues("nr_periods 2\nnr_throttled 1\nthrottled_usec 5\n"), true);
+  auto v2 =
+      ThrottlingFromCpuStat(KeyedValues("nr_periods 2\nnr_throttled 1\nthrottled_usec 5\n"), true);
   EXPECT_EQ(v2.throttled_ns, 5000u);
-  EXPECT_EQ(UsageFromV2CpuStat(ParseKeyedValues("usage_usec 3\n")), 3000u);
+  EXPECT_EQ(UsageFromV2CpuStat(KeyedValues("usage_usec 3\n")), 3000u);
 }
 
 TEST(CgroupFilesTest, ThrottlingSumsAreUnknownWhenAPartIs) {
