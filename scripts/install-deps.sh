@@ -35,6 +35,8 @@ packages=(
   prometheus-cpp-dev python3-grpcio
   # load for the suite's own proof that it holds on a busy machine (scripts/test.sh)
   stress-ng
+  # bench/render_vs_virt_install.sh: process timings without a shell's fork in them
+  hyperfine
   # exec and volumes (issue 12): the agent and fio inside the test guest
   qemu-guest-agent fio
 )
