@@ -84,6 +84,14 @@ absl::StatusOr<std::string> PodRuntime::RunPodSandbox(const SandboxConfig& confi
     const PodMetadata& o = other.config.metadata;
     if (o.name == m.name && o.namespace_name == m.namespace_name && o.uid == m.uid &&
         o.attempt == m.attempt) {
+      if (other.network.pending) {
+        // A set-up that a crash (or a failed delete) abandoned: never
+        // returned to kubelet, listed by nothing, and its creator no longer
+        // holds the name's lock. Undo it rather than answer AlreadyExists
+        // naming a sandbox kubelet cannot see (found by KillLoopTest).
+        if (absl::Status s = UndoAbandonedSandbox(other); !s.ok()) return s;
+        continue;
+      }
       return absl::AlreadyExistsError(
           absl::StrCat("pod sandbox ", m.namespace_name, "/", m.name, " (uid \"", m.uid,
                        "\", attempt ", m.attempt, ") already exists as ", other.id,
@@ -136,6 +144,23 @@ absl::StatusOr<std::string> PodRuntime::RunPodSandbox(const SandboxConfig& confi
   VMMAP_LOG(kInfo, "sandbox ", record.id, " (", m.namespace_name, "/", m.name, "): pod IP ",
             record.network.ips.front(), " in ", record.network.netns_path);
   return record.id;
+}
+
+absl::Status PodRuntime::UndoAbandonedSandbox(const SandboxRecord& sandbox) {
+  const PodMetadata& m = sandbox.config.metadata;
+  if (options_.network == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "pod sandbox ", m.namespace_name, "/", m.name, ": an interrupted RunPodSandbox left ",
+        sandbox.id, " setting up its pod network, and no pod network is configured to undo it"));
+  }
+  VMMAP_LOG(kInfo, "sandbox ", sandbox.id, " (", m.namespace_name, "/", m.name,
+            ") was abandoned while setting up its pod network: running CNI DEL before the retry");
+  if (absl::Status s = ReleaseSandboxNetwork(*options_.network, sandbox, true); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("pod sandbox ", m.namespace_name, "/", m.name,
+                                               ": undoing the interrupted set-up of ", sandbox.id,
+                                               ": ", s.message()));
+  }
+  return store_->DeleteSandbox(sandbox.id);
 }
 
 absl::Status PodRuntime::StopPodSandbox(const std::string& id) {
@@ -304,7 +329,13 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   }
   steps.Mark("seed");
   absl::StatusOr<virt::DomainId> defined = hypervisor_->DefineDomain(*xml);
-  if (!defined.ok()) return roll_back(defined.status());
+  if (!defined.ok()) {
+    // libvirtd may have defined it before the failure (a daemon killed
+    // before it replied): the name is this container's alone, so remove it
+    // if it is there (if libvirtd is still away, the next Recover() does).
+    DestroyAndUndefine(*hypervisor_, record.domain_name).IgnoreError();
+    return roll_back(defined.status());
+  }
   steps.Mark("define");
   record.pending = false;
   if (absl::Status s = store_->PutContainer(record); !s.ok()) {

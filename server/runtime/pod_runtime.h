@@ -123,6 +123,9 @@ class PodRuntime {
   // Requires: the container's lock.
   absl::Status RemoveContainerLocked(const ContainerRecord& record);
   std::string ContainerDir(const std::string& id) const;
+  // Undoes a sandbox whose network set-up was abandoned (network.pending):
+  // CNI DEL, its namespace, its row. Requires: the lock of its metadata name.
+  absl::Status UndoAbandonedSandbox(const SandboxRecord& sandbox);
   // The guest NIC of a sandbox with a pod network; nullopt without one.
   absl::StatusOr<std::optional<network::GuestNic>> GuestNicOf(const SandboxRecord& sandbox);
 

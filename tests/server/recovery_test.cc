@@ -159,6 +159,65 @@ TEST_F(RecoveryTest, ConcurrentRetriesOfOneSandboxCreateExactlyOne) {
   EXPECT_EQ(all->size(), 1u);
 }
 
+// A pod network that sets up instantly and records what it was asked to undo.
+class RecordingNetwork final : public network::PodNetwork {
+ public:
+  network::NetworkReadiness Readiness() const override { return {true, "", ""}; }
+  absl::StatusOr<network::PodNetworkState> SetUp(const network::PodNetworkRequest& r) override {
+    return network::PodNetworkState{"/run/netns/vmmap-" + r.sandbox_id, "{}", {"10.0.0.2"}};
+  }
+  absl::Status TearDown(const network::PodNetworkRequest& r,
+                        const network::PodNetworkState&) override {
+    torn_down.push_back(r.sandbox_id);
+    return absl::OkStatus();
+  }
+  absl::Status Remove(const network::PodNetworkRequest& r) override {
+    removed.push_back(r.sandbox_id);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<network::GuestNic> GuestNicFor(const network::PodNetworkRequest&,
+                                                const network::PodNetworkState&,
+                                                const std::string&) override {
+    return absl::UnimplementedError("no NIC");
+  }
+  absl::Status PrepareTap(const network::GuestNic&) override { return absl::OkStatus(); }
+  absl::Status AttachTap(const network::GuestNic&, const network::PodNetworkState&) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<network::InterfaceCounters> Counters(const network::PodNetworkState&) override {
+    return absl::UnimplementedError("no counters");
+  }
+  std::vector<std::string> torn_down, removed;
+};
+
+// A RunPodSandbox killed during its network set-up leaves a pending row that
+// nothing lists; if recovery could not undo it (its CNI DEL failed), the
+// retry must not be AlreadyExists naming that invisible sandbox (found by
+// KillLoopTest): the retry undoes it and creates the sandbox.
+TEST_F(RecoveryTest, ARetryUndoesASandboxWhoseNetworkSetUpWasAbandoned) {
+  RecordingNetwork net;
+  PodRuntime runtime(RuntimeOptions{dir_, NodeConfig(), &net, CgroupRoot()}, hypervisor_.get(),
+                     store_.get(), images_.get());
+  SandboxRecord abandoned;
+  abandoned.id = std::string(64, 'a');
+  abandoned.config.metadata = {"pod", "uid-1", "ns", 0};
+  abandoned.network.pending = true;
+  ASSERT_TRUE(store_->PutSandbox(abandoned).ok());
+
+  absl::StatusOr<std::string> retry = runtime.RunPodSandbox(abandoned.config);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_NE(*retry, abandoned.id);
+  EXPECT_THAT(net.torn_down, ::testing::ElementsAre(abandoned.id));
+  EXPECT_THAT(net.removed, ::testing::ElementsAre(abandoned.id));
+  EXPECT_TRUE(absl::IsNotFound(store_->GetSandbox(abandoned.id).status()));
+  absl::StatusOr<std::vector<SandboxRecord>> listed = runtime.ListPodSandbox(SandboxFilter());
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, *retry);
+  // A sandbox that was set up is still reserved.
+  EXPECT_TRUE(absl::IsAlreadyExists(runtime.RunPodSandbox(abandoned.config).status()));
+}
+
 TEST_F(RecoveryTest, AStoreErrorStopsRecoveryBeforeItTouchesAnything) {
   ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-e", 1)).ok());
   const std::string domain = DefineOwned("e", "committed-e");
