@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <future>
-#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -124,29 +123,11 @@ TEST_F(Kill9Test, EveryLifecycleCallSurvivesAKillAndNothingLeaks) {
         [&] { return !DomainCgroup("cpu", pod).empty(); });
     containers = Containers(server, sandbox_id);
     ASSERT_EQ(containers.size(), 1u);
-    if (containers[0].state() == v1::CONTAINER_EXITED) {
-      // The VM died with the server (see docs/faults.md): kubelet removes
-      // the exited container and creates the next attempt.
-      v1::ContainerStatusRequest status_request;
-      status_request.set_container_id(id);
-      v1::ContainerStatusResponse status;
-      ASSERT_TRUE(server.runtime().ContainerStatus(Context().get(), status_request, &status).ok());
-      std::cout << "interrupted start: container EXITED, reason " << status.status().reason()
-                << ": " << status.status().message() << "\n";
-      EXPECT_EQ(QemuProcesses(pod), 0);
-      v1::RemoveContainerRequest remove;
-      remove.set_container_id(id);
-      v1::RemoveContainerResponse removed;
-      ASSERT_TRUE(server.runtime().RemoveContainer(Context().get(), remove, &removed).ok());
-      EXPECT_THAT(LeftoverCgroups(pod), ::testing::IsEmpty());
-      create.mutable_config()->mutable_metadata()->set_attempt(1);
-      v1::CreateContainerResponse created;
-      grpc::Status s = server.runtime().CreateContainer(Context().get(), create, &created);
-      ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server.log();
-      id = created.container_id();
-      containers = Containers(server, sandbox_id);
-      ASSERT_EQ(containers.size(), 1u);
-    }
+    // Never EXITED: a start libvirt had not finished is undone by recovery
+    // (Kill9StartTest), one it finished is completed.
+    ASSERT_THAT(containers[0].state(),
+                ::testing::AnyOf(v1::CONTAINER_CREATED, v1::CONTAINER_RUNNING))
+        << server.log();
     if (containers[0].state() == v1::CONTAINER_CREATED) {
       EXPECT_EQ(QemuProcesses(pod), 0) << "a CREATED container's VM runs";
       grpc::Status s = StartContainer(server, id);
@@ -212,7 +193,9 @@ TEST(Kill9StartTest, AKillWhileLibvirtStartsQemuLeavesItCreatedAndTheRetryBoots)
   options.extra_flags = {"--emulator", SlowStartEmulator("slowstart", 5)};
   ServerProcess server(GetFixtures().work_dir + "/kill9-start", options);
   server.Start();
-  PodRequest request{"slowstart", PullBundle(server)};
+  PodRequest request;
+  request.name = "slowstart";
+  request.image = PullBundle(server);
   request.cpu_milli = 0;
   const Pod pod = CreatePod(server, request);
 
