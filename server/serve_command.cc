@@ -96,10 +96,16 @@ DomainType ResolveDomainType(const std::string& flag) {
 // QEMU's console output through virtlogd, a daemon the embedded mode exists
 // to avoid; write serial logs directly instead, unless the operator already
 // configured the driver.
-absl::Status ConfigureEmbeddedDriver(const std::string& uri) {
+// The embedded driver's root directory, or "" for any other URI.
+std::string EmbeddedDriverRoot(const std::string& uri) {
   const std::string prefix = "qemu:///embed?root=";
-  if (uri.rfind(prefix, 0) != 0) return absl::OkStatus();
-  const fs::path conf = fs::path(uri.substr(prefix.size())) / "etc" / "qemu.conf";
+  return uri.rfind(prefix, 0) == 0 ? uri.substr(prefix.size()) : "";
+}
+
+absl::Status ConfigureEmbeddedDriver(const std::string& uri) {
+  const std::string root = EmbeddedDriverRoot(uri);
+  if (root.empty()) return absl::OkStatus();
+  const fs::path conf = fs::path(root) / "etc" / "qemu.conf";
   std::error_code ec;
   if (fs::exists(conf, ec)) return absl::OkStatus();
   if (absl::Status s = MakeDirectories(conf.parent_path().string(), 0755); !s.ok()) return s;
@@ -216,8 +222,11 @@ int RunServeCommand(const std::vector<std::string>& args) {
 
   // Pods that are not hostNetwork get a netns and an address from CNI.
   std::unique_ptr<network::PodNetwork> pod_network = network::NewCniPodNetwork(options.cni);
-  PodRuntime runtime(RuntimeOptions{options.state_dir, options.node, pod_network.get()},
-                     hypervisor->get(), store->get(), images->get());
+  RuntimeOptions runtime_options{options.state_dir, options.node, pod_network.get()};
+  if (const std::string root = EmbeddedDriverRoot(options.libvirt_uri); !root.empty()) {
+    runtime_options.domain_log_dir = root + "/log/qemu";
+  }
+  PodRuntime runtime(runtime_options, hypervisor->get(), store->get(), images->get());
   if (absl::Status s = runtime.Recover(); !s.ok()) return fail(s);
 
   // Pod network stats: the pod's interface inside its namespace (the VM's tap

@@ -473,6 +473,12 @@ absl::Status PodRuntime::RemoveContainerLocked(const ContainerRecord& record) {
     return absl::UnavailableError(
         absl::StrCat("removing ", ContainerDir(record.id), ": ", ec.message()));
   }
+  // Domain names are vmmap's own ([a-z0-9-]), never a path.
+  if (!options_.domain_log_dir.empty()) {
+    const std::string log = absl::StrCat(options_.domain_log_dir, "/", record.domain_name, ".log");
+    fs::remove(log, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("removing ", log, ": ", ec.message()));
+  }
   return store_->DeleteContainer(record.id);
 }
 

@@ -60,6 +60,12 @@ struct RuntimeOptions {
   // Where the cgroup controllers are mounted: libvirt's leftover domain
   // cgroups are removed below it (server/runtime/domain_cgroups.h).
   std::string cgroup_root = "/sys/fs/cgroup";
+  // Where libvirt writes each domain's QEMU log (<name>.log): the embedded
+  // driver's <root>/log/qemu. libvirt never deletes these, and every
+  // container gets a domain name of its own, so RemoveContainer deletes its
+  // domain's log (the kill loop found one left per container ever started).
+  // Empty: left alone (libvirtd's /var/log/libvirt/qemu is the host's).
+  std::string domain_log_dir = "";
 };
 
 // True once the caller has gone away (deadline passed, call cancelled).

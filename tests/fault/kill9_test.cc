@@ -222,6 +222,9 @@ TEST(Kill9StartTest, AKillWhileLibvirtStartsQemuLeavesItCreatedAndTheRetryBoots)
   EXPECT_EQ(QemuProcesses(pod.name), 1);
   RemovePod(server, pod);
   EXPECT_THAT(LeftoverCgroups(pod.name), ::testing::IsEmpty());
+  // Nor the QEMU log libvirt writes for the domain (it never deletes one).
+  EXPECT_EQ(Shell("ls " + server.state_dir() + "/libvirt/log/qemu | grep -c slowstart || true"),
+            "0\n");
 }
 
 }  // namespace

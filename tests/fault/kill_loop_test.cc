@@ -362,7 +362,8 @@ TEST_F(KillLoopTest, RandomKillsLoseNothingAndLeaveNothing) {
   }
 
   // Whole-loop leftovers, read with the server stopped: rows, domains and
-  // libvirt's per-domain runtime files (pid, status XML, monitor socket).
+  // libvirt's per-domain files (pid, status XML, monitor socket, QEMU log,
+  // persistent XML).
   server_->Terminate();
   const std::string db = state_dir_ + "/state.db";
   EXPECT_EQ(
@@ -371,8 +372,9 @@ TEST_F(KillLoopTest, RandomKillsLoseNothingAndLeaveNothing) {
   EXPECT_EQ(Shell("virsh -c 'qemu:///embed?root=" + state_dir_ +
                   "/libvirt' list --all --name | grep -c vmmap-e2e-loop || true"),
             "0\n");
-  EXPECT_EQ(Shell("find " + state_dir_ + "/libvirt/run " + state_dir_ +
-                  "/libvirt/lib -name '*vmmap-e2e-loop*' 2>/dev/null | head"),
+  EXPECT_EQ(Shell("find " + state_dir_ + "/libvirt/run " + state_dir_ + "/libvirt/lib " +
+                  state_dir_ + "/libvirt/log " + state_dir_ + "/libvirt/etc" +
+                  " -name '*vmmap-e2e-loop*' 2>/dev/null | head"),
             "");
   std::cout << "kill loop: " << rounds << " rounds, " << kills_ << " kills, seed " << seed
             << "; interrupted calls:";

@@ -283,5 +283,24 @@ TEST_F(RecoveryTest, RemovesTheCgroupsLibvirtLeftForDomainsThatEnded) {
   EXPECT_TRUE(fs::exists(foreign));
 }
 
+TEST_F(RecoveryTest, RemoveContainerDeletesTheDomainsQemuLogLibvirtKeeps) {
+  RuntimeOptions options{dir_, NodeConfig(), nullptr, CgroupRoot()};
+  options.domain_log_dir = dir_ + "/libvirt/log/qemu";
+  PodRuntime runtime(options, hypervisor_.get(), store_.get(), images_.get());
+  ASSERT_TRUE(store_->PutSandbox(Sandbox("sandbox-l", 1)).ok());
+  const ContainerRecord c =
+      Row("logged", "sandbox-l", DefineOwned("l", "logged"), ContainerState::kExited);
+  ASSERT_TRUE(store_->PutContainer(c).ok());
+  fs::create_directories(options.domain_log_dir);
+  const std::string log = options.domain_log_dir + "/" + c.domain_name + ".log";
+  const std::string other = options.domain_log_dir + "/someone-elses-vm.log";
+  std::ofstream(log) << "qemu-system-x86_64: terminating on signal 15\n";
+  std::ofstream(other) << "x";
+  ASSERT_TRUE(runtime.RemoveContainer(c.id).ok());
+  EXPECT_FALSE(fs::exists(log));
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(runtime.RemoveContainer(c.id).ok());  // idempotent
+}
+
 }  // namespace
 }  // namespace vmmap
