@@ -3,9 +3,11 @@
 // namespace and a named one, with traffic counted on both ends.
 #include "server/network/link_attributes.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -74,8 +76,19 @@ TEST(LinkAttributesTest, SameFiguresAsIpInsideAndOutsideANamespace) {
       "ip -n vmmap-link-attr-test addr add 10.77.0.2/24 dev la-pod && "
       "ip -n vmmap-link-attr-test link set la-pod up");
   // Traffic both ways (ARP, the datagram, the peer's ICMP unreachable), so
-  // that the counters compared have moved.
-  Shell("bash -c 'echo x >/dev/udp/10.77.0.2/9'");
+  // that the counters compared have moved. A veth that was just set up drops
+  // what it is given until the kernel's deferred link-watch work activates
+  // its queue, which a loaded machine runs late: send until both ends have
+  // received something, with a deadline no machine should reach.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto rx_packets = [](const std::string& netns_name, const std::string& ifname) {
+    return IpLink(netns_name, ifname).at("stats64").at("rx").at("packets").get<uint64_t>();
+  };
+  while (rx_packets("vmmap-link-attr-test", "la-pod") == 0 || rx_packets("", "la-host") == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no traffic crossed the veth pair";
+    Shell("bash -c 'echo x >/dev/udp/10.77.0.2/9'");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 
   ExpectSameAsIp(*ns, "vmmap-link-attr-test", "la-pod");
   ExpectSameAsIp("", "", "la-host");
