@@ -375,7 +375,15 @@ absl::Status PodRuntime::StartContainer(const std::string& id) {
   }
   steps.Mark("tap");
   // virDomainCreate returns once QEMU runs; it does not wait for the guest.
-  if (absl::Status s = hypervisor_->StartDomain(record->domain_name); !s.ok()) return s;
+  if (absl::Status s = hypervisor_->StartDomain(record->domain_name); !s.ok()) {
+    // A CREATED row whose domain runs: an earlier start that libvirt
+    // finished but whose answer was lost (libvirtd killed before it
+    // replied). Finish that start instead of failing "already running".
+    absl::StatusOr<virt::DomainStatus> now = hypervisor_->DomainState(record->domain_name);
+    if (!now.ok() || now->state != virt::PowerState::kRunning || now->starting_up) return s;
+    VMMAP_LOG(kInfo, "container ", id, ": domain ", record->domain_name,
+              " already runs (an earlier start's answer was lost); finishing that start");
+  }
   steps.Mark("start_domain");
   if (nic->has_value()) {
     if (absl::Status s = options_.network->AttachTap(**nic, NetworkStateOf(*sandbox)); !s.ok()) {

@@ -37,7 +37,7 @@ class PostStartTest : public RuntimeFixture {
 
   // What a kill -9 inside StartContainer leaves: a committed CREATED row whose
   // domain (defined as CreateContainer defines it) is running.
-  ContainerRecord InterruptedStart(const std::string& pod, int64_t cpu_milli) {
+  ContainerRecord InterruptedStart(const std::string& pod, int64_t cpu_milli, bool started = true) {
     SandboxRecord sandbox;
     sandbox.id = "sandbox-" + pod;
     sandbox.config.metadata.name = pod;
@@ -58,7 +58,7 @@ class PostStartTest : public RuntimeFixture {
     absl::StatusOr<std::string> xml = RenderDomainXml(SplitStartupLimits(plan->spec).boot);
     EXPECT_TRUE(xml.ok()) << xml.status();
     EXPECT_TRUE(hypervisor_->DefineDomain(*xml).ok());
-    EXPECT_TRUE(hypervisor_->StartDomain(c.domain_name).ok());
+    if (started) EXPECT_TRUE(hypervisor_->StartDomain(c.domain_name).ok());
     EXPECT_TRUE(store_->PutContainer(c).ok());
     return c;
   }
@@ -158,6 +158,50 @@ TEST_F(PostStartTest, RecoveryPowersOffADomainLibvirtWasStillStarting) {
   // The retry starts it.
   ASSERT_TRUE(runtime.StartContainer(c.id).ok());
   EXPECT_EQ(store_->GetContainer(c.id)->state, ContainerState::kRunning);
+}
+
+// libvirt starts the domain and dies before it answers: the start's answer
+// is lost, and every call fails until libvirtd is back.
+class LostStartReply final : public ForwardingHypervisor {
+ public:
+  using ForwardingHypervisor::ForwardingHypervisor;
+  absl::Status StartDomain(std::string_view n) override {
+    if (down_) return Down();
+    absl::Status started = ForwardingHypervisor::StartDomain(n);
+    if (!started.ok() || answered_once_) return started;
+    answered_once_ = down_ = true;
+    return Down();
+  }
+  absl::StatusOr<virt::DomainStatus> DomainState(std::string_view n) override {
+    if (down_) return Down();
+    return ForwardingHypervisor::DomainState(n);
+  }
+  void Back() { down_ = false; }
+
+ private:
+  static absl::Status Down() {
+    return absl::UnavailableError("End of file while reading data; reconnecting failed");
+  }
+  bool answered_once_ = false;
+  bool down_ = false;
+};
+
+// kubelet's retry of a StartContainer whose answer was lost finds the
+// domain running: it finishes that start rather than failing "already
+// running" with a CREATED container and a VM nobody accounts for.
+TEST_F(PostStartTest, ARetryFinishesAStartWhoseAnswerWasLost) {
+  ContainerRecord c = InterruptedStart("lost", 0, /*started=*/false);
+  LostStartReply hypervisor(hypervisor_.get());
+  PodRuntime runtime(RuntimeOptions{dir_, NodeConfig(), nullptr, CgroupRoot()}, &hypervisor,
+                     store_.get(), images_.get());
+  EXPECT_TRUE(absl::IsUnavailable(runtime.StartContainer(c.id)));
+  EXPECT_EQ(store_->GetContainer(c.id)->state, ContainerState::kCreated);
+  EXPECT_EQ(Power(c.domain_name), virt::PowerState::kRunning);
+  hypervisor.Back();
+  absl::Status retry = runtime.StartContainer(c.id);
+  ASSERT_TRUE(retry.ok()) << retry;
+  EXPECT_EQ(store_->GetContainer(c.id)->state, ContainerState::kRunning);
+  EXPECT_EQ(Power(c.domain_name), virt::PowerState::kRunning);
 }
 
 }  // namespace
