@@ -58,6 +58,7 @@ wait_exit() {
 }
 
 # ---- 1. arguments
+stats_dirs_before=$(ls -d /var/tmp/vmmap-stats-bench-* 2>/dev/null || true)
 for bench in "$stats" "$build/bench/vmmap_start_path_bench"; do
   name=$(basename "$bench")
   "$bench" --help >"$out/help.log" 2>&1 || fail "$name --help exited $?"
@@ -71,7 +72,8 @@ for bench in "$stats" "$build/bench/vmmap_start_path_bench"; do
     [[ $rc == 2 ]] || fail "$name $bad exited $rc, not 2"
   done
 done
-ls -d /var/tmp/vmmap-stats-bench-* >/dev/null 2>&1 && fail "an argument check left a stats work dir"
+[[ $(ls -d /var/tmp/vmmap-stats-bench-* 2>/dev/null || true) == "$stats_dirs_before" ]] ||
+  fail "an argument check left a stats work dir"
 echo "ok 1: --help exits 0, bad arguments exit 2, nothing started"
 
 # ---- 2. the stats bench
