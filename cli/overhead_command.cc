@@ -14,6 +14,7 @@
 #include "mapper/planner.h"
 #include "mapper/pod_manifest.h"
 #include "mapper/quantity.h"
+#include "mapper/shared_dirs.h"
 #include "mapper/units.h"
 
 namespace vmmap {
@@ -31,6 +32,10 @@ void PrintUsage(std::ostream& out) {
          "[--default-memory]\n"
          "  FILE...               or/and pod manifests: each pod's own shape (as `render` plans "
          "it)\n"
+         "  --virtiofs-shares N   classes cover pods with up to N virtio-fs volumes (one "
+         "virtiofsd\n"
+         "                        each, charged to the pod; kubelet mounts at least the\n"
+         "                        service-account token) [0]\n"
          "  --tolerance Q         most memory a class may over-declare for a smaller size [16Mi]\n"
          "  --name-prefix NAME    class names are NAME-<N>vcpu[-<memory>] [vmmap]\n"
          "  --handler NAME        the CRI runtime handler kubelet is configured with [vmmap]\n"
@@ -56,6 +61,7 @@ struct OverheadOptions {
   std::string node_selector_key;
   std::string node_selector_value;
   bool explain = false;
+  int virtiofs_shares = 0;
   NodeConfig node;
 };
 
@@ -107,6 +113,16 @@ bool IsLabelKey(absl::string_view key) {
 absl::Status ParseOption(const CommandArg& arg, OverheadOptions& o) {
   if (arg.flag == "--vcpus") return ParseVcpuList(arg.value, o.vcpus);
   if (arg.flag == "--memory") return ParseMemoryList(arg.value, o.memory_bytes);
+  if (arg.flag == "--virtiofs-shares") {
+    int n = -1;
+    if (!absl::SimpleAtoi(arg.value, &n) || n < 0 || n > static_cast<int>(kMaxSharedDirectories)) {
+      return absl::InvalidArgumentError(absl::StrCat("--virtiofs-shares=\"", arg.value,
+                                                     "\": expected a whole number in [0, ",
+                                                     kMaxSharedDirectories, "]"));
+    }
+    o.virtiofs_shares = n;
+    return absl::OkStatus();
+  }
   if (arg.flag == "--tolerance") {
     absl::StatusOr<Quantity> q = Quantity::Parse(arg.value, "--tolerance");
     if (!q.ok()) return q.status();
@@ -259,6 +275,7 @@ int RunOverheadCommand(const std::vector<std::string>& args) {
       return kExitBadInput;
     }
   }
+  for (VmShape& shape : shapes) shape.virtiofs_shares = o.virtiofs_shares;
   absl::StatusOr<std::vector<RuntimeClassPlan>> classes =
       PlanRuntimeClasses(o.node, shapes, o.tolerance_bytes, o.prefix);
   if (!classes.ok()) {

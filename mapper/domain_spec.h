@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "mapper/node_config.h"
+#include "mapper/volume_mounts.h"
 
 namespace vmmap {
 
@@ -80,6 +81,10 @@ struct DomainSpec {
   CpuTune cputune;
   std::optional<int64_t> hard_limit_kib;
   bool memory_locked = false;
+  // Guest RAM as a shared memfd (<memoryBacking><source type='memfd'/>
+  // <access mode='shared'/>): what vhost-user needs for virtiofsd to reach
+  // the guest's buffers. Set exactly when a share uses virtio-fs.
+  bool memory_shared = false;
   std::optional<int64_t> tcg_code_cache_mib;  // <features><tcg><tb-cache>
   std::string resource_partition;
   std::string emulator_path;
@@ -91,6 +96,10 @@ struct DomainSpec {
   // bound to this unix socket, which libvirt creates and connects to; the
   // path is vmmap's (under its state dir), never a pod's. Empty: no channel.
   std::string guest_agent_socket;
+  // Host directories shared into the guest (mapper/shared_dirs.h), and how
+  // virtiofsd runs for the virtio-fs ones.
+  std::vector<SharedDirectory> shared_dirs;
+  VirtiofsSettings virtiofs;
   int balloon_stats_period_s = 10;
   PodOwner owner;
 };

@@ -131,6 +131,39 @@ void FillInterface(pugi::xml_node devices, pugi::xml_node before,
   if (nic->mtu > 0) node.append_child("mtu").append_attribute("size") = nic->mtu;
 }
 
+// virtio-fs: libvirt starts virtiofsd (`binary`) on the share; 9p: QEMU
+// serves it, with guest ownership and modes kept in xattrs (mapped).
+// libvirt 9.0 refuses <readonly/> on virtio-fs; those shares are read-only
+// by their host-side view and the guest's ro mount instead (shared_dirs.h).
+void FillSharedDirectories(pugi::xml_node devices, pugi::xml_node before, const DomainSpec& spec) {
+  for (const SharedDirectory& share : spec.shared_dirs) {
+    pugi::xml_node fs = devices.insert_child_before("filesystem", before);
+    fs.append_attribute("type") = "mount";
+    const bool virtiofs = share.driver == SharedFsDriver::kVirtiofs;
+    fs.append_attribute("accessmode") = virtiofs ? "passthrough" : "mapped";
+    fs.append_child("driver").append_attribute("type") = virtiofs ? "virtiofs" : "path";
+    if (virtiofs) {
+      pugi::xml_node binary = fs.append_child("binary");
+      binary.append_attribute("path") = spec.virtiofs.binary.c_str();
+      binary.append_attribute("xattr") = "off";
+      binary.append_child("cache").append_attribute("mode") = "none";
+      binary.append_child("thread_pool").append_attribute("size") = spec.virtiofs.thread_pool_size;
+    }
+    fs.append_child("source").append_attribute("dir") = share.source_dir.c_str();
+    fs.append_child("target").append_attribute("dir") = share.tag.c_str();
+    if (!virtiofs && share.read_only) fs.append_child("readonly");
+  }
+}
+
+void FillMemoryBacking(Skeleton& k, const DomainSpec& spec) {
+  if (spec.memory_shared) {
+    k.memory_backing.append_child("source").append_attribute("type") = "memfd";
+    k.memory_backing.append_child("access").append_attribute("mode") = "shared";
+  }
+  if (!spec.memory_locked) k.memory_backing.remove_child("locked");
+  if (!k.memory_backing.first_child()) k.domain.remove_child(k.memory_backing);
+}
+
 void FillGuestAgentChannel(pugi::xml_node devices, pugi::xml_node before,
                            const std::string& socket) {
   if (socket.empty()) return;
@@ -198,7 +231,7 @@ absl::StatusOr<std::string> RenderDomainXml(const DomainSpec& spec) {
   } else {
     k.domain.remove_child(k.memtune);
   }
-  if (!spec.memory_locked) k.domain.remove_child(k.memory_backing);
+  FillMemoryBacking(k, spec);
   SetNumber(k.vcpu, spec.vcpus);
   if (spec.tcg_code_cache_mib) {
     pugi::xml_node cache = k.features.append_child("tcg").append_child("tb-cache");
@@ -218,6 +251,7 @@ absl::StatusOr<std::string> RenderDomainXml(const DomainSpec& spec) {
     SetText(k.emulator, spec.emulator_path);
   }
   FillBoot(k.os, k.devices, k.serial, spec);
+  FillSharedDirectories(k.devices, k.serial, spec);
   FillInterface(k.devices, k.serial, spec.network_interface);
   FillConsole(k, spec.console_log_path);
   FillGuestAgentChannel(k.devices, k.balloon_stats.parent(), spec.guest_agent_socket);

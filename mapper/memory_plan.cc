@@ -6,17 +6,19 @@
 
 namespace vmmap {
 
-int64_t VmmOverheadBytes(const NodeConfig& node, int64_t guest_bytes, int vcpus) {
+int64_t VmmOverheadBytes(const NodeConfig& node, int64_t guest_bytes, int vcpus,
+                         int virtiofs_shares) {
   const OverheadModel& m = node.overhead;
   const int64_t code_cache = node.domain_type == DomainType::kQemu
                                  ? node.tcg_code_cache_mib * kMiB + m.tcg_locked_extra_bytes
                                  : 0;
   return m.fixed_bytes + m.per_vcpu_bytes * vcpus + guest_bytes / m.guest_divisor +
-         m.devices_bytes + code_cache;
+         m.devices_bytes + code_cache + m.per_virtiofs_share_bytes * virtiofs_shares;
 }
 
 absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxResources& limits,
-                                      int vcpus, const NodeConfig& node, Explanation& explanation) {
+                                      int vcpus, int virtiofs_shares, const NodeConfig& node,
+                                      Explanation& explanation) {
   int64_t guest = node.default_guest_memory_bytes;
   if (limits.HasMemoryLimit()) {
     guest = limits.memory_limit_bytes / kMiB * kMiB;  // QEMU sizes RAM in whole MiB
@@ -38,7 +40,7 @@ absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxR
         absl::StrCat("memory limit ", FormatBytes(limits.memory_limit_bytes),
                      " is larger than vmmap's maximum guest of 16Ti"));
   }
-  const int64_t overhead = VmmOverheadBytes(node, guest, vcpus);
+  const int64_t overhead = VmmOverheadBytes(node, guest, vcpus, virtiofs_shares);
   MemoryPlan plan;
   plan.guest_kib = guest / 1024;
   plan.overhead_kib = (overhead + 1023) / 1024;
@@ -53,6 +55,9 @@ absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxR
               ? absl::StrCat(" + TCG code cache ", node.tcg_code_cache_mib,
                              "Mi + TCG locked extra ", m.tcg_locked_extra_bytes / kMiB, "Mi")
               : "",
+          virtiofs_shares > 0 ? absl::StrCat(" + virtiofsd ", m.per_virtiofs_share_bytes / kMiB,
+                                             "Mi × ", virtiofs_shares, " shares")
+                              : "",
           " (docs/overhead-measurement.md)"),
       FormatBytes(overhead));
   explanation.Add("memtune/hard_limit", "guest memory + VMM overhead",
@@ -64,8 +69,9 @@ absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxR
   // Compared with what the domain really takes beyond the guest (hard_limit −
   // guest), the same number `vmmap overhead` declares: a pod whose class came
   // from it is never warned about.
-  if (std::string shortfall = DeclaredOverheadShortfall(input.overhead.memory_limit_bytes,
-                                                        plan.overhead_kib * 1024, {vcpus, guest});
+  if (std::string shortfall =
+          DeclaredOverheadShortfall(input.overhead.memory_limit_bytes, plan.overhead_kib * 1024,
+                                    {vcpus, guest, virtiofs_shares});
       !shortfall.empty()) {
     explanation.Warn(std::move(shortfall));
   }

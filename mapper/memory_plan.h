@@ -2,6 +2,7 @@
 //
 // guest     = the pod's memory limit (node default when it has none), whole MiB
 // overhead  = fixed + per_vcpu × vCPUs + guest / guest_divisor + devices
+//             + per_virtiofs_share × virtio-fs shares
 // hard_limit = guest + overhead, and <memoryBacking><locked/> with it, so the
 // guest never swaps and libvirt sizes QEMU's RLIMIT_MEMLOCK to hard_limit.
 #ifndef VMMAP_MAPPER_MEMORY_PLAN_H_
@@ -26,12 +27,15 @@ struct MemoryPlan {
   int64_t hard_limit_kib = 0;
 };
 
-// The model's overhead in bytes for a guest of `guest_bytes` with `vcpus`,
-// including the TCG code cache on `qemu` domains.
-int64_t VmmOverheadBytes(const NodeConfig& node, int64_t guest_bytes, int vcpus);
+// The model's overhead in bytes for a guest of `guest_bytes` with `vcpus`
+// and `virtiofs_shares` virtiofsd processes, including the TCG code cache on
+// `qemu` domains.
+int64_t VmmOverheadBytes(const NodeConfig& node, int64_t guest_bytes, int vcpus,
+                         int virtiofs_shares = 0);
 
 absl::StatusOr<MemoryPlan> PlanMemory(const PodSandboxInput& input, const LinuxResources& limits,
-                                      int vcpus, const NodeConfig& node, Explanation& explanation);
+                                      int vcpus, int virtiofs_shares, const NodeConfig& node,
+                                      Explanation& explanation);
 
 }  // namespace vmmap
 

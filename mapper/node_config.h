@@ -24,6 +24,21 @@ inline constexpr int64_t kGiB = int64_t{1} << 30;
 // mapping resident, so the model covers what mlockall locks, not merely what
 // QEMU touched: measured on TCG guests here (docs/overhead-measurement.md):
 // 68 MiB base + 12.7 MiB per vCPU + the code cache, plus headroom.
+// How libvirt runs virtiofsd for each virtio-fs share (docs/volumes.md has
+// the why of each choice).
+//  * cache=none: kubelet refreshes configMaps, secrets and tokens on the host
+//    and the guest must see them at once; and no guest page cache duplicates
+//    the host's (both would be charged to the pod).
+//  * thread pool 4: virtiofsd runs in the domain's emulator cgroup, so more
+//    threads buy no more CPU than the emulator slice; each worker may hold one
+//    request's buffer (up to 1 MiB), so the pool bounds virtiofsd's memory.
+//    QEMU 7.2's C virtiofsd defaults to 64. 4 keeps a few blocking host
+//    reads in flight at once.
+struct VirtiofsSettings {
+  std::string binary = "/usr/lib/qemu/virtiofsd";  // Debian's qemu-system-common
+  int thread_pool_size = 4;
+};
+
 struct OverheadModel {
   int64_t fixed_bytes = 64 * kMiB;     // QEMU heap, arenas, ROMs, ACPI tables, kmem
   int64_t per_vcpu_bytes = 16 * kMiB;  // vCPU thread stack (locked whole) and per-CPU state
@@ -37,6 +52,10 @@ struct OverheadModel {
   // hard_limit (docs/capacity.md). Not measured under KVM (it does not run
   // here): the same QEMU devices probably need some of it there too.
   int64_t tcg_locked_extra_bytes = 24 * kMiB;
+  // One virtiofsd per virtio-fs share, moved into the domain's cgroup
+  // (server/volumes): its private memory under a guest hammering the share
+  // (docs/overhead-measurement.md, "virtio-fs").
+  int64_t per_virtiofs_share_bytes = 16 * kMiB;
 };
 
 struct NodeConfig {
@@ -58,6 +77,7 @@ struct NodeConfig {
   // TCG's translated-code cache defaults to 1 GiB, all of it locked by
   // mlockall; `qemu` domains bound it and the overhead model counts it.
   int64_t tcg_code_cache_mib = 64;
+  VirtiofsSettings virtiofs;
 };
 
 }  // namespace vmmap

@@ -67,9 +67,15 @@ absl::StatusOr<OverheadNeed> OverheadNeedFor(const NodeConfig& node, const VmSha
     sum += term("TCG locked extra", "domain type qemu",
                 "measured with a working mlockall (docs/capacity.md)", m.tcg_locked_extra_bytes);
   }
+  if (shape.virtiofs_shares > 0) {
+    sum += term("virtiofsd", absl::StrCat(shape.virtiofs_shares, " virtio-fs shares"),
+                absl::StrCat(m.per_virtiofs_share_bytes / kMiB, "Mi × shares"),
+                m.per_virtiofs_share_bytes * shape.virtiofs_shares);
+  }
   // The terms above must be the model itself: a new model term that is not
   // listed here would make the printed classes too small.
-  const int64_t model = VmmOverheadBytes(node, shape.guest_bytes, shape.vcpus);
+  const int64_t model =
+      VmmOverheadBytes(node, shape.guest_bytes, shape.vcpus, shape.virtiofs_shares);
   if (sum != model) {
     return absl::InternalError(absl::StrCat("overhead terms sum to ", sum,
                                             " bytes but the model says ", model,

@@ -25,6 +25,7 @@ namespace vmmap {
 struct VmShape {
   int vcpus = 1;
   int64_t guest_bytes = 0;
+  int virtiofs_shares = 0;  // one virtiofsd each, charged to the pod
 };
 
 // The overhead one shape needs, with each term for --explain.

@@ -5,6 +5,7 @@
 #include "mapper/domain_identity.h"
 #include "mapper/memory_plan.h"
 #include "mapper/partition.h"
+#include "mapper/shared_dirs.h"
 
 namespace vmmap {
 
@@ -35,7 +36,26 @@ absl::StatusOr<DomainPlan> PlanDomain(const PodSandboxInput& input, const NodeCo
   spec.vcpus = cpu->vcpus;
   spec.cputune = std::move(cpu->cputune);
 
-  absl::StatusOr<MemoryPlan> memory = PlanMemory(input, limits, spec.vcpus, node, why);
+  absl::StatusOr<std::vector<SharedDirectory>> shares =
+      PlanSharedDirectories(input.mounts, input.annotations);
+  if (!shares.ok()) return shares.status();
+  int virtiofs_shares = 0;
+  for (const SharedDirectory& share : *shares) {
+    if (share.driver == SharedFsDriver::kVirtiofs) ++virtiofs_shares;
+  }
+  if (!shares->empty()) {
+    why.Add("devices/filesystem", absl::StrCat(shares->size(), " volume mounts"),
+            virtiofs_shares > 0
+                ? "one virtio-fs share each (virtiofsd, cache=none), guest RAM shared memfd"
+                : absl::StrCat("one 9p share each (", kSharedFsAnnotation, ": 9p)"),
+            absl::StrCat("tags vol0..vol", shares->size() - 1));
+  }
+  spec.shared_dirs = *std::move(shares);
+  spec.memory_shared = virtiofs_shares > 0;
+  spec.virtiofs = node.virtiofs;
+
+  absl::StatusOr<MemoryPlan> memory =
+      PlanMemory(input, limits, spec.vcpus, virtiofs_shares, node, why);
   if (!memory.ok()) return memory.status();
   spec.memory_kib = memory->guest_kib;
   spec.hard_limit_kib = memory->hard_limit_kib;

@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
+
+#include "mapper/volume_mounts.h"
 
 namespace vmmap {
 
@@ -44,6 +47,7 @@ struct PodSandboxInput {
   LinuxResources pod_resources;        // pod totals, overhead excluded
   LinuxResources overhead;             // pod.spec.overhead (RuntimeClass)
   LinuxResources container_resources;  // the container's own limits
+  std::vector<VolumeMount> mounts;     // the container's volumes (CreateContainer)
 };
 
 }  // namespace vmmap

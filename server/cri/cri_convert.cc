@@ -117,6 +117,20 @@ ContainerConfig FromCri(const v1::ContainerConfig& config) {
   out.log_path = config.log_path();
   out.labels = FromCri(config.labels());
   out.annotations = FromCri(config.annotations());
+  for (const v1::Mount& m : config.mounts()) {
+    VolumeMount mount;
+    mount.container_path = m.container_path();
+    mount.host_path = m.host_path();
+    mount.read_only = m.readonly();
+    mount.selinux_relabel = m.selinux_relabel();
+    // Unknown enum values (a newer kubelet) read as private: the VM's shares
+    // never propagate mounts back to the host in any mode (docs/volumes.md).
+    const int propagation = static_cast<int>(m.propagation());
+    mount.propagation = propagation >= 0 && propagation <= 2
+                            ? static_cast<MountPropagation>(propagation)
+                            : MountPropagation::kPrivate;
+    out.mounts.push_back(std::move(mount));
+  }
   return out;
 }
 
@@ -170,6 +184,14 @@ v1::ContainerStatus ToCriStatus(const ContainerRecord& r) {
   status.set_message(r.message);
   status.set_log_path(r.config.log_path);
   *status.mutable_resources()->mutable_linux() = ToCri(r.resources);
+  for (const VolumeMount& m : r.config.mounts) {
+    v1::Mount* mount = status.add_mounts();
+    mount->set_container_path(m.container_path);
+    mount->set_host_path(m.host_path);
+    mount->set_readonly(m.read_only);
+    mount->set_selinux_relabel(m.selinux_relabel);
+    mount->set_propagation(static_cast<v1::MountPropagation>(m.propagation));
+  }
   return status;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "mapper/domain_identity.h"
+#include "mapper/shared_dirs.h"
 
 namespace vmmap {
 namespace {
@@ -61,16 +62,22 @@ absl::StatusOr<ContainerLayout> LayOutContainerDomain(DomainSpec planned, const 
     absl::StatusOr<std::string> args = KernelArgs(config);
     if (!args.ok()) return args.status();
     std::string cmdline = image.cmdline.empty() ? "console=ttyS0" : image.cmdline;
+    // The guest's mount instructions (docs/volumes.md), before the
+    // container's own words so that they cannot be mistaken for its args.
+    std::string mounts;
+    for (const SharedDirectory& share : planned.shared_dirs) {
+      absl::StrAppend(&mounts, " ", GuestMountArgument(share));
+    }
+    cmdline += mounts;
     if (!args->empty()) absl::StrAppend(&cmdline, " ", *args);
     // The whole line counts, the image's own part included (x86 truncates
     // silently beyond COMMAND_LINE_SIZE).
     if (cmdline.size() > kMaxKernelCommandLine) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("kernel command line: the image's ", image.cmdline.size(),
-                       " bytes plus the container's "
-                       "command and args (",
-                       args->size(), " bytes) make ", cmdline.size(),
-                       " bytes, over the x86 limit of ", kMaxKernelCommandLine));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kernel command line: the image's ", image.cmdline.size(),
+          " bytes plus the volume mounts' (", mounts.size(),
+          " bytes) and the container's command and args (", args->size(), " bytes) make ",
+          cmdline.size(), " bytes, over the x86 limit of ", kMaxKernelCommandLine));
     }
     planned.kernel_boot = DirectKernelBoot{image.kernel_path, image.initrd_path, cmdline};
   } else {

@@ -54,7 +54,43 @@ absl::Status RemoveCgroupTree(const fs::path& dir) {
   return first;
 }
 
+// Each controller's mount below the cgroup root, once ("cpu" and "cpuacct"
+// may be links to "cpu,cpuacct").
+std::vector<fs::path> ControllerMounts(const std::string& cgroup_root) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  fs::directory_iterator mounts(cgroup_root, ec);
+  // increment(ec), never operator++: a walk must not throw.
+  for (; !ec && mounts != fs::directory_iterator(); mounts.increment(ec)) {
+    std::error_code type_ec;
+    if (!mounts->is_directory(type_ec) || mounts->is_symlink(type_ec)) continue;
+    out.push_back(mounts->path());
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::string> DomainHelperCgroupDirs(const NodeConfig& node,
+                                                const std::string& domain_name,
+                                                const std::string& cgroup_root) {
+  std::vector<std::string> out;
+  if (node.cgroup_driver != CgroupDriver::kCgroupfs) return out;
+  const std::string partition = LibvirtPartitionDir(node.node_partition);
+  const absl::flat_hash_set<std::string> names = {domain_name};
+  for (const fs::path& mount : ControllerMounts(cgroup_root)) {
+    std::error_code ec;
+    fs::directory_iterator domains(mount / partition, ec);
+    for (; !ec && domains != fs::directory_iterator(); domains.increment(ec)) {
+      if (!NamesOneOf(domains->path().filename().string(), names)) continue;
+      std::error_code type_ec;
+      const fs::path emulator = domains->path() / "emulator";
+      out.push_back(fs::is_directory(emulator, type_ec) ? emulator.string()
+                                                        : domains->path().string());
+    }
+  }
+  return out;
+}
 
 absl::Status RemoveDomainCgroups(const NodeConfig& node,
                                  const absl::flat_hash_set<std::string>& domain_names,
@@ -64,15 +100,9 @@ absl::Status RemoveDomainCgroups(const NodeConfig& node,
   }
   const std::string partition = LibvirtPartitionDir(node.node_partition);
   absl::Status first;
-  std::error_code ec;
-  fs::directory_iterator mounts(cgroup_root, ec);
-  // increment(ec), never operator++: a walk must not throw.
-  for (; !ec && mounts != fs::directory_iterator(); mounts.increment(ec)) {
-    std::error_code type_ec;
-    // cpu,cpuacct is mounted once; "cpu" and "cpuacct" are links to it.
-    if (!mounts->is_directory(type_ec) || mounts->is_symlink(type_ec)) continue;
+  for (const fs::path& mount : ControllerMounts(cgroup_root)) {
     std::error_code dir_ec;
-    fs::directory_iterator domains(mounts->path() / partition, dir_ec);
+    fs::directory_iterator domains(mount / partition, dir_ec);
     for (; !dir_ec && domains != fs::directory_iterator(); domains.increment(dir_ec)) {
       if (!NamesOneOf(domains->path().filename().string(), domain_names)) continue;
       if (absl::Status s = RemoveCgroupTree(domains->path()); !s.ok() && first.ok()) first = s;

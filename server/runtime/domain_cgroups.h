@@ -15,6 +15,7 @@
 #define VMMAP_SERVER_RUNTIME_DOMAIN_CGROUPS_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -31,6 +32,17 @@ namespace vmmap {
 absl::Status RemoveDomainCgroups(const NodeConfig& node,
                                  const absl::flat_hash_set<std::string>& domain_names,
                                  const std::string& cgroup_root);
+
+// The cgroup directories a helper process of the running domain `domain_name`
+// belongs in, one per controller mounted below `cgroup_root`: the domain's
+// `emulator` child where libvirt made one (cpu, cpuset, the unified
+// hierarchy, where the domain's own directory has children and may not hold
+// processes), else the domain's directory (memory, pids, blkio, …): where
+// libvirt keeps QEMU's own main thread. Empty on systemd nodes (the
+// domain's scope is systemd's) and when the domain has no cgroup.
+std::vector<std::string> DomainHelperCgroupDirs(const NodeConfig& node,
+                                                const std::string& domain_name,
+                                                const std::string& cgroup_root);
 
 }  // namespace vmmap
 

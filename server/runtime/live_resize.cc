@@ -40,6 +40,7 @@ absl::StatusOr<ResizePlan> PlanResize(const SandboxConfig& sandbox,
   // The new limits are the container's; the pod totals of RunPodSandbox no
   // longer apply once kubelet resizes.
   PodSandboxInput input = PlanInputFor(sandbox, wanted, container.metadata.attempt);
+  input.mounts = container.mounts;  // the virtiofsd term stays in hard_limit
   input.pod_resources = LinuxResources();
   input.annotations.erase("VirtletVCPUCount");
   input.annotations["vmmap.io/vcpus"] = absl::StrCat(shape.vcpus);

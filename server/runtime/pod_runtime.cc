@@ -14,6 +14,7 @@
 #include "server/base/step_times.h"
 #include "server/guest/agent_socket.h"
 #include "server/runtime/container_layout.h"
+#include "server/runtime/container_volumes.h"
 #include "server/runtime/domain_observation.h"
 #include "server/runtime/domain_cgroups.h"
 #include "server/runtime/domains.h"
@@ -23,6 +24,7 @@
 #include "server/runtime/post_start.h"
 #include "server/runtime/recovery.h"
 #include "server/runtime/sandbox_network.h"
+#include "server/volumes/share_views.h"
 
 namespace vmmap {
 namespace {
@@ -57,8 +59,14 @@ std::string PodRuntime::ContainerDir(const std::string& id) const {
 }
 
 absl::Status PodRuntime::Recover() {
-  return RecoverState(*hypervisor_, *store_, absl::StrCat(options_.state_dir, "/containers"),
-                      options_.node, options_.cgroup_root, options_.network);
+  if (absl::Status s =
+          RecoverState(*hypervisor_, *store_, absl::StrCat(options_.state_dir, "/containers"),
+                       options_.node, options_.cgroup_root, options_.network);
+      !s.ok()) {
+    return s;
+  }
+  return RecoverVolumes(*hypervisor_, *store_, options_.node,
+                        {options_.state_dir, options_.cgroup_root});
 }
 
 // ---------------------------------------------------------------- sandboxes
@@ -266,8 +274,9 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   if (!image.ok()) return image.status();
   steps.Mark("lookup");
 
-  absl::StatusOr<DomainPlan> plan =
-      PlanDomain(PlanInputFor(sandbox->config, resources, config.metadata.attempt), options_.node);
+  PodSandboxInput input = PlanInputFor(sandbox->config, resources, config.metadata.attempt);
+  input.mounts = config.mounts;
+  absl::StatusOr<DomainPlan> plan = PlanDomain(input, options_.node);
   if (!plan.ok()) return plan.status();
   steps.Mark("plan");
 
@@ -281,6 +290,15 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   record.pending = true;
   absl::StatusOr<std::string> agent_socket = guest::AgentSocketPath(options_.state_dir, record.id);
   if (!agent_socket.ok()) return agent_socket.status();
+  // The shares point at vmmap's views of the volumes (server/volumes).
+  absl::StatusOr<volumes::ResolvedShares> shares =
+      volumes::ResolveShares(std::move(plan->spec.shared_dirs), options_.state_dir, record.id);
+  if (!shares.ok()) return shares.status();
+  plan->spec.shared_dirs = shares->shares;
+  plan->spec.memory_shared = false;
+  for (const SharedDirectory& share : shares->shares) {
+    if (share.driver == SharedFsDriver::kVirtiofs) plan->spec.memory_shared = true;
+  }
   absl::StatusOr<ContainerLayout> layout = LayOutContainerDomain(
       plan->spec, *image, config, {sandbox_id, record.id, ContainerDir(record.id)});
   if (!layout.ok()) return layout.status();
@@ -305,6 +323,7 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   steps.Mark("store_intent");
   auto roll_back = [&](absl::Status cause) {
     std::error_code ignored;
+    ReleaseContainerVolumes({options_.state_dir, options_.cgroup_root}, record.id).IgnoreError();
     fs::remove_all(ContainerDir(record.id), ignored);
     store_->DeleteContainer(record.id).IgnoreError();
     return cause;
@@ -322,6 +341,9 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
     }
   }
   steps.Mark("overlay");
+  if (absl::Status s = volumes::MountViews(shares->views, options_.state_dir, record.id); !s.ok()) {
+    return roll_back(s);
+  }
   if (nic->has_value()) {
     if (absl::Status s = WriteGuestSeed(**nic, layout->spec, record.id, seed_path); !s.ok()) {
       return roll_back(s);
@@ -346,6 +368,9 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   steps.Done(record.id);
   for (const std::string& warning : plan->explanation.warnings) {
     VMMAP_LOG(kWarning, "container ", record.id, ": ", warning);
+  }
+  for (const std::string& skipped : shares->skipped) {
+    VMMAP_LOG(kWarning, "container ", record.id, ": ", skipped);
   }
   return record.id;
 }
@@ -393,6 +418,13 @@ absl::Status PodRuntime::StartContainer(const std::string& id) {
     }
   }
   steps.Mark("attach_tap");
+  // Never a running VM whose virtiofsd escapes the pod's limits.
+  if (absl::Status s = AdoptVirtiofsd(options_.node, {options_.state_dir, options_.cgroup_root}, id,
+                                      record->domain_name);
+      !s.ok()) {
+    hypervisor_->DestroyDomain(record->domain_name).IgnoreError();
+    return s;
+  }
   if (PostStartOutcome applied =
           ApplyPostStartLimits(*hypervisor_, record->domain_name, *after_start);
       !applied.status.ok()) {
@@ -458,6 +490,13 @@ absl::Status PodRuntime::StopContainerLocked(const std::string& id, int64_t time
 
 absl::Status PodRuntime::RemoveContainerLocked(const ContainerRecord& record) {
   if (absl::Status s = DestroyAndUndefine(*hypervisor_, record.domain_name); !s.ok()) return s;
+  // virtiofsd (in the domain's cgroup) first, then the cgroup; before the
+  // row goes, so that a failure is retried.
+  if (absl::Status s =
+          ReleaseContainerVolumes({options_.state_dir, options_.cgroup_root}, record.id);
+      !s.ok()) {
+    return s;
+  }
   // Before the row goes, so that a failure (or a crash) is retried.
   if (absl::Status s =
           RemoveDomainCgroups(options_.node, {record.domain_name}, options_.cgroup_root);

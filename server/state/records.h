@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mapper/resources.h"
+#include "mapper/volume_mounts.h"
 
 namespace vmmap {
 
@@ -95,6 +96,9 @@ struct ContainerConfig {
   std::string log_path;  // relative to the sandbox's log_directory
   StringMap labels;
   StringMap annotations;
+  // Volumes kubelet prepared on the host, shared into the VM (docs/volumes.md);
+  // kept so that a re-plan (live resize) counts the same virtiofsd term.
+  std::vector<VolumeMount> mounts;
 };
 
 struct ContainerRecord {

@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS container (
   finished_at_ns INTEGER NOT NULL,
   exit_code INTEGER NOT NULL,
   reason BLOB NOT NULL,
-  message BLOB NOT NULL
+  message BLOB NOT NULL,
+  mounts BLOB NOT NULL DEFAULT X''
 );
 )sql";
 
@@ -83,6 +84,12 @@ ALTER TABLE sandbox ADD COLUMN network_pending INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sandbox ADD COLUMN netns_path BLOB NOT NULL DEFAULT X'';
 ALTER TABLE sandbox ADD COLUMN cni_result BLOB NOT NULL DEFAULT X'';
 ALTER TABLE sandbox ADD COLUMN pod_ips BLOB NOT NULL DEFAULT X'';
+)sql";
+
+// Version 2 → 3: the container's volume mounts (issue 12). Additive: an
+// empty list is what every version-2 container had (mounts were ignored).
+const char kMigrateV2ToV3Sql[] = R"sql(
+ALTER TABLE container ADD COLUMN mounts BLOB NOT NULL DEFAULT X'';
 )sql";
 
 const std::vector<std::string>& SandboxColumns() {
@@ -148,7 +155,8 @@ const std::vector<std::string>& ContainerColumns() {
                                                    "finished_at_ns",
                                                    "exit_code",
                                                    "reason",
-                                                   "message"};
+                                                   "message",
+                                                   "mounts"};
   return columns;
 }
 

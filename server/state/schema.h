@@ -1,4 +1,4 @@
-// The state database layout, schema version 2 (StateStore::kSchemaVersion).
+// The state database layout, schema version 3 (StateStore::kSchemaVersion).
 // Column lists are in the order state_store.cc binds and reads them.
 #ifndef VMMAP_SERVER_STATE_SCHEMA_H_
 #define VMMAP_SERVER_STATE_SCHEMA_H_
@@ -12,6 +12,7 @@ namespace vmmap::state_internal {
 extern const char kSchemaSql[];
 // Additive steps from an older version to the next one.
 extern const char kMigrateV1ToV2Sql[];
+extern const char kMigrateV2ToV3Sql[];
 
 const std::vector<std::string>& SandboxColumns();
 const std::vector<std::string>& ContainerColumns();

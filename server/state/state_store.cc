@@ -97,6 +97,29 @@ class RowDecoder {
     }
     return out;
   }
+  std::vector<VolumeMount> Mounts(const char* column, const std::string& bytes) {
+    std::vector<std::string> flat = List(column, bytes);
+    std::vector<VolumeMount> out;
+    if (flat.size() % 5 != 0) {
+      Fail(column, absl::StrCat(flat.size(), " items, not a multiple of 5"));
+      return out;
+    }
+    for (size_t i = 0; i < flat.size(); i += 5) {
+      VolumeMount m;
+      m.container_path = flat[i];
+      m.host_path = flat[i + 1];
+      m.read_only = flat[i + 2] == "1";
+      m.selinux_relabel = flat[i + 3] == "1";
+      int propagation = 0;
+      if (!absl::SimpleAtoi(flat[i + 4], &propagation) || propagation < 0 || propagation > 2) {
+        Fail(column, absl::StrCat("propagation \"", flat[i + 4], "\" is not 0, 1 or 2"));
+        return {};
+      }
+      m.propagation = static_cast<MountPropagation>(propagation);
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
   int64_t Ranged(const char* column, int64_t value, int64_t min, int64_t max) {
     if (value < min || value > max) {
       Fail(column, absl::StrCat(value, " is outside [", min, ", ", max, "]"));
@@ -117,6 +140,20 @@ class RowDecoder {
 };
 
 constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
+
+// Mounts are stored flat: container path, host path, read-only, SELinux
+// relabel, propagation, for each mount.
+std::string EncodeMounts(const std::vector<VolumeMount>& mounts) {
+  std::vector<std::string> flat;
+  for (const VolumeMount& m : mounts) {
+    flat.push_back(m.container_path);
+    flat.push_back(m.host_path);
+    flat.push_back(m.read_only ? "1" : "0");
+    flat.push_back(m.selinux_relabel ? "1" : "0");
+    flat.push_back(absl::StrCat(static_cast<int>(m.propagation)));
+  }
+  return EncodeStrings(flat);
+}
 
 std::string EncodePorts(const std::vector<PortMapping>& ports) {
   std::vector<std::string> flat;
@@ -190,6 +227,7 @@ absl::StatusOr<ContainerRecord> ReadContainer(Statement& st) {
                                          std::numeric_limits<int32_t>::max()));
   r.reason = st.Text();
   r.message = st.Text();
+  c.mounts = decode.Mounts("mounts", st.Text());
   if (!decode.status().ok()) return decode.status();
   return r;
 }
@@ -257,11 +295,11 @@ absl::Status StateStore::PrepareSchema(const std::string& path, const LegacyRowD
                      "start empty"));
   }
   if (*found == kSchemaVersion) return Exec(state_internal::kSchemaSql);
-  if (*found == 1) {
-    // Additive steps, each with the version bump in one transaction.
+  if (*found == 1 || *found == 2) {
+    // Additive steps, all with the version bump in one transaction.
     absl::Status migrated =
-        Exec(absl::StrCat("BEGIN IMMEDIATE; ", state_internal::kMigrateV1ToV2Sql,
-                          "PRAGMA user_version = 2; COMMIT;"));
+        Exec(absl::StrCat("BEGIN IMMEDIATE; ", *found == 1 ? state_internal::kMigrateV1ToV2Sql : "",
+                          state_internal::kMigrateV2ToV3Sql, "PRAGMA user_version = 3; COMMIT;"));
     if (!migrated.ok()) Exec("ROLLBACK").IgnoreError();
     return migrated;
   }
@@ -388,6 +426,7 @@ absl::Status StateStore::PutContainerLocked(const ContainerRecord& r) {
   st.Bind(static_cast<int64_t>(r.exit_code));
   st.Bind(r.reason);
   st.Bind(r.message);
+  st.Bind(EncodeMounts(c.mounts));
   return st.Run();
 }
 

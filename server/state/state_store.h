@@ -48,7 +48,7 @@ namespace vmmap {
 class StateStore {
  public:
   // The layout this build reads and writes.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the database at `path` (mode 0600). `legacy` decodes
   // rows of the unversioned layout; without it such a database is refused

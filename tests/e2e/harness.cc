@@ -225,7 +225,8 @@ std::string PullBundle(ServerProcess& server) {
   return pulled.image_ref();
 }
 
-Pod CreatePod(ServerProcess& server, const PodRequest& request) {
+Pod CreatePod(ServerProcess& server, const PodRequest& request,
+              const std::vector<v1::Mount>& mounts) {
   Pod pod;
   pod.name = request.name;
   v1::RunPodSandboxRequest run;
@@ -251,6 +252,7 @@ Pod CreatePod(ServerProcess& server, const PodRequest& request) {
   *create.mutable_config() =
       ContainerConfig(request.image, request.cpu_milli, request.memory_bytes, request.kernel_args);
   (*create.mutable_config()->mutable_labels())["pod"] = request.name;
+  for (const v1::Mount& mount : mounts) *create.mutable_config()->add_mounts() = mount;
   *create.mutable_sandbox_config() = run.config();
   v1::CreateContainerResponse created;
   s = server.runtime().CreateContainer(Context().get(), create, &created);

@@ -126,7 +126,9 @@ struct Pod {
 
 // RunPodSandbox + CreateContainer as kubelet sends them; the container is
 // labelled pod=<name>. Failures are test failures, with the server's log.
-Pod CreatePod(ServerProcess& server, const PodRequest& request);
+// `mounts` are CreateContainer's volumes.
+Pod CreatePod(ServerProcess& server, const PodRequest& request,
+              const std::vector<runtime::v1::Mount>& mounts = {});
 grpc::Status StartContainer(ServerProcess& server, const std::string& container_id);
 // StopPodSandbox + RemovePodSandbox.
 void RemovePod(ServerProcess& server, const Pod& pod);

@@ -177,7 +177,7 @@ TEST_F(StateMigrationTest, NewerSchemaVersionIsRefused) {
   absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(path_, &decoder_);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(store.status().message()),
-              AllOf(HasSubstr("schema version 99"), HasSubstr("reads version 2")));
+              AllOf(HasSubstr("schema version 99"), HasSubstr("reads version 3")));
 }
 
 TEST_F(StateMigrationTest, TypedRowThatDoesNotDecodeIsDataLossNeverAShortList) {
@@ -224,6 +224,7 @@ TEST_F(StateMigrationTest, VersionOneGainsThePodNetworkColumnsKeepingItsRows) {
         "network_pending", "netns_path", "cni_result", "pod_ips"}) {
     Exec(std::string("ALTER TABLE sandbox DROP COLUMN ") + column);
   }
+  Exec("ALTER TABLE container DROP COLUMN mounts");  // version 3's
   Exec("PRAGMA user_version = 1");
   absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -239,6 +240,44 @@ TEST_F(StateMigrationTest, VersionOneGainsThePodNetworkColumnsKeepingItsRows) {
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), StateStore::kSchemaVersion);
   sqlite3_finalize(st);
+}
+
+TEST_F(StateMigrationTest, Version2GainsTheContainersMounts) {
+  {
+    absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    SandboxRecord sandbox;
+    sandbox.id = "s1";
+    ASSERT_TRUE((*store)->PutSandbox(sandbox).ok());
+    ContainerRecord container;
+    container.id = "c1";
+    container.sandbox_id = "s1";
+    ASSERT_TRUE((*store)->PutContainer(container).ok());
+  }
+  Exec("ALTER TABLE container DROP COLUMN mounts");  // what version 2 wrote
+  Exec("PRAGMA user_version = 2");
+  absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<ContainerRecord> c = (*store)->GetContainer("c1");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->config.mounts.empty());
+  ContainerRecord with_mounts = *c;
+  with_mounts.config.mounts = {
+      {"/etc/config", "/var/lib/kubelet/pods/u/volumes/cm", true, true,
+       MountPropagation::kHostToContainer},
+      {"/data", "/tmp/empty dir", false, false, MountPropagation::kBidirectional}};
+  ASSERT_TRUE((*store)->PutContainer(with_mounts).ok());
+  absl::StatusOr<ContainerRecord> back = (*store)->GetContainer("c1");
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->config.mounts.size(), 2u);
+  EXPECT_EQ(back->config.mounts[0].container_path, "/etc/config");
+  EXPECT_EQ(back->config.mounts[0].host_path, "/var/lib/kubelet/pods/u/volumes/cm");
+  EXPECT_TRUE(back->config.mounts[0].read_only);
+  EXPECT_TRUE(back->config.mounts[0].selinux_relabel);
+  EXPECT_EQ(back->config.mounts[0].propagation, MountPropagation::kHostToContainer);
+  EXPECT_EQ(back->config.mounts[1].host_path, "/tmp/empty dir");
+  EXPECT_FALSE(back->config.mounts[1].read_only);
+  EXPECT_EQ(back->config.mounts[1].propagation, MountPropagation::kBidirectional);
 }
 
 TEST_F(StateMigrationTest, PodNetworkFieldsRoundTrip) {

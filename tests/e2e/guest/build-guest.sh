@@ -104,10 +104,10 @@ for m in kernel/drivers/acpi/button.ko kernel/drivers/input/evdev.ko; do
     done
 done
 
-# virtio PCI transport, virtio-serial (the agent's port) and virtiofs, in the
+# virtio PCI transport, virtio-serial (the agent's port), virtiofs and 9p, in the
 # order modprobe would load them; numbered so /init's glob loads them in order.
 n=10
-for f in $( (for m in virtio_pci virtio_console virtiofs; do modprobe -S "$KVER" --show-depends "$m"; done) \
+for f in $( (for m in virtio_pci virtio_console virtiofs 9pnet_virtio 9p; do modprobe -S "$KVER" --show-depends "$m"; done) \
             | awk '$1 == "insmod" && !seen[$2]++ {print $2}'); do
     out="$STAGE/lib/modules/$n-$(basename "${f%%.ko*}").ko"
     case "$f" in
@@ -179,8 +179,11 @@ for w in $(cat /proc/cmdline); do
             tag=${spec%%,*}; spec=${spec#*,}
             fstype=${spec%%,*}; spec=${spec#*,}
             mode=${spec%%,*}; enc=${spec#*,}
-            path=$(printf "$(echo "$enc" | sed 's/%/\\x/g')")
-            if mkdir -p "$path" && mount -t "$fstype" -o "$mode" "$tag" "$path"; then
+            # %b: the decoded bytes are data, never a printf format.
+            path=$(printf '%b' "$(echo "$enc" | sed 's/%/\\x/g')")
+            opts=$mode
+            [ "$fstype" = 9p ] && opts="$mode,trans=virtio,version=9p2000.L,msize=262144"
+            if mkdir -p "$path" && mount -t "$fstype" -o "$opts" "$tag" "$path"; then
                 say "VMMAP-MOUNTED=$path"
             else
                 say "VMMAP-MOUNT-FAILED=$path"

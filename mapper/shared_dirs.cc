@@ -1,0 +1,125 @@
+#include "mapper/shared_dirs.h"
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace vmmap {
+namespace {
+
+constexpr size_t kMaxHostPathBytes = 4096;  // PATH_MAX
+
+absl::Status MountError(size_t index, const std::string& field, const std::string& value,
+                        const std::string& why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("mounts[", index, "].", field, " ", QuoteValue(value), ": ", why));
+}
+
+// Normalised container_path, or an error naming the mount. Empty components
+// ("//", a trailing '/') are dropped; "." and ".." are refused rather than
+// resolved, because the guest resolves them against its own tree.
+absl::StatusOr<std::string> NormalisedGuestPath(size_t index, const std::string& path) {
+  if (path.empty() || path[0] != '/') {
+    return MountError(index, "container_path", path, "must be an absolute path");
+  }
+  if (path.size() > kMaxGuestPathBytes) {
+    return MountError(index, "container_path", path,
+                      absl::StrCat(path.size(), " bytes, over the limit of ", kMaxGuestPathBytes));
+  }
+  for (char c : path) {
+    if (c < 0x20 || c > 0x7e) {
+      return MountError(index, "container_path", path,
+                        "only printable ASCII may reach the guest's mount instructions");
+    }
+  }
+  std::vector<std::string> parts;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (part == "." || part == "..") {
+      return MountError(index, "container_path", path, "must not contain \".\" or \"..\"");
+    }
+    parts.emplace_back(part);
+  }
+  if (parts.empty()) {
+    return MountError(index, "container_path", path, "cannot replace the guest's root");
+  }
+  return absl::StrCat("/", absl::StrJoin(parts, "/"));
+}
+
+absl::Status CheckHostPath(size_t index, const std::string& path) {
+  if (path.empty() || path[0] != '/') {
+    return MountError(index, "host_path", path, "must be an absolute path");
+  }
+  if (path.size() > kMaxHostPathBytes || path.find('\0') != std::string::npos) {
+    return MountError(index, "host_path", path, "is not a valid path");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const char* SharedFsTypeName(SharedFsDriver driver) {
+  return driver == SharedFsDriver::kVirtiofs ? "virtiofs" : "9p";
+}
+
+absl::StatusOr<SharedFsDriver> SharedFsDriverFor(const Annotations& annotations) {
+  auto it = annotations.find(kSharedFsAnnotation);
+  if (it == annotations.end() || it->second == "virtiofs") return SharedFsDriver::kVirtiofs;
+  if (it->second == "9p") return SharedFsDriver::k9p;
+  return absl::InvalidArgumentError(absl::StrCat("annotation ", kSharedFsAnnotation, "=",
+                                                 QuoteValue(it->second),
+                                                 ": expected \"virtiofs\" or \"9p\""));
+}
+
+absl::StatusOr<std::vector<SharedDirectory>> PlanSharedDirectories(
+    const std::vector<VolumeMount>& mounts, const Annotations& annotations) {
+  absl::StatusOr<SharedFsDriver> driver = SharedFsDriverFor(annotations);
+  if (!driver.ok()) return driver.status();
+  if (mounts.size() > kMaxSharedDirectories) {
+    return absl::InvalidArgumentError(absl::StrCat("mounts: ", mounts.size(),
+                                                   " mounts, over vmmap's limit of ",
+                                                   kMaxSharedDirectories, " shares per VM"));
+  }
+  std::vector<SharedDirectory> shares;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    const VolumeMount& m = mounts[i];
+    absl::StatusOr<std::string> guest_path = NormalisedGuestPath(i, m.container_path);
+    if (!guest_path.ok()) return guest_path.status();
+    if (absl::Status s = CheckHostPath(i, m.host_path); !s.ok()) return s;
+    if (!seen.insert(*guest_path).second) {
+      return MountError(i, "container_path", m.container_path, "another mount uses this path");
+    }
+    SharedDirectory share;
+    share.tag = absl::StrCat("vol", i);
+    share.source_dir = m.host_path;
+    share.guest_path = *std::move(guest_path);
+    share.read_only = m.read_only;
+    share.driver = *driver;
+    shares.push_back(std::move(share));
+  }
+  return shares;
+}
+
+std::string PercentEncodePath(const std::string& path) {
+  std::string out;
+  out.reserve(path.size());
+  for (char c : path) {
+    if (absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '/' || c == '-') {
+      out.push_back(c);
+    } else {
+      absl::StrAppendFormat(&out, "%%%02X", static_cast<unsigned char>(c));
+    }
+  }
+  return out;
+}
+
+std::string GuestMountArgument(const SharedDirectory& share) {
+  return absl::StrCat("vmmap.mount=", share.tag, ",", SharedFsTypeName(share.driver), ",",
+                      share.read_only ? "ro" : "rw", ",", PercentEncodePath(share.guest_path));
+}
+
+}  // namespace vmmap
