@@ -122,4 +122,12 @@ std::string GuestMountArgument(const SharedDirectory& share) {
                       share.read_only ? "ro" : "rw", ",", PercentEncodePath(share.guest_path));
 }
 
+std::vector<std::vector<std::string>> GuestMountCommands(const SharedDirectory& share) {
+  std::string options = share.read_only ? "ro" : "rw";
+  if (share.driver == SharedFsDriver::k9p) options += ",trans=virtio,version=9p2000.L";
+  return {
+      {"mkdir", "-p", share.guest_path},
+      {"mount", "-t", SharedFsTypeName(share.driver), "-o", options, share.tag, share.guest_path}};
+}
+
 }  // namespace vmmap

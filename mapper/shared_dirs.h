@@ -39,6 +39,11 @@ absl::StatusOr<std::vector<SharedDirectory>> PlanSharedDirectories(
 // a single word without spaces, usable on a kernel command line.
 std::string GuestMountArgument(const SharedDirectory& share);
 
+// The same for cloud-init (disk images, NoCloud seed `bootcmd`): argv lists,
+// run without a shell at every boot: mkdir -p <path>; mount -t <fstype> -o
+// <ro|rw>[,9p transport] <tag> <path>.
+std::vector<std::vector<std::string>> GuestMountCommands(const SharedDirectory& share);
+
 // The guest path with every byte outside [A-Za-z0-9._/-] as %XX.
 std::string PercentEncodePath(const std::string& path);
 

@@ -30,7 +30,7 @@ absl::Status WriteNoCloudImage(const NoCloudSeed& seed, const std::string& image
   fs::remove_all(staging, ec);
   absl::Status status = MakeDirectories(staging, 0700);
   if (status.ok()) status = WriteFileAtomically(staging + "/meta-data", seed.meta_data, 0600);
-  if (status.ok()) {
+  if (status.ok() && !seed.network_config.empty()) {
     status = WriteFileAtomically(staging + "/network-config", seed.network_config, 0600);
   }
   if (status.ok()) status = WriteFileAtomically(staging + "/user-data", seed.user_data, 0600);

@@ -231,15 +231,44 @@ absl::StatusOr<std::string> NetworkConfig(const GuestAddressing& a) {
 
 absl::StatusOr<NoCloudSeed> RenderNoCloudSeed(const std::string& instance_id,
                                               const GuestAddressing& addressing) {
-  if (absl::Status s = Validate(instance_id, addressing); !s.ok()) return s;
+  return RenderNoCloudSeed(instance_id, &addressing, {});
+}
+
+absl::StatusOr<NoCloudSeed> RenderNoCloudSeed(const std::string& instance_id,
+                                              const GuestAddressing* addressing,
+                                              const std::vector<BootCommand>& bootcmd) {
+  const GuestAddressing none;
+  if (addressing != nullptr) {
+    if (absl::Status s = Validate(instance_id, *addressing); !s.ok()) return s;
+  } else if (instance_id.empty() || instance_id.size() > 128 || !IsHostname(instance_id)) {
+    return Bad("instance-id", instance_id);
+  }
   NoCloudSeed seed;
-  absl::StatusOr<std::string> meta = MetaData(instance_id, addressing);
+  absl::StatusOr<std::string> meta = MetaData(instance_id, addressing ? *addressing : none);
   if (!meta.ok()) return meta.status();
-  absl::StatusOr<std::string> net = NetworkConfig(addressing);
-  if (!net.ok()) return net.status();
   seed.meta_data = *std::move(meta);
-  seed.network_config = *std::move(net);
+  if (addressing != nullptr) {
+    absl::StatusOr<std::string> net = NetworkConfig(*addressing);
+    if (!net.ok()) return net.status();
+    seed.network_config = *std::move(net);
+  }
   seed.user_data = "#cloud-config\n";
+  if (!bootcmd.empty()) {
+    YamlWriter y;
+    y.BeginMap();
+    y.Key("bootcmd");
+    y.BeginList();
+    for (const BootCommand& command : bootcmd) {
+      y.BeginList();
+      for (const std::string& word : command) y.Text(word);
+      y.EndList();
+    }
+    y.EndList();
+    y.EndMap();
+    absl::StatusOr<std::string> user = y.Finish();
+    if (!user.ok()) return user.status();
+    seed.user_data += *user;
+  }
   return seed;
 }
 

@@ -27,17 +27,28 @@ struct GuestAddressing {
 
 struct NoCloudSeed {
   std::string meta_data;
-  std::string network_config;
-  // Always an empty "#cloud-config": vmmap has no user-data of its own and
-  // takes none from pods (docs/network.md).
+  std::string network_config;  // empty: none (the file is left out)
+  // "#cloud-config", with vmmap's own `bootcmd` (the volume mounts,
+  // docs/volumes.md) when there is one; never anything from a pod's
+  // user-data (docs/network.md).
   std::string user_data;
 };
+
+// A command for cloud-init's `bootcmd`: an argv list, run without a shell.
+using BootCommand = std::vector<std::string>;
 
 // InvalidArgument naming the field and value for a hostname, DNS string,
 // address, route or MAC that is not what its field allows; the instance id
 // is a container id (hex).
 absl::StatusOr<NoCloudSeed> RenderNoCloudSeed(const std::string& instance_id,
                                               const GuestAddressing& addressing);
+
+// The same, with `bootcmd` in user-data; `addressing` may be null (a guest
+// without a pod network: no network-config). Every bootcmd word is a
+// double-quoted scalar, so no text can add keys.
+absl::StatusOr<NoCloudSeed> RenderNoCloudSeed(const std::string& instance_id,
+                                              const GuestAddressing* addressing,
+                                              const std::vector<BootCommand>& bootcmd);
 
 }  // namespace vmmap::network
 

@@ -308,6 +308,9 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   if (nic->has_value()) {
     if (absl::Status s = AddGuestNic(**nic, seed_path, layout->spec); !s.ok()) return s;
   }
+  // A disk image learns its mounts from the seed (kernel images: cmdline).
+  const bool seeded = nic->has_value() || !layout->spec.shared_dirs.empty();
+  if (seeded) AttachGuestSeed(seed_path, layout->spec);
   layout->spec.guest_agent_socket = *agent_socket;
   record.domain_name = layout->spec.name;
   record.overlay_path = layout->overlay_path;
@@ -344,8 +347,10 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   if (absl::Status s = volumes::MountViews(shares->views, options_.state_dir, record.id); !s.ok()) {
     return roll_back(s);
   }
-  if (nic->has_value()) {
-    if (absl::Status s = WriteGuestSeed(**nic, layout->spec, record.id, seed_path); !s.ok()) {
+  if (seeded) {
+    if (absl::Status s =
+            WriteGuestSeed(nic->has_value() ? &**nic : nullptr, layout->spec, record.id, seed_path);
+        !s.ok()) {
       return roll_back(s);
     }
   }

@@ -1,6 +1,7 @@
 #include "server/runtime/sandbox_network.h"
 
 #include "absl/strings/str_cat.h"
+#include "mapper/shared_dirs.h"
 #include "server/network/nocloud_image.h"
 #include "server/network/nocloud_seed.h"
 #include "server/runtime/container_layout.h"
@@ -31,7 +32,7 @@ absl::Status AddGuestNic(const network::GuestNic& nic, const std::string& seed_p
   spec.network_interface = NetworkInterfaceSpec{nic.tap, nic.mac, nic.mtu};
   if (!spec.kernel_boot) {
     // vda is the container's overlay (container_layout.h).
-    spec.disks.push_back(DiskSpec{seed_path, "raw", "vdb", /*read_only=*/true});
+    AttachGuestSeed(seed_path, spec);
     return absl::OkStatus();
   }
   std::string& cmdline = spec.kernel_boot->cmdline;
@@ -46,11 +47,25 @@ absl::Status AddGuestNic(const network::GuestNic& nic, const std::string& seed_p
   return absl::OkStatus();
 }
 
-absl::Status WriteGuestSeed(const network::GuestNic& nic, const DomainSpec& spec,
+void AttachGuestSeed(const std::string& seed_path, DomainSpec& spec) {
+  if (spec.kernel_boot) return;
+  for (const DiskSpec& disk : spec.disks) {
+    if (disk.path == seed_path) return;
+  }
+  spec.disks.push_back(DiskSpec{seed_path, "raw", "vdb", /*read_only=*/true});
+}
+
+absl::Status WriteGuestSeed(const network::GuestNic* nic, const DomainSpec& spec,
                             const std::string& container_id, const std::string& seed_path) {
   if (spec.kernel_boot) return absl::OkStatus();
-  absl::StatusOr<network::NoCloudSeed> seed =
-      network::RenderNoCloudSeed(container_id, nic.addressing);
+  std::vector<network::BootCommand> bootcmd;
+  for (const SharedDirectory& share : spec.shared_dirs) {
+    for (std::vector<std::string>& command : GuestMountCommands(share)) {
+      bootcmd.push_back(std::move(command));
+    }
+  }
+  absl::StatusOr<network::NoCloudSeed> seed = network::RenderNoCloudSeed(
+      container_id, nic != nullptr ? &nic->addressing : nullptr, bootcmd);
   if (!seed.ok()) return seed.status();
   return network::WriteNoCloudImage(*seed, seed_path);
 }

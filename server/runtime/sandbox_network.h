@@ -24,10 +24,16 @@ network::PodNetworkState NetworkStateOf(const SandboxRecord& sandbox);
 absl::Status AddGuestNic(const network::GuestNic& nic, const std::string& seed_path,
                          DomainSpec& spec);
 
+// Attaches the NoCloud seed disk at `seed_path` to a disk-image domain
+// (no-op for kernel boots, and when already attached by AddGuestNic).
+void AttachGuestSeed(const std::string& seed_path, DomainSpec& spec);
+
 // Writes the NoCloud seed of a disk-image domain (no-op for kernel boots)
-// to `seed_path`, which AddGuestNic attached. `container_id` becomes the
-// seed's instance-id.
-absl::Status WriteGuestSeed(const network::GuestNic& nic, const DomainSpec& spec,
+// to `seed_path`, which AddGuestNic or AttachGuestSeed attached: the pod's
+// addressing (`nic`, null without a pod network) and the mount commands of
+// the domain's shares (docs/volumes.md). `container_id` becomes the seed's
+// instance-id.
+absl::Status WriteGuestSeed(const network::GuestNic* nic, const DomainSpec& spec,
                             const std::string& container_id, const std::string& seed_path);
 
 // Nothing for a sandbox that never had a pod network. Otherwise runs CNI

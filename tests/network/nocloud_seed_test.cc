@@ -50,6 +50,7 @@ class Yaml {
     return out;
   }
   size_t Keys(yaml::NodeId map) const { return tree_.node(map).size / 2; }
+  const yaml::Tree& tree() const { return tree_; }
   yaml::NodeId At(std::initializer_list<const char*> path) const {
     yaml::NodeId id = Root();
     for (const char* k : path) {
@@ -110,6 +111,34 @@ TEST(NoCloudSeed, MetaDataAndNetworkConfigParseBack) {
   EXPECT_THAT(seed->network_config, HasSubstr("via: \"10.88.0.1\"\n"));
   EXPECT_THAT(seed->network_config, HasSubstr("via: \"10.88.0.254\"\n"));
   EXPECT_EQ(seed->user_data, "#cloud-config\n");
+}
+
+// Volumes (docs/volumes.md): the mounts of a disk image arrive as bootcmd
+// argv lists; a pod's path stays one scalar whatever it contains; a pod
+// without a network gets no network-config at all.
+TEST(NoCloudSeed, BootcmdCarriesTheMountsAndNoNetworkMeansNoNetworkConfig) {
+  const std::vector<BootCommand> bootcmd = {
+      {"mkdir", "-p", "/etc/a: b, #c"},
+      {"mount", "-t", "virtiofs", "-o", "ro", "vol0", "/etc/a: b, #c"}};
+  absl::StatusOr<NoCloudSeed> seed = RenderNoCloudSeed("0123abcd", nullptr, bootcmd);
+  ASSERT_TRUE(seed.ok()) << seed.status();
+  EXPECT_EQ(seed->network_config, "");
+  ASSERT_EQ(seed->user_data.rfind("#cloud-config\n", 0), 0u) << seed->user_data;
+  Yaml user(seed->user_data);
+  ASSERT_TRUE(user.status().ok()) << user.status() << "\n" << seed->user_data;
+  EXPECT_EQ(user.Keys(user.Root()), 1u);
+  const yaml::NodeId* commands = user.tree().begin(user.tree().node(user.At({"bootcmd"})));
+  EXPECT_THAT(user.Texts(commands[0]), ::testing::ElementsAre("mkdir", "-p", "/etc/a: b, #c"));
+  EXPECT_THAT(user.Texts(commands[1]), ::testing::ElementsAre("mount", "-t", "virtiofs", "-o", "ro",
+                                                              "vol0", "/etc/a: b, #c"));
+  Yaml meta(seed->meta_data);
+  EXPECT_EQ(meta.Text(meta.At({"instance-id"})), "0123abcd");
+  // With a network, the same seed keeps its network-config.
+  const GuestAddressing addressing = PodAddressing();
+  absl::StatusOr<NoCloudSeed> both = RenderNoCloudSeed("0123abcd", &addressing, bootcmd);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_THAT(both->network_config, HasSubstr("macaddress"));
+  EXPECT_THAT(both->user_data, HasSubstr("bootcmd"));
 }
 
 TEST(NoCloudSeed, HostilePodStringsAreRefusedNamingFieldAndValue) {

@@ -3,6 +3,7 @@
 // mount contract of docs/volumes.md):
 //  * "vols": a configMap-like directory (read-only), a secret-like directory
 //    (read-only, a 0600 file) and an emptyDir (read-write);
+//  * "ninep": the same kinds of volume through 9p (vmmap.io/shared-fs: 9p);
 //  * "crash": shares mounted, then vmmap serve is killed with SIGKILL,
 //    restarted, and the pod removed.
 // Every wait is for a console line, a state or a command's output, with
@@ -36,6 +37,7 @@ constexpr std::chrono::minutes kBootDeadline{5};
 // The node default per-share term (mapper/node_config.h): what the hammer
 // test holds virtiofsd's private memory to.
 constexpr int64_t kPerShareBytes = int64_t{16} << 20;
+constexpr char kNineP[] = "vmmap.io/shared-fs";
 
 struct ExecOutcome {
   grpc::Status status;
@@ -137,7 +139,7 @@ struct Suite {
   std::string host;  // the "kubelet" volumes
   std::unique_ptr<ServerProcess> server;
   std::string image;
-  Pod vols;
+  Pod vols, ninep;
   bool booted = false;
 };
 
@@ -201,8 +203,10 @@ class VolumesTest : public ::testing::Test {
 
   static void TearDownTestSuite() {
     if (s_ == nullptr) return;
-    if (s_->server && s_->server->running() && !s_->vols.sandbox_id.empty()) {
-      RemovePod(*s_->server, s_->vols);
+    for (const Pod* pod : {&s_->vols, &s_->ninep}) {
+      if (s_->server && s_->server->running() && !pod->sandbox_id.empty()) {
+        RemovePod(*s_->server, *pod);
+      }
     }
     s_->server.reset();
     delete s_;
@@ -368,6 +372,21 @@ TEST_F(VolumesTest, AGuestHammeringAShareStaysUnderThePodsCeilingAndVirtiofsdUnd
   EXPECT_LE(used, ceiling_cpus * wall * 1.10 + 2.0 / ticks_per_second);
   // All three shares' virtiofsd together, against their three terms.
   EXPECT_LE(peak_private_kib * 1024, 3 * kPerShareBytes);
+}
+
+TEST_F(VolumesTest, NinePSharesTheSameVolumesWithoutVirtiofsd) {
+  const Pod& pod = s_->ninep;
+  const std::string mounts = Run(pod, {"cat", "/proc/mounts"});
+  EXPECT_THAT(mounts, HasSubstr("vol0 /etc/config 9p ro"));
+  EXPECT_THAT(mounts, HasSubstr("vol2 /data 9p rw"));
+  EXPECT_EQ(Run(pod, {"cat", "/etc/config/game.properties"}), "lives=3\n");
+  Run(pod, {"sh", "-c", "echo via-9p > /data/out"});
+  EXPECT_EQ(ReadFileOrEmpty(s_->host + "-9p/empty/out"), "via-9p\n");
+  ExecOutcome out = Exec(pod, {"sh", "-c", "echo x > /etc/config/new"});
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  EXPECT_NE(out.response.exit_code(), 0);
+  EXPECT_FALSE(fs::exists(s_->host + "-9p/config/new"));
+  EXPECT_TRUE(VirtiofsdOf(ViewsDir(s_->state_dir, pod)).empty());
 }
 
 // Last in the suite: removes "vols".
