@@ -1,0 +1,232 @@
+// Issue 12's bench: fio inside a VM pod on a virtio-fs share, on a 9p share,
+// and on the host directory directly, in one run, with the ratios.
+//
+//  - Debian's fio (host package `fio`) reaches the guests through a second,
+//    read-only share: the binary, its ldd libraries and the loader copied to
+//    one directory (80 MB of libraries would not fit the test initramfs), run
+//    as `<dir>/ld-linux-x86-64.so.2 --library-path <dir> <dir>/fio`.
+//  - Pod "fio-vfs" gets its data share through virtio-fs (cache=none), pod
+//    "fio-9p" through 9p (vmmap.io/shared-fs: 9p). Both are 1 vCPU, 1000m,
+//    512 MiB, TCG, default emulator slice (virtiofsd and QEMU's 9p server run
+//    in the emulator's cgroup: that slice bounds both).
+//  - Host: the same fio, same jobs, on a directory of the same file system.
+// Jobs (psync, one job each, a SIZE-MiB file, time-based SECONDS): sequential
+// read and write with 1 MiB blocks, random read and write with 4 KiB blocks.
+// direct=0 everywhere: the data ends in the host's page cache in all three
+// cases (virtiofsd and QEMU use it too), which is what a pod sees.
+//
+// usage: vmmap_volumes_fio_bench [--seconds N] [--size-mib M]   (defaults 10, 64)
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/harness.h"
+
+namespace vmmap::bench {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = runtime::v1;
+using e2e::Context;
+using e2e::GetFixtures;
+using e2e::ReadFileOrEmpty;
+using e2e::ServerOptions;
+using e2e::ServerProcess;
+
+struct Job {
+  const char* name;
+  const char* rw;
+  const char* bs;
+  bool write;
+};
+constexpr Job kJobs[] = {{"seq-read", "read", "1m", false},
+                         {"seq-write", "write", "1m", true},
+                         {"rand-read", "randread", "4k", false},
+                         {"rand-write", "randwrite", "4k", true}};
+
+struct Figure {
+  double iops = -1;
+  double mib_s = -1;
+};
+
+std::string Work() { return GetFixtures().work_dir + "/fiobench"; }
+
+// fio, its libraries and the loader in one flat directory.
+bool MakeFioBundle(const std::string& dir) {
+  fs::create_directories(dir);
+  const std::string script = "set -e; cp -L /usr/bin/fio '" + dir +
+                             "/fio'; for lib in $(ldd /usr/bin/fio | awk '/=> \\// {print $3} "
+                             "/^[[:space:]]*\\/[^ ]*ld-linux/ "
+                             "{print $1}'); do cp -L \"$lib\" '" +
+                             dir + "/'; done; chmod -R a+rX '" + dir + "'";
+  return e2e::ShellStatus(script) == 0;
+}
+
+std::vector<std::string> FioArgs(const std::string& fio, const std::string& directory,
+                                 const Job& job, int seconds, int size_mib) {
+  return {fio,
+          "--name=" + std::string(job.name),
+          "--directory=" + directory,
+          "--rw=" + std::string(job.rw),
+          "--bs=" + std::string(job.bs),
+          "--size=" + std::to_string(size_mib) + "m",
+          "--ioengine=psync",
+          "--direct=0",
+          "--time_based",
+          "--runtime=" + std::to_string(seconds),
+          "--output-format=json"};
+}
+
+Figure Parse(const std::string& json_text, const Job& job) {
+  Figure f;
+  const size_t start = json_text.find('{');
+  if (start == std::string::npos) return f;
+  nlohmann::json j = nlohmann::json::parse(json_text.substr(start), nullptr, false);
+  if (j.is_discarded() || !j.contains("jobs") || j["jobs"].empty()) return f;
+  const nlohmann::json& side = j["jobs"][0][job.write ? "write" : "read"];
+  f.iops = side.value("iops", -1.0);
+  f.mib_s = side.value("bw", -1.0) / 1024.0;  // fio's bw is KiB/s
+  return f;
+}
+
+Figure RunInGuest(ServerProcess& server, const std::string& container_id, const Job& job,
+                  int seconds, int size_mib) {
+  v1::ExecSyncRequest request;
+  request.set_container_id(container_id);
+  std::vector<std::string> args = FioArgs("/opt/fio/fio", "/bench", job, seconds, size_mib);
+  request.add_cmd("/opt/fio/ld-linux-x86-64.so.2");
+  request.add_cmd("--library-path");
+  request.add_cmd("/opt/fio");
+  for (const std::string& a : args) request.add_cmd(a);
+  request.set_timeout(1800);
+  v1::ExecSyncResponse response;
+  grpc::Status s =
+      server.runtime().ExecSync(Context(std::chrono::seconds(1900)).get(), request, &response);
+  if (!s.ok() || response.exit_code() != 0) {
+    std::cerr << job.name << " in " << container_id << ": " << s.error_message() << " exit "
+              << response.exit_code() << "\n"
+              << response.stderr() << "\n";
+    return {};
+  }
+  return Parse(response.stdout(), job);
+}
+
+Figure RunOnHost(const std::string& dir, const Job& job, int seconds, int size_mib) {
+  std::string command;
+  for (const std::string& a : FioArgs("/usr/bin/fio", dir, job, seconds, size_mib)) {
+    command += "'" + a + "' ";
+  }
+  const std::string out = e2e::Shell(command + "2>/dev/null");
+  return Parse(out, job);
+}
+
+v1::Mount MountOf(const std::string& guest, const std::string& host, bool ro) {
+  v1::Mount m;
+  m.set_container_path(guest);
+  m.set_host_path(host);
+  m.set_readonly(ro);
+  return m;
+}
+
+int Run(int seconds, int size_mib) {
+  const std::string bundle = Work() + "/fio-bundle";
+  if (!MakeFioBundle(bundle)) {
+    std::cerr << "cannot copy fio and its libraries (apt-get install fio)\n";
+    return 1;
+  }
+  for (const char* d : {"/data-vfs", "/data-9p", "/data-host"}) {
+    fs::create_directories(Work() + d);
+    fs::permissions(Work() + d, fs::perms::all);
+  }
+  ServerProcess server(Work() + "/state", ServerOptions{});
+  server.Start();
+  const std::string image = e2e::PullBundle(server);
+  const e2e::Pod vfs = e2e::CreatePod(
+      server, e2e::PodRequest{"fio-vfs", image, 1000, 512 << 20, 1, {}, {}},
+      {MountOf("/bench", Work() + "/data-vfs", false), MountOf("/opt/fio", bundle, true)});
+  const e2e::Pod ninep = e2e::CreatePod(
+      server,
+      e2e::PodRequest{"fio-9p", image, 1000, 512 << 20, 1, {}, {{"vmmap.io/shared-fs", "9p"}}},
+      {MountOf("/bench", Work() + "/data-9p", false), MountOf("/opt/fio", bundle, true)});
+  int rc = 0;
+  for (const e2e::Pod* pod : {&vfs, &ninep}) {
+    if (!e2e::StartContainer(server, pod->container_id).ok()) rc = 1;
+  }
+  for (const e2e::Pod* pod : {&vfs, &ninep}) {
+    const bool up = e2e::WaitFor(
+        [&] {
+          v1::ExecSyncRequest r;
+          r.set_container_id(pod->container_id);
+          r.add_cmd("true");
+          r.set_timeout(30);
+          v1::ExecSyncResponse out;
+          return server.runtime().ExecSync(Context().get(), r, &out).ok();
+        },
+        std::chrono::minutes(5));
+    if (!up) {
+      std::cerr << pod->name << " did not answer exec\n" << server.log();
+      rc = 1;
+    }
+  }
+  std::printf(
+      "fio (psync, 1 job, %d MiB file, %d s each), TCG guests 1 vCPU / 512 MiB, this machine "
+      "now (shared with other builds)\n",
+      size_mib, seconds);
+  std::printf("%-11s %12s %12s %12s %12s %12s %12s %9s %9s\n", "job", "host IOPS", "host MiB/s",
+              "vfs IOPS", "vfs MiB/s", "9p IOPS", "9p MiB/s", "vfs/host", "9p/host");
+  for (const Job& job : kJobs) {
+    const Figure host = RunOnHost(Work() + "/data-host", job, seconds, size_mib);
+    const Figure v =
+        rc == 0 ? RunInGuest(server, vfs.container_id, job, seconds, size_mib) : Figure{};
+    const Figure n =
+        rc == 0 ? RunInGuest(server, ninep.container_id, job, seconds, size_mib) : Figure{};
+    auto ratio = [&](const Figure& f) {
+      return host.iops > 0 && f.iops > 0 ? f.iops / host.iops : -1;
+    };
+    std::printf("%-11s %12.0f %12.1f %12.0f %12.1f %12.0f %12.1f %9.4f %9.4f\n", job.name,
+                host.iops, host.mib_s, v.iops, v.mib_s, n.iops, n.mib_s, ratio(v), ratio(n));
+    if (host.iops < 0 || v.iops < 0 || n.iops < 0) rc = 1;
+  }
+  for (const e2e::Pod* pod : {&vfs, &ninep}) e2e::RemovePod(server, *pod);
+  return rc;
+}
+
+}  // namespace
+}  // namespace vmmap::bench
+
+int main(int argc, char** argv) {
+  int seconds = 10;
+  int size_mib = 64;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::printf(
+          "usage: %s [--seconds N] [--size-mib M]   per job, 1..600 [10]; file 1..4096 [64]\n",
+          argv[0]);
+      return 0;
+    }
+    if ((arg == "--seconds" || arg == "--size-mib") && i + 1 < argc) {
+      char* end = nullptr;
+      const long v = std::strtol(argv[++i], &end, 10);
+      const long max = arg == "--seconds" ? 600 : 4096;
+      if (end == nullptr || *end != '\0' || v < 1 || v > max) {
+        std::fprintf(stderr, "%s \"%s\": expected 1..%ld\n", arg.c_str(), argv[i], max);
+        return 2;
+      }
+      (arg == "--seconds" ? seconds : size_mib) = static_cast<int>(v);
+      continue;
+    }
+    std::fprintf(stderr, "unknown argument \"%s\" (try --help)\n", arg.c_str());
+    return 2;
+  }
+  const int rc = vmmap::bench::Run(seconds, size_mib);
+  vmmap::e2e::CleanUpFixtures();
+  return rc;
+}
