@@ -16,12 +16,15 @@
 // cases (virtiofsd and QEMU use it too), which is what a pod sees.
 //
 // usage: vmmap_volumes_fio_bench [--seconds N] [--size-mib M]   (defaults 10, 64)
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -127,6 +130,25 @@ Figure RunOnHost(const std::string& dir, const Job& job, int seconds, int size_m
   return Parse(out, job);
 }
 
+// The summed RssAnon (KiB) of the processes whose command line names the
+// container's volume views: its virtiofsd processes (server/volumes).
+int64_t VirtiofsdPrivateKib(const std::string& views_dir) {
+  int64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = ReadFileOrEmpty(entry.path().string() + "/cmdline");
+    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+    if (cmdline.find("source=" + views_dir + "/") == std::string::npos) continue;
+    std::istringstream status(ReadFileOrEmpty(entry.path().string() + "/status"));
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("RssAnon:", 0) == 0) total += std::stoll(line.substr(8));
+    }
+  }
+  return total;
+}
+
 v1::Mount MountOf(const std::string& guest, const std::string& host, bool ro) {
   v1::Mount m;
   m.set_container_path(guest);
@@ -175,6 +197,18 @@ int Run(int seconds, int size_mib) {
       rc = 1;
     }
   }
+  // virtiofsd's private memory, sampled while the jobs run: the overhead
+  // model's per-share term covers it (docs/overhead-measurement.md).
+  std::atomic<bool> sampling{true};
+  std::atomic<int64_t> peak_kib{0};
+  const std::string views = Work() + "/state/volumes/" + vfs.container_id;
+  std::thread sampler([&] {
+    while (sampling) {
+      const int64_t kib = VirtiofsdPrivateKib(views);
+      if (kib > peak_kib) peak_kib = kib;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   std::printf(
       "fio (psync, 1 job, %d MiB file, %d s each), TCG guests 1 vCPU / 512 MiB, this machine "
       "now (shared with other builds)\n",
@@ -194,6 +228,10 @@ int Run(int seconds, int size_mib) {
                 host.iops, host.mib_s, v.iops, v.mib_s, n.iops, n.mib_s, ratio(v), ratio(n));
     if (host.iops < 0 || v.iops < 0 || n.iops < 0) rc = 1;
   }
+  sampling = false;
+  sampler.join();
+  std::printf("virtiofsd of fio-vfs (2 shares, 2 processes each): peak RssAnon %lld KiB in all\n",
+              static_cast<long long>(peak_kib.load()));
   for (const e2e::Pod* pod : {&vfs, &ninep}) e2e::RemovePod(server, *pod);
   return rc;
 }
