@@ -192,13 +192,38 @@ class VolumesTest : public ::testing::Test {
     s_->image = PullBundle(*s_->server);
     s_->vols = CreatePod(*s_->server, PodRequest{"vols", s_->image, 1000, 256 << 20, 1, {}, {}},
                          Mounts(s_->host));
-    grpc::Status started = StartContainer(*s_->server, s_->vols.container_id);
-    ASSERT_TRUE(started.ok()) << started.error_message() << "\n" << s_->server->log();
-    s_->booted =
-        WaitFor([] { return Console(s_->vols).find("VMMAP-GUEST-BOOTED") != std::string::npos; },
-                kBootDeadline);
+    std::vector<const Pod*> pods = {&s_->vols};
+    if (GuestKernelHas9p()) {
+      MakeVolumes(s_->host + "-9p");
+      s_->ninep = CreatePod(
+          *s_->server, PodRequest{"ninep", s_->image, 1000, 256 << 20, 1, {}, {{kNineP, "9p"}}},
+          Mounts(s_->host + "-9p"));
+      pods.push_back(&s_->ninep);
+    }
+    for (const Pod* pod : pods) {
+      grpc::Status started = StartContainer(*s_->server, pod->container_id);
+      ASSERT_TRUE(started.ok()) << started.error_message() << "\n" << s_->server->log();
+    }
+    s_->booted = WaitFor(
+        [&pods] {
+          for (const Pod* pod : pods) {
+            if (Console(*pod).find("VMMAP-GUEST-BOOTED") == std::string::npos) return false;
+          }
+          return true;
+        },
+        kBootDeadline);
     // The agent answers a moment after the console says it runs.
-    WaitFor([] { return Exec(s_->vols, {"true"}).status.ok(); }, std::chrono::seconds(120));
+    for (const Pod* pod : pods) {
+      WaitFor([pod] { return Exec(*pod, {"true"}).status.ok(); }, std::chrono::seconds(120));
+    }
+  }
+
+  // Debian's cloud kernel, which the test guest boots, is built without 9p
+  // (CONFIG_NET_9P is not set); the 9p guest needs a kernel that has it.
+  static bool GuestKernelHas9p() {
+    return ShellStatus(
+               "grep -qE '^CONFIG_NET_9P=[ym]' \"$(ls -1 /boot/config-*-cloud-amd64 | sort -V | "
+               "tail -n 1)\"") == 0;
   }
 
   static void TearDownTestSuite() {
@@ -375,6 +400,11 @@ TEST_F(VolumesTest, AGuestHammeringAShareStaysUnderThePodsCeilingAndVirtiofsdUnd
 }
 
 TEST_F(VolumesTest, NinePSharesTheSameVolumesWithoutVirtiofsd) {
+  if (s_->ninep.container_id.empty()) {
+    GTEST_SKIP() << "the test guest's kernel (newest /boot/vmlinuz-*-cloud-amd64) has no 9p "
+                    "(CONFIG_NET_9P is not set in Debian's cloud kernel); the 9p XML is checked "
+                    "by libvirt's schema in volumes_unit_test";
+  }
   const Pod& pod = s_->ninep;
   const std::string mounts = Run(pod, {"cat", "/proc/mounts"});
   EXPECT_THAT(mounts, HasSubstr("vol0 /etc/config 9p ro"));
