@@ -107,7 +107,9 @@ done
 # virtio PCI transport, virtio-serial (the agent's port), virtiofs and 9p, in the
 # order modprobe would load them; numbered so /init's glob loads them in order.
 n=10
-for f in $( (for m in virtio_pci virtio_console virtiofs 9pnet_virtio 9p; do modprobe -S "$KVER" --show-depends "$m"; done) \
+# 9p is optional: Debian's cloud kernel is built without it (CONFIG_NET_9P is not set).
+for f in $( (for m in virtio_pci virtio_console virtiofs; do modprobe -S "$KVER" --show-depends "$m"; done
+             for m in 9pnet_virtio 9p; do modprobe -S "$KVER" --show-depends "$m" 2>/dev/null; done) \
             | awk '$1 == "insmod" && !seen[$2]++ {print $2}'); do
     out="$STAGE/lib/modules/$n-$(basename "${f%%.ko*}").ko"
     case "$f" in
