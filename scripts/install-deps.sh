@@ -62,3 +62,26 @@ if [[ ! -f $manifest_tools/node_modules/kubernetes-models/package.json ||
   npm install --prefix "$manifest_tools" --no-audit --no-fund --loglevel=error \
     kubernetes-models@5.1.0 js-yaml@4.1.0 >/dev/null
 fi
+
+# 9p test guests (issue 12): Debian's cloud kernel is built without 9p (CONFIG_NET_9P is not
+# set). The generic kernel of the same version is unpacked (not installed: no initramfs, no
+# boot entry, /boot untouched) with its modules.dep, for tests/e2e/guest/build-guest.sh's
+# GUEST_KERNEL_ROOT.
+test_kernels=${VMMAP_TEST_KERNELS:-/opt/vmmap-tools/kernels}
+cloud_kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
+if [[ -n $cloud_kernel ]]; then
+  generic=${cloud_kernel#/boot/vmlinuz-}
+  generic=${generic%-cloud-amd64}-amd64
+  if [[ ! -f $test_kernels/$generic/boot/vmlinuz-$generic ]]; then
+    echo "install-deps: unpacking linux-image-$generic into $test_kernels/$generic" >&2
+    download=$(mktemp -d)
+    chmod 0755 "$download"  # apt's _apt user writes the download
+    (cd "$download" && apt-get download -qq "linux-image-$generic" >/dev/null)
+    rm -rf "$test_kernels/$generic.tmp"
+    mkdir -p "$test_kernels/$generic.tmp"
+    dpkg-deb -x "$download"/linux-image-"$generic"_*.deb "$test_kernels/$generic.tmp"
+    depmod -b "$test_kernels/$generic.tmp" "$generic"
+    rm -rf "$download" "$test_kernels/$generic"
+    mv "$test_kernels/$generic.tmp" "$test_kernels/$generic"
+  fi
+fi

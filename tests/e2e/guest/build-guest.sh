@@ -55,14 +55,21 @@ OUTDIR=${1:?usage: build-guest.sh OUTDIR}
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
 
-# Newest cloud kernel, by version sort.
-KERNEL=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
+# Newest cloud kernel, by version sort; or, with GUEST_KERNEL_ROOT=DIR, the newest
+# DIR/boot/vmlinuz-* and DIR/lib/modules/ (an unpacked kernel package with its modules.dep,
+# as scripts/install-deps.sh makes for the 9p guests: the cloud kernel has no 9p).
+ROOT=${GUEST_KERNEL_ROOT:-}
+if [ -n "$ROOT" ]; then
+    KERNEL=$(ls -1 "$ROOT"/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
+else
+    KERNEL=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
+fi
 if [ -z "$KERNEL" ] || [ ! -r "$KERNEL" ]; then
-    echo "build-guest.sh: no /boot/vmlinuz-*-cloud-amd64 (apt-get install linux-image-cloud-amd64)" >&2
+    echo "build-guest.sh: no kernel in ${ROOT:-/boot}/boot (apt-get install linux-image-cloud-amd64)" >&2
     exit 1
 fi
-KVER=${KERNEL#/boot/vmlinuz-}
-MODDIR=/lib/modules/$KVER
+KVER=${KERNEL##*/vmlinuz-}
+MODDIR=$ROOT/lib/modules/$KVER
 
 BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] || BUSYBOX=/usr/bin/busybox
@@ -108,8 +115,8 @@ done
 # order modprobe would load them; numbered so /init's glob loads them in order.
 n=10
 # 9p is optional: Debian's cloud kernel is built without it (CONFIG_NET_9P is not set).
-for f in $( (for m in virtio_pci virtio_console virtiofs; do modprobe -S "$KVER" --show-depends "$m"; done
-             for m in 9pnet_virtio 9p; do modprobe -S "$KVER" --show-depends "$m" 2>/dev/null; done) \
+for f in $( (for m in virtio_pci virtio_console virtiofs; do modprobe -d "${ROOT:-/}" -S "$KVER" --show-depends "$m"; done
+             for m in 9pnet_virtio 9p; do modprobe -d "${ROOT:-/}" -S "$KVER" --show-depends "$m" 2>/dev/null; done) \
             | awk '$1 == "insmod" && !seen[$2]++ {print $2}'); do
     out="$STAGE/lib/modules/$n-$(basename "${f%%.ko*}").ko"
     case "$f" in
