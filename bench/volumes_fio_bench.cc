@@ -5,6 +5,8 @@
 //    read-only share: the binary, its ldd libraries and the loader copied to
 //    one directory (80 MB of libraries would not fit the test initramfs), run
 //    as `<dir>/ld-linux-x86-64.so.2 --library-path <dir> <dir>/fio`.
+//  - Both guests boot Debian's generic kernel (the cloud kernel of the other
+//    tests has no 9p), unpacked by scripts/install-deps.sh.
 //  - Pod "fio-vfs" gets its data share through virtio-fs (cache=none), pod
 //    "fio-9p" through 9p (vmmap.io/shared-fs: 9p). Both are 1 vCPU, 1000m,
 //    512 MiB, TCG, default emulator slice (virtiofsd and QEMU's 9p server run
@@ -169,7 +171,28 @@ int Run(int seconds, int size_mib) {
   }
   ServerProcess server(Work() + "/state", ServerOptions{});
   server.Start();
-  const std::string image = e2e::PullBundle(server);
+  // Both pods boot Debian's generic kernel (the cloud kernel has no 9p),
+  // unpacked by scripts/install-deps.sh.
+  const std::string kernel_root = e2e::Shell(
+      "ls -1d /opt/vmmap-tools/kernels/*/boot 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname "
+      "| tr -d '\\n'");
+  if (kernel_root.empty()) {
+    std::cerr << "no kernel with 9p under /opt/vmmap-tools/kernels (run scripts/install-deps.sh)\n";
+    return 1;
+  }
+  const std::string guest = Work() + "/guest";
+  e2e::Shell("GUEST_KERNEL_ROOT='" + kernel_root +
+             "' " VMMAP_SOURCE_DIR "/tests/e2e/guest/build-guest.sh " + guest +
+             " >/dev/null && echo console=ttyS0 > " + guest + "/cmdline && tar -C " + guest +
+             " -cf " + guest + ".tar vmlinuz initrd.img cmdline");
+  v1::PullImageRequest pull;
+  pull.mutable_image()->set_image("file://" + guest + ".tar");
+  v1::PullImageResponse pulled;
+  if (!server.images().PullImage(Context().get(), pull, &pulled).ok()) {
+    std::cerr << "pull of the guest failed\n" << server.log();
+    return 1;
+  }
+  const std::string image = pulled.image_ref();
   const e2e::Pod vfs = e2e::CreatePod(
       server, e2e::PodRequest{"fio-vfs", image, 1000, 512 << 20, 1, {}, {}},
       {MountOf("/bench", Work() + "/data-vfs", false), MountOf("/opt/fio", bundle, true)});
