@@ -31,7 +31,7 @@ inline constexpr int64_t kGiB = int64_t{1} << 30;
 //    the host's (both would be charged to the pod).
 //  * thread pool 4: virtiofsd runs in the domain's emulator cgroup, so more
 //    threads buy no more CPU than the emulator slice; each worker may hold one
-//    request's buffer (up to 1 MiB), so the pool bounds virtiofsd's memory.
+//    request's buffer, so the pool bounds virtiofsd's memory.
 //    QEMU 7.2's C virtiofsd defaults to 64. 4 keeps a few blocking host
 //    reads in flight at once.
 struct VirtiofsSettings {
