@@ -79,22 +79,43 @@ TEST(MoveIntoCgroups, WritesEveryPidIntoEveryDirectory) {
 
 TEST(KillVirtiofsd, KillsTheContainersLeftoverAndWaitsForIt) {
   const std::string views = "/tmp/vmmap-kill-test-views-" + std::to_string(getpid());
+  // A child that never forks (a fork shows the parent's command line until
+  // it execs) and blocks on a pipe this test holds open.
+  int block[2];
+  ASSERT_EQ(pipe(block), 0);
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
+    dup2(block[0], 0);
+    close(block[1]);
     const std::string arg = "source=" + views + "/vol0,cache=none";
-    execl("/bin/sh", "sh", "-c", "while :; do sleep 1; done", arg.c_str(), nullptr);
+    execl("/bin/sh", "sh", "-c", "read x", arg.c_str(), nullptr);
     _exit(127);
   }
+  close(block[0]);
+  // Never leave the child behind (it would hold ctest's output pipe).
+  struct Reaper {
+    pid_t pid;
+    int fd;
+    ~Reaper() {
+      close(fd);
+      if (pid > 0) {  // never kill(0 or -1, …): those mean groups, not a child
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+  } reaper{child, block[1]};
   // The child's command line shows once it has exec'd.
   for (int i = 0; i < 1000 && FindVirtiofsd(views).empty(); ++i) usleep(10000);
   ASSERT_THAT(FindVirtiofsd(views), UnorderedElementsAre(child));
   // KillVirtiofsd waits until /proc no longer shows it; a zombie has an
   // empty command line, so reaping is not needed for that.
   EXPECT_TRUE(KillVirtiofsd(views).ok());
+  EXPECT_TRUE(FindVirtiofsd(views).empty());
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  reaper.pid = 0;                          // reaped: nothing left to kill
   EXPECT_TRUE(KillVirtiofsd(views).ok());  // nothing left: OK
 }
 
