@@ -34,6 +34,12 @@ expect "unknown flag is a usage error" 2 stderr 'unknown flag --bogus' -- "$vmma
 expect "missing pod file is bad input" 1 stderr 'no-such\.yaml: cannot open' -- \
   "$vmmap" overhead "$work/no-such.yaml"
 
+# Volumes: each virtio-fs share adds its virtiofsd term (16Mi): 114 + 2 x 16 = 146Mi.
+expect "--virtiofs-shares adds the per-share term" 0 stdout '^    memory: 146Mi$' -- \
+  "$vmmap" overhead --vcpus 2 --memory 1Gi --virtiofs-shares 2
+expect "--virtiofs-shares beyond 16 is a usage error" 2 stderr '--virtiofs-shares="17"' -- \
+  "$vmmap" overhead --vcpus 1 --virtiofs-shares 17
+
 # 2 vCPUs, 1Gi on kvm: 64 + 2 x 16 + 1024/512 + 16 = 114Mi; cpu = the emulator slice.
 expect "one shape gives one class with the model's overhead" 0 stdout \
   '^apiVersion: node\.k8s\.io/v1$' '^kind: RuntimeClass$' '^  name: vmmap-2vcpu$' '^handler: vmmap$' \
