@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "mapper/domain_xml.h"
 #include "mapper/planner.h"
+#include "mapper/shared_dirs.h"
 #include "mapper/startup_limits.h"
 #include "server/base/files.h"
 #include "server/base/log.h"
@@ -530,6 +531,14 @@ absl::Status PodRuntime::RemoveContainerLocked(const ContainerRecord& record) {
     const std::string log = absl::StrCat(options_.domain_log_dir, "/", record.domain_name, ".log");
     fs::remove(log, ec);
     if (ec) return absl::UnavailableError(absl::StrCat("removing ", log, ": ", ec.message()));
+    // libvirt's virtiofsd logs, one per virtio-fs share: <name>-fs<N>-virtiofsd.log
+    // (N: the <filesystem>'s index, below kMaxSharedDirectories).
+    for (size_t i = 0; i < kMaxSharedDirectories; ++i) {
+      const std::string fs_log = absl::StrCat(options_.domain_log_dir, "/", record.domain_name,
+                                              "-fs", i, "-virtiofsd.log");
+      fs::remove(fs_log, ec);
+      if (ec) return absl::UnavailableError(absl::StrCat("removing ", fs_log, ": ", ec.message()));
+    }
   }
   return store_->DeleteContainer(record.id);
 }
