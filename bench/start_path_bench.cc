@@ -102,9 +102,10 @@ State g;
 volatile sig_atomic_t g_stop = 0;
 // The TCG translation cache vmmap gives the pods' domains
 // (<features><tcg><tb-cache>, MiB), read from vmmap's own XML before the
-// floors run: the floors get the same, so that their guests' boot times
-// compare (QEMU 7.2's default cache is 1 GiB; with it the same guest reached
-// userspace 2.5x later here). 0: vmmap sets none, neither do the floors.
+// floors run: the floors get the same, so that their QEMUs match (QEMU 7.2's
+// default cache is 1 GiB). It does not explain the floors' later userspace:
+// with the same cache they still took ~2.5x vmmap's time (their guest has no
+// NIC and no ip= argument). 0: vmmap sets none, neither do the floors.
 int g_tb_cache_mib = 0;
 
 void OnSignal(int) { g_stop = 1; }
