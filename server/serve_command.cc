@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/command_line.h"
 #include "cli/node_flags.h"
@@ -102,9 +103,27 @@ std::string EmbeddedDriverRoot(const std::string& uri) {
   return uri.rfind(prefix, 0) == 0 ? uri.substr(prefix.size()) : "";
 }
 
+// libvirt saves a domain's XML (persistent config in <root>/etc/qemu, status
+// in <root>/run/qemu) by writing NAME.xml.new and renaming it over NAME.xml; a
+// kill -9 of vmmap serve between the two leaves the .new file, which libvirt
+// never reads or removes (seen in the kill loop). Only called before the
+// embedded driver opens, so no libvirt write can be in flight.
+void RemoveInterruptedLibvirtWrites(const std::string& root) {
+  for (const char* dir : {"etc/qemu", "run/qemu"}) {
+    std::error_code ec;
+    for (const fs::directory_entry& entry : fs::directory_iterator(fs::path(root) / dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (absl::EndsWith(name, ".xml.new") && entry.is_regular_file(ec)) {
+        fs::remove(entry.path(), ec);
+      }
+    }
+  }
+}
+
 absl::Status ConfigureEmbeddedDriver(const std::string& uri) {
   const std::string root = EmbeddedDriverRoot(uri);
   if (root.empty()) return absl::OkStatus();
+  RemoveInterruptedLibvirtWrites(root);
   const fs::path conf = fs::path(root) / "etc" / "qemu.conf";
   std::error_code ec;
   if (fs::exists(conf, ec)) return absl::OkStatus();
