@@ -8,7 +8,7 @@
 #
 #   bench/filled_node.sh BUILD_DIR [OUT_DIR] [LOCK_FILE]
 #
-# LOCK_FILE (e.g. /work/notes/e2e.lock): each run holds it (flock), so guests
+# LOCK_FILE (e.g. /tmp/vmmap-e2e.lock): each run holds it (flock), so guests
 # of other suites do not boot at the same time. Knobs: the VMMAP_FILL_*
 # variables of tests/capacity/filled_node_test.cc. Needs root and what the
 # e2e tests need (libvirt 9, QEMU, linux-image-cloud-amd64, busybox-static).
