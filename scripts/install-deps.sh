@@ -21,9 +21,9 @@ packages=(
   # the pod network: CNI plugins (bridge, host-local, loopback, portmap), ip/tc, iptables; curl in tests
   containernetworking-plugins iproute2 iptables curl
   # NoCloud seeds of disk-image pods: xorriso builds the ISO 9660 "cidata" volume without root or
-  # loop mounts. (cloud-init, which nocloud_seed_test uses when present, is left out on purpose:
-  # on a node it would take over the host's own network configuration at boot.)
-  xorriso
+  # loop mounts; cloud-init's Python dependencies, for the unpacked cloud-init below
+  xorriso python3-configobj python3-jinja2 python3-jsonpatch python3-jsonschema python3-netifaces
+  python3-oauthlib python3-requests python3-serial python3-yaml
   # the pod network bench: iperf3 inside the test guests and between plain netns
   iperf3
   # images: JSON (qemu-img info, OCI manifests), a real registry and the tools that publish to it
@@ -84,4 +84,20 @@ if [[ -n $cloud_kernel ]]; then
     rm -rf "$download" "$test_kernels/$generic"
     mv "$test_kernels/$generic.tmp" "$test_kernels/$generic"
   fi
+fi
+
+# The guest side of NoCloud seeds, checked by the real parser: Debian's cloud-init is unpacked
+# (not installed: installed, its units would take over this host's own network configuration at
+# boot) for tests/network/nocloud_seed_test.cc, which runs it with PYTHONPATH pointing inside.
+cloud_init=${VMMAP_CLOUD_INIT_ROOT:-/opt/vmmap-tools/cloud-init}
+if [[ ! -f $cloud_init/usr/bin/cloud-init ]]; then
+  echo "install-deps: unpacking cloud-init into $cloud_init" >&2
+  download=$(mktemp -d)
+  chmod 0755 "$download"
+  (cd "$download" && apt-get download -qq cloud-init >/dev/null)
+  rm -rf "$cloud_init.tmp"
+  mkdir -p "$cloud_init.tmp"
+  dpkg-deb -x "$download"/cloud-init_*.deb "$cloud_init.tmp"
+  rm -rf "$download" "$cloud_init"
+  mv "$cloud_init.tmp" "$cloud_init"
 fi

@@ -284,19 +284,36 @@ TEST(NoCloudImage, XorrisoBuildsACidataVolumeWithTheThreeFiles) {
   EXPECT_EQ(body.str(), seed->network_config);
 }
 
-// Debian 12's cloud-init (22.4) converts a v2 network-config offline; a
-// config it cannot read fails the conversion.
-TEST(NoCloudSeed, CloudInitConvertsTheNetworkConfig) {
-  if (access("/usr/bin/cloud-init", X_OK) != 0) {
-    GTEST_SKIP() << "cloud-init is not installed (apt-get install cloud-init)";
+// Debian 12's cloud-init (22.4): scripts/install-deps.sh unpacks it under
+// /opt/vmmap-tools/cloud-init ($VMMAP_CLOUD_INIT_ROOT) without installing it;
+// an installed /usr/bin/cloud-init serves as well. The shell words that run
+// it, or "" when neither is there.
+std::string CloudInit() {
+  const char* env = getenv("VMMAP_CLOUD_INIT_ROOT");
+  const std::string root = env != nullptr ? env : "/opt/vmmap-tools/cloud-init";
+  if (access((root + "/usr/bin/cloud-init").c_str(), R_OK) == 0) {
+    return absl::StrCat("PYTHONPATH=", root, "/usr/lib/python3/dist-packages /usr/bin/python3 ",
+                        root, "/usr/bin/cloud-init");
   }
+  if (access("/usr/bin/cloud-init", X_OK) == 0) return "/usr/bin/cloud-init";
+  return "";
+}
+constexpr char kNoCloudInit[] =
+    "cloud-init is neither unpacked under /opt/vmmap-tools/cloud-init (run "
+    "scripts/install-deps.sh) nor installed";
+
+// cloud-init converts a v2 network-config offline; a config it cannot read
+// fails the conversion.
+TEST(NoCloudSeed, CloudInitConvertsTheNetworkConfig) {
+  const std::string cloud_init = CloudInit();
+  if (cloud_init.empty()) GTEST_SKIP() << kNoCloudInit;
   TempDir dir;
   absl::StatusOr<NoCloudSeed> seed = RenderNoCloudSeed("0123abcd", PodAddressing());
   ASSERT_TRUE(seed.ok());
   const std::string config = dir.path() + "/network-config";
   std::ofstream(config) << seed->network_config;
   int rc = 0;
-  std::string out = Shell(absl::StrCat("cloud-init devel net-convert -p ", config, " -k yaml -d ",
+  std::string out = Shell(absl::StrCat(cloud_init, " devel net-convert -p ", config, " -k yaml -d ",
                                        dir.path(), "/out -D debian -O eni 2>&1"),
                           &rc);
   ASSERT_EQ(rc, 0) << out;
@@ -312,6 +329,46 @@ TEST(NoCloudSeed, CloudInitConvertsTheNetworkConfig) {
   std::stringstream rules;
   rules << rules_in.rdbuf();
   EXPECT_THAT(rules.str(), HasSubstr("0a:58:0a:58:00:05"));  // the NIC is matched by its MAC
+}
+
+// The mounts of a disk image as cloud-init itself reads them: the user-data
+// passes cloud-init's schema (a wrong shape exits 1, checked alongside),
+// and its YAML loader gives back every argv word exactly, hostile path
+// included.
+TEST(NoCloudSeed, CloudInitReadsTheBootcmdArgvExactly) {
+  const std::string cloud_init = CloudInit();
+  if (cloud_init.empty()) GTEST_SKIP() << kNoCloudInit;
+  const std::vector<BootCommand> bootcmd = {
+      {"mkdir", "-p", "/etc/a: b, #c \"'\\"},
+      {"mount", "-t", "virtiofs", "-o", "ro", "vol0", "/etc/a: b, #c \"'\\"}};
+  absl::StatusOr<NoCloudSeed> seed = RenderNoCloudSeed("0123abcd", nullptr, bootcmd);
+  ASSERT_TRUE(seed.ok()) << seed.status();
+  TempDir dir;
+  const std::string user_data = dir.path() + "/user-data";
+  std::ofstream(user_data) << seed->user_data;
+  int rc = 0;
+  std::string out = Shell(absl::StrCat(cloud_init, " schema -c ", user_data, " 2>&1"), &rc);
+  EXPECT_EQ(rc, 0) << out << "\n" << seed->user_data;
+  const std::string wrong = dir.path() + "/wrong";
+  std::ofstream(wrong) << "#cloud-config\nbootcmd: 5\n";
+  Shell(absl::StrCat(cloud_init, " schema -c ", wrong, " 2>&1"), &rc);
+  EXPECT_NE(rc, 0) << "cloud-init's schema check accepts anything; the check above proves nothing";
+  // cloud-init's own loader (cloudinit.util.load_yaml), one word a line.
+  const std::string root = cloud_init.substr(0, cloud_init.find(' '));
+  out =
+      Shell(absl::StrCat(root.rfind("PYTHONPATH=", 0) == 0 ? root + " " : "",
+                         "/usr/bin/python3 -c 'import sys; from cloudinit import util; "
+                         "[print(w) for c in util.load_yaml(open(sys.argv[1]).read())[\"bootcmd\"] "
+                         "for w in c + [\"--\"]]' ",
+                         user_data, " 2>&1"),
+            &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::string expected;
+  for (const BootCommand& command : bootcmd) {
+    for (const std::string& word : command) expected += word + "\n";
+    expected += "--\n";
+  }
+  EXPECT_EQ(out, expected);
 }
 
 }  // namespace
