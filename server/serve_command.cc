@@ -10,7 +10,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/command_line.h"
 #include "cli/node_flags.h"
@@ -18,6 +17,7 @@
 #include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/cgroup_partition.h"
+#include "server/embedded_driver.h"
 #include "server/state_dir.h"
 #include "server/cri/call_log.h"
 #include "server/cri/image_service.h"
@@ -90,48 +90,6 @@ DomainType ResolveDomainType(const std::string& flag) {
   if (fd < 0) return DomainType::kQemu;
   ::close(fd);
   return DomainType::kKvm;
-}
-
-// The embedded driver reads <root>/etc/qemu.conf (its config base dir is
-// <root>/etc, as /etc/libvirt is libvirtd's). Its default sends
-// QEMU's console output through virtlogd, a daemon the embedded mode exists
-// to avoid; write serial logs directly instead, unless the operator already
-// configured the driver.
-// The embedded driver's root directory, or "" for any other URI.
-std::string EmbeddedDriverRoot(const std::string& uri) {
-  const std::string prefix = "qemu:///embed?root=";
-  return uri.rfind(prefix, 0) == 0 ? uri.substr(prefix.size()) : "";
-}
-
-// libvirt saves a domain's XML (persistent config in <root>/etc/qemu, status
-// in <root>/run/qemu) by writing NAME.xml.new and renaming it over NAME.xml; a
-// kill -9 of vmmap serve between the two leaves the .new file, which libvirt
-// never reads or removes (seen in the kill loop). Only called before the
-// embedded driver opens, so no libvirt write can be in flight.
-void RemoveInterruptedLibvirtWrites(const std::string& root) {
-  for (const char* dir : {"etc/qemu", "run/qemu"}) {
-    std::error_code ec;
-    for (const fs::directory_entry& entry : fs::directory_iterator(fs::path(root) / dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (absl::EndsWith(name, ".xml.new") && entry.is_regular_file(ec)) {
-        fs::remove(entry.path(), ec);
-      }
-    }
-  }
-}
-
-absl::Status ConfigureEmbeddedDriver(const std::string& uri) {
-  const std::string root = EmbeddedDriverRoot(uri);
-  if (root.empty()) return absl::OkStatus();
-  RemoveInterruptedLibvirtWrites(root);
-  const fs::path conf = fs::path(root) / "etc" / "qemu.conf";
-  std::error_code ec;
-  if (fs::exists(conf, ec)) return absl::OkStatus();
-  if (absl::Status s = MakeDirectories(conf.parent_path().string(), 0755); !s.ok()) return s;
-  return WriteFileAtomically(conf.string(),
-                             "# Written by vmmap serve: console logs without virtlogd.\n"
-                             "stdio_handler = \"file\"\n",
-                             0644);
 }
 
 // Blocks SIGINT/SIGTERM in every thread; the main thread waits for them.
@@ -225,7 +183,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
       return fail(s);
     }
   }
-  if (absl::Status s = ConfigureEmbeddedDriver(options.libvirt_uri); !s.ok()) return fail(s);
+  if (absl::Status s = PrepareEmbeddedDriver(options.libvirt_uri); !s.ok()) return fail(s);
   // A database of the unversioned layout is migrated here (the CRI edge
   // decodes its serialized configs).
   const CriLegacyRowDecoder legacy_rows;

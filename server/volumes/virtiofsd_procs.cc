@@ -6,45 +6,25 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <thread>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "server/base/errno_status.h"
-#include "server/base/files.h"
+#include "server/base/processes.h"
 
 namespace vmmap::volumes {
-namespace {
-
-namespace fs = std::filesystem;
-
-// True when one of the NUL-separated words contains "source=<views_dir>/"
-// (virtiofsd takes "-o source=…,cache=none,…" as one word).
-bool MentionsViews(const std::string& cmdline, const std::string& views_dir) {
-  const std::string needle = absl::StrCat("source=", views_dir, "/");
-  for (absl::string_view word : absl::StrSplit(cmdline, '\0')) {
-    if (absl::StrContains(word, needle)) return true;
-  }
-  return false;
-}
-
-}  // namespace
 
 std::vector<pid_t> FindVirtiofsd(const std::string& views_dir, const std::string& proc_root) {
-  std::vector<pid_t> pids;
-  std::error_code ec;
-  fs::directory_iterator it(proc_root, ec);
-  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    pid_t pid = 0;
-    if (!absl::SimpleAtoi(it->path().filename().string(), &pid)) continue;
-    absl::StatusOr<std::string> cmdline = ReadFile(absl::StrCat(it->path().string(), "/cmdline"));
-    if (cmdline.ok() && MentionsViews(*cmdline, views_dir)) pids.push_back(pid);
-  }
-  return pids;
+  // virtiofsd takes "-o source=…,cache=none,…" as one word.
+  const std::string needle = absl::StrCat("source=", views_dir, "/");
+  return FindProcesses(proc_root, [&needle](const std::vector<std::string>& argv) {
+    for (const std::string& word : argv) {
+      if (absl::StrContains(word, needle)) return true;
+    }
+    return false;
+  });
 }
 
 absl::Status MoveIntoCgroups(const std::vector<pid_t>& pids,

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <string>
 #include <thread>
@@ -225,6 +227,51 @@ TEST(Kill9StartTest, AKillWhileLibvirtStartsQemuLeavesItCreatedAndTheRetryBoots)
   // Nor the QEMU log libvirt writes for the domain (it never deletes one).
   EXPECT_EQ(Shell("ls " + server.state_dir() + "/libvirt/log/qemu | grep -c slowstart || true"),
             "0\n");
+}
+
+// libvirt probes an emulator's capabilities by running it with `-machine
+// none`, a QMP socket under the embedded driver's root and -daemonize
+// (server/probe_qemus.h). A kill -9 of vmmap serve during the probe left
+// that QEMU running for ever, waiting for a QMP client that was gone. The
+// emulator wrapper holds its first probe until the test has killed the
+// server, so the kill lands inside the probe on any machine; the restart
+// must kill the probe and remove its directory.
+TEST(Kill9ProbeTest, AKillWhileLibvirtProbesTheEmulatorLeavesNoProbeRunning) {
+  const std::string held = GetFixtures().work_dir + "/held-probe";
+  ServerOptions options;
+  options.extra_flags = {"--emulator", HeldProbeEmulator(held)};  // the last --emulator wins
+  ServerProcess server(GetFixtures().work_dir + "/kill9-probe", options);
+  server.Start();
+  const std::string image = PullBundle(server);
+  // CreateContainer defines the domain; libvirt probes its emulator first.
+  const v1::CreateContainerRequest create = RunSandboxForCreate(server, "probe", image);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  std::future<grpc::Status> pending = std::async(std::launch::async, [&] {
+    v1::CreateContainerResponse created;
+    return server.runtime().CreateContainer(Context().get(), create, &created);
+  });
+  const bool probing = WaitFor(
+      [&] {
+        return std::filesystem::exists(held + "/probe-started") ||
+               pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+      },
+      kDeadline);
+  ASSERT_TRUE(probing && std::filesystem::exists(held + "/probe-started"))
+      << "libvirt did not probe the emulator inside CreateContainer\n"
+      << server.log();
+  server.Kill9();
+  pending.get();  // UNAVAILABLE: the server died
+  std::ofstream(held + "/probe-go").flush();
+  // What the field saw: the probe's QEMU runs on without its libvirt.
+  ASSERT_TRUE(WaitFor([&] { return ProbeQemus(server.state_dir()) > 0; }, kDeadline))
+      << "the held probe never became a QEMU";
+
+  server.Start();
+  EXPECT_EQ(ProbeProcesses(server.state_dir()), 0) << server.log();
+  EXPECT_EQ(Shell("ls " + server.state_dir() + "/libvirt/lib/qemu | grep -c '^qmp-' || true"),
+            "0\n");
+  RemovePod(server, Pod{"probe", create.pod_sandbox_id(), ""});
+  EXPECT_THAT(Sandboxes(server), ::testing::IsEmpty());
 }
 
 }  // namespace

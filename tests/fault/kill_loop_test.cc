@@ -343,6 +343,9 @@ TEST_F(KillLoopTest, RandomKillsLoseNothingAndLeaveNothing) {
       // The true state: a RUNNING container has its VM, no other has one.
       const bool running = seen.container == v1::CONTAINER_RUNNING;
       EXPECT_EQ(QemuProcesses(pod), running ? 1 : 0) << "listed " << Describe(seen);
+      // No call is inside a libvirt capability probe now, and a restart
+      // kills the probes a killed server left (server/probe_qemus.h).
+      EXPECT_EQ(ProbeProcesses(state_dir_), 0) << "a libvirt capability probe outlived its call";
       // An EXITED container's cgroups may wait for RemoveContainer; a
       // container that never ran or is gone has none.
       if (!seen.container || seen.container == v1::CONTAINER_CREATED) {
@@ -380,6 +383,7 @@ TEST_F(KillLoopTest, RandomKillsLoseNothingAndLeaveNothing) {
   // never learns of them; they are named by a 20-character prefix of the
   // domain name, which vmmap cannot safely match). docs/faults.md, "Seen
   // and left open"; the 100-round run saw one.
+  EXPECT_EQ(ProbeProcesses(state_dir_), 0) << "a libvirt capability probe outlived the server";
   const std::string private_dirs = Shell("find " + state_dir_ + "/libvirt/lib -name " +
                                          "'domain-*-vmmap-e2e-loop*' 2>/dev/null | head");
   if (!private_dirs.empty()) std::cout << "libvirt private dirs left:\n" << private_dirs;

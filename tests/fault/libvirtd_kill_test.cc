@@ -86,15 +86,8 @@ class LibvirtdKillTest : public ::testing::Test {
 TEST_F(LibvirtdKillTest, CreateAndStartFailCleanlyAndTheirRetriesSucceed) {
   ServerProcess& server = *server_;
   const std::string containers_dir = server.state_dir() + "/containers";
-  v1::RunPodSandboxRequest run;
-  *run.mutable_config() = SandboxConfig(kPod, 1000, 256 << 20, 1);
-  v1::RunPodSandboxResponse ran;
-  grpc::Status s = server.runtime().RunPodSandbox(Context().get(), run, &ran);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  v1::CreateContainerRequest create;
-  create.set_pod_sandbox_id(ran.pod_sandbox_id());
-  *create.mutable_config() = ContainerConfig(image_, 1000, 256 << 20, {});
-  *create.mutable_sandbox_config() = run.config();
+  const v1::CreateContainerRequest create = RunSandboxForCreate(server, kPod, image_);
+  ASSERT_FALSE(HasFailure());
 
   // CreateContainer, waiting on a stopped libvirtd, which is then killed.
   pid_t libvirtd = OurLibvirtd();
@@ -110,7 +103,7 @@ TEST_F(LibvirtdKillTest, CreateAndStartFailCleanlyAndTheirRetriesSucceed) {
       },
       kDeadline);
   KillLibvirtd(libvirtd);
-  s = creating.get();
+  grpc::Status s = creating.get();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
   EXPECT_THAT(s.error_message(), ::testing::HasSubstr("qemu:///system")) << s.error_message();
   std::cout << "CreateContainer with libvirtd killed: " << s.error_code() << " "
@@ -159,7 +152,7 @@ TEST_F(LibvirtdKillTest, CreateAndStartFailCleanlyAndTheirRetriesSucceed) {
   EXPECT_EQ(containers[0].state(), v1::CONTAINER_RUNNING);
   EXPECT_EQ(QemuProcesses(kPod), 1);
 
-  RemovePod(server, Pod{kPod, ran.pod_sandbox_id(), id});
+  RemovePod(server, Pod{kPod, create.pod_sandbox_id(), id});
   EXPECT_THAT(Sandboxes(server), ::testing::IsEmpty());
   EXPECT_EQ(QemuProcesses(kPod), 0);
   EXPECT_THAT(LeftoverCgroups(kPod), ::testing::IsEmpty());
