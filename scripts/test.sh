@@ -117,22 +117,44 @@ wait_sanitizer_builds() {
 }
 stage sanwait wait_sanitizer_builds
 
+# Sanitizer reports go to files (log_path: one <prefix>.<pid> per process
+# that reports), not to stderr, where a test that captures a child's stderr,
+# or ctest's truncated output, could lose them; they are printed whenever
+# there are any, and a stage that fails says where they are.
+print_sanitizer_reports() {  # print_sanitizer_reports DIR
+  local report
+  for report in "$1"/*; do
+    [[ -f "$report" ]] || continue
+    echo "---- sanitizer report $report ----"
+    cat "$report"
+  done
+}
+
 asan_stage() {
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  local reports="$asan_dir/sanitizer-reports" failed=0
+  rm -rf "$reports" && mkdir -p "$reports"
+  ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan" \
     LSAN_OPTIONS="suppressions=$root/tests/harness/lsan.supp:print_suppressions=0" \
-    ctest --test-dir "$asan_dir" --output-on-failure --timeout 900 -j "$jobs" -LE e2e
+    ctest --test-dir "$asan_dir" --output-on-failure --timeout 900 -j "$jobs" -LE e2e || failed=1
+  print_sanitizer_reports "$reports"
+  if ((failed)); then echo "asan stage failed; sanitizer reports (if any) are in $reports" >&2; fi
+  return "$failed"
 }
 stage asan asan_stage
 
 tsan_stage() {
-  local failed=0 t bin
+  local reports="$tsan_dir/sanitizer-reports" failed=0 t bin
+  rm -rf "$reports" && mkdir -p "$reports"
   while read -r t; do
     bin="$(find "$tsan_dir/tests" -type f -name "$t" -perm -u+x | head -n 1)"
     echo "-- tsan: $t"
     LD_LIBRARY_PATH="$tsan_dir/tsan-abseil/lib" \
-      TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/harness/tsan.supp" \
+      TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/harness/tsan.supp:log_path=$reports/$t" \
       "$bin" --gtest_brief=1 || failed=1
   done <"$tsan_dir/tsan-targets"
+  print_sanitizer_reports "$reports"
+  if ((failed)); then echo "tsan stage failed; ThreadSanitizer reports (if any) are in $reports" >&2; fi
   return "$failed"
 }
 stage tsan tsan_stage
