@@ -1,5 +1,7 @@
 #include "server/runtime/live_resize.h"
 
+#include <algorithm>
+
 #include <pugixml.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +12,30 @@ namespace vmmap {
 namespace {
 
 constexpr int64_t kDefaultPeriodUs = 100000;
+
+bool Unlimited(const virt::CpuTuneUpdate& u) { return !u.global_quota || *u.global_quota < 0; }
+
+// Whether `wanted`'s ceiling (quota per period) is at least `current`'s.
+bool CeilingRises(const virt::CpuTuneUpdate& current, const virt::CpuTuneUpdate& wanted) {
+  if (Unlimited(wanted)) return true;
+  if (Unlimited(current)) return false;
+  // q_w / p_w >= q_c / p_c, multiplied out in 128 bits (quotas reach 2^44).
+  const __int128 w = static_cast<__int128>(*wanted.global_quota) *
+                     static_cast<__int128>(current.global_period.value_or(kDefaultPeriodUs));
+  const __int128 c = static_cast<__int128>(*current.global_quota) *
+                     static_cast<__int128>(wanted.global_period.value_or(kDefaultPeriodUs));
+  return w >= c;
+}
+
+absl::Status SetInOrder(virt::Hypervisor& hypervisor, const std::string& domain_name,
+                        const virt::CpuTuneUpdate& current, const virt::CpuTuneUpdate& wanted) {
+  for (const virt::CpuTuneUpdate& step : OrderedCpuUpdates(current, wanted)) {
+    if (absl::Status s = hypervisor.SetSchedulerParameters(domain_name, step, true); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -70,17 +96,39 @@ absl::StatusOr<ResizePlan> PlanResize(const SandboxConfig& sandbox,
   return out;
 }
 
+std::vector<virt::CpuTuneUpdate> OrderedCpuUpdates(const virt::CpuTuneUpdate& current,
+                                                   const virt::CpuTuneUpdate& wanted) {
+  virt::CpuTuneUpdate ceiling;
+  ceiling.global_period = wanted.global_period;
+  ceiling.global_quota = wanted.global_quota;
+  virt::CpuTuneUpdate slices = wanted;
+  slices.global_period.reset();
+  slices.global_quota.reset();
+  std::vector<virt::CpuTuneUpdate> steps;
+  if (CeilingRises(current, wanted)) {
+    steps = {ceiling, slices};
+  } else {
+    steps = {slices, ceiling};
+  }
+  steps.erase(std::remove_if(steps.begin(), steps.end(),
+                             [](const virt::CpuTuneUpdate& u) { return u.empty(); }),
+              steps.end());
+  return steps;
+}
+
 absl::Status ApplyResize(virt::Hypervisor& hypervisor, const std::string& domain_name,
                          const ResizePlan& plan) {
   absl::StatusOr<virt::CpuTuneUpdate> before = hypervisor.GetSchedulerParameters(domain_name);
   if (!before.ok()) return before.status();
-  if (absl::Status s = hypervisor.SetSchedulerParameters(domain_name, plan.cpu, true); !s.ok()) {
+  if (absl::Status s = SetInOrder(hypervisor, domain_name, *before, plan.cpu); !s.ok()) {
+    // A first step may have been applied: put back what was there.
+    (void)SetInOrder(hypervisor, domain_name, plan.cpu, *before);
     return s;
   }
   if (!plan.hard_limit_kib) return absl::OkStatus();
   absl::Status memory = hypervisor.SetMemoryHardLimit(domain_name, *plan.hard_limit_kib);
   if (memory.ok()) return memory;
-  absl::Status restored = hypervisor.SetSchedulerParameters(domain_name, *before, true);
+  absl::Status restored = SetInOrder(hypervisor, domain_name, plan.cpu, *before);
   return absl::Status(
       memory.code(),
       absl::StrCat(memory.message(), restored.ok() ? "; CPU limits put back as they were"

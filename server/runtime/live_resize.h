@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -41,6 +42,15 @@ absl::StatusOr<ResizePlan> PlanResize(const SandboxConfig& sandbox,
                                       const ContainerConfig& container,
                                       const LinuxResources& current, const LinuxResources& wanted,
                                       const LiveDomainShape& shape, const NodeConfig& node);
+
+// The CPU change from `current` to `wanted` as the calls to make, in order.
+// cgroup v1 refuses a child's quota above its parent's (and a parent's
+// below a child's), so the domain's ceiling (global period and quota) goes
+// first when it rises and last when it falls, the vCPU and emulator quotas
+// (the children) in the other call: a 200m pod raised to 1000m would
+// otherwise be refused its 90 ms vCPU quota under the old 20 ms ceiling.
+std::vector<virt::CpuTuneUpdate> OrderedCpuUpdates(const virt::CpuTuneUpdate& current,
+                                                   const virt::CpuTuneUpdate& wanted);
 
 // Applies the plan to the running domain (live) as one change: if the
 // memory limit cannot be set, the CPU parameters are put back as they were.

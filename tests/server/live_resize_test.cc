@@ -57,6 +57,45 @@ TEST_F(LiveResizeTest, MemoryBelowTheRunningGuestIsRefusedNamingOldAndNew) {
   EXPECT_TRUE(PlanResize(sandbox_, container_, current_, wanted, shape_, NodeConfig()).ok());
 }
 
+// The quotas of a 1-vCPU pod at `milli` (emulator 10 ms, as the node default).
+virt::CpuTuneUpdate OneVcpuAt(int64_t milli) {
+  virt::CpuTuneUpdate u;
+  u.global_period = u.period = u.emulator_period = 100000;
+  u.global_quota = milli * 100;
+  u.emulator_quota = 10000;
+  u.quota = milli * 100 - 10000;
+  return u;
+}
+
+TEST(OrderedCpuUpdatesTest, TheCeilingRisesBeforeTheSlicesAndFallsAfterThem) {
+  // 200m -> 1000m: the 90 ms vCPU quota only fits under the new ceiling.
+  std::vector<virt::CpuTuneUpdate> up = OrderedCpuUpdates(OneVcpuAt(200), OneVcpuAt(1000));
+  ASSERT_EQ(up.size(), 2u);
+  EXPECT_EQ(up[0].global_quota, 100000);
+  EXPECT_FALSE(up[0].quota);
+  EXPECT_EQ(up[1].quota, 90000);
+  EXPECT_FALSE(up[1].global_quota);
+  // 1000m -> 200m: the vCPU quota comes down first.
+  std::vector<virt::CpuTuneUpdate> down = OrderedCpuUpdates(OneVcpuAt(1000), OneVcpuAt(200));
+  ASSERT_EQ(down.size(), 2u);
+  EXPECT_EQ(down[0].quota, 10000);
+  EXPECT_EQ(down[1].global_quota, 20000);
+  // Lifting the limit (-1) is a rise; setting one where there was none, a fall.
+  virt::CpuTuneUpdate unlimited = OneVcpuAt(1000);
+  unlimited.global_quota = unlimited.quota = unlimited.emulator_quota = -1;
+  EXPECT_EQ(OrderedCpuUpdates(OneVcpuAt(200), unlimited)[0].global_quota, -1);
+  EXPECT_EQ(OrderedCpuUpdates(unlimited, OneVcpuAt(200))[1].global_quota, 20000);
+  // A ceiling compared per period: 20 ms of 50 ms is more than 30 ms of 100 ms.
+  virt::CpuTuneUpdate short_period = OneVcpuAt(300);
+  short_period.global_period = 50000;
+  short_period.global_quota = 20000;
+  EXPECT_TRUE(OrderedCpuUpdates(OneVcpuAt(300), short_period)[0].global_quota);
+  // Nothing but the slices: one call.
+  virt::CpuTuneUpdate shares_only;
+  shares_only.shares = 1024;
+  EXPECT_EQ(OrderedCpuUpdates(OneVcpuAt(200), shares_only).size(), 1u);
+}
+
 TEST(LiveDomainShapeTest, ReadsVcpusAndMemoryOrSaysWhatIsMissing) {
   absl::StatusOr<LiveDomainShape> shape = ShapeOfDomainXml(
       "<domain><vcpu placement='static'>2</vcpu><memory unit='KiB'>524288</memory></domain>");
