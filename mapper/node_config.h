@@ -29,14 +29,15 @@ inline constexpr int64_t kGiB = int64_t{1} << 30;
 //  * cache=none: kubelet refreshes configMaps, secrets and tokens on the host
 //    and the guest must see them at once; and no guest page cache duplicates
 //    the host's (both would be charged to the pod).
-//  * thread pool 4: virtiofsd runs in the domain's emulator cgroup, so more
-//    threads buy no more CPU than the emulator slice; each worker may hold one
-//    request's buffer, so the pool bounds virtiofsd's memory.
-//    QEMU 7.2's C virtiofsd defaults to 64. 4 keeps a few blocking host
-//    reads in flight at once.
+//  * thread pool 0 (QEMU 7.2's C virtiofsd's own default: no pool, each
+//    request served by its queue's thread): with a pool of 4, Debian 12's
+//    virtiofsd was killed by its own seccomp filter (SIGSYS on
+//    sched_getaffinity, from a "pool" thread) while a guest walked 20,000
+//    files, and the share hung; and virtiofsd runs in the domain's emulator
+//    cgroup, whose slice more threads cannot enlarge.
 struct VirtiofsSettings {
   std::string binary = "/usr/lib/qemu/virtiofsd";  // Debian's qemu-system-common
-  int thread_pool_size = 4;
+  int thread_pool_size = 0;
 };
 
 struct OverheadModel {

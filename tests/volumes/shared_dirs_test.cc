@@ -142,7 +142,7 @@ TEST(SharedDirectories, DomainXmlHasTheFilesystemsAndSharedMemfdBackingAndLibvir
   EXPECT_STREQ(fs.child("driver").attribute("type").value(), "virtiofs");
   EXPECT_STREQ(fs.child("binary").attribute("path").value(), "/usr/lib/qemu/virtiofsd");
   EXPECT_STREQ(fs.child("binary").child("cache").attribute("mode").value(), "none");
-  EXPECT_EQ(fs.child("binary").child("thread_pool").attribute("size").as_int(), 4);
+  EXPECT_EQ(fs.child("binary").child("thread_pool").attribute("size").as_int(), 0);
   EXPECT_STREQ(fs.child("source").attribute("dir").value(), "/var/lib/vmmap/volumes/c1/vol0");
   EXPECT_STREQ(fs.child("target").attribute("dir").value(), "vol0");
   EXPECT_FALSE(fs.child("readonly"));  // libvirt 9.0 refuses it on virtio-fs
