@@ -10,15 +10,21 @@
 //  - Pod "fio-vfs" gets its data share through virtio-fs (cache=none), pod
 //    "fio-9p" through 9p (vmmap.io/shared-fs: 9p). Both are 1 vCPU, 1000m,
 //    512 MiB, TCG, default emulator slice (virtiofsd and QEMU's 9p server run
-//    in the emulator's cgroup: that slice bounds both).
+//    in the emulator's cgroup: that slice bounds both). --overhead-milli E
+//    declares a RuntimeClass CPU overhead of E on both pods: the ceiling
+//    grows by E and the emulator (with virtiofsd) gets E instead of the
+//    node's 100m, to see whether that slice is what bounds virtio-fs.
 //  - Host: the same fio, same jobs, on a directory of the same file system.
 // Jobs (psync, one job each, a SIZE-MiB file, time-based SECONDS): sequential
 // read and write with 1 MiB blocks, random read and write with 4 KiB blocks.
 // direct=0 everywhere: the data ends in the host's page cache in all three
 // cases (virtiofsd and QEMU use it too), which is what a pod sees.
 //
-// usage: vmmap_volumes_fio_bench [--seconds N] [--size-mib M]   (defaults 10, 64)
-#include <atomic>
+// For each virtio-fs job it also prints how often the emulator's slice
+// throttled (cpu.stat of the domain's `emulator` cgroup) and virtiofsd's CPU.
+//
+// usage: vmmap_volumes_fio_bench [--seconds N] [--size-mib M] [--overhead-milli E]
+//        (defaults 10, 64, 0)
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -26,13 +32,13 @@
 #include <iostream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/harness.h"
+#include "tests/volumes/pod_probes.h"
 
 namespace vmmap::bench {
 namespace {
@@ -132,25 +138,6 @@ Figure RunOnHost(const std::string& dir, const Job& job, int seconds, int size_m
   return Parse(out, job);
 }
 
-// The summed RssAnon (KiB) of the processes whose command line names the
-// container's volume views: its virtiofsd processes (server/volumes).
-int64_t VirtiofsdPrivateKib(const std::string& views_dir) {
-  int64_t total = 0;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    const std::string pid = entry.path().filename().string();
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmdline = ReadFileOrEmpty(entry.path().string() + "/cmdline");
-    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
-    if (cmdline.find("source=" + views_dir + "/") == std::string::npos) continue;
-    std::istringstream status(ReadFileOrEmpty(entry.path().string() + "/status"));
-    for (std::string line; std::getline(status, line);) {
-      if (line.rfind("RssAnon:", 0) == 0) total += std::stoll(line.substr(8));
-    }
-  }
-  return total;
-}
-
 v1::Mount MountOf(const std::string& guest, const std::string& host, bool ro) {
   v1::Mount m;
   m.set_container_path(guest);
@@ -159,7 +146,7 @@ v1::Mount MountOf(const std::string& guest, const std::string& host, bool ro) {
   return m;
 }
 
-int Run(int seconds, int size_mib) {
+int Run(int seconds, int size_mib, int overhead_milli) {
   const std::string bundle = Work() + "/fio-bundle";
   if (!MakeFioBundle(bundle)) {
     std::cerr << "cannot copy fio and its libraries (apt-get install fio)\n";
@@ -193,12 +180,16 @@ int Run(int seconds, int size_mib) {
     return 1;
   }
   const std::string image = pulled.image_ref();
+  e2e::PodRequest vfs_request{"fio-vfs", image, 1000, 512 << 20, 1, {}, {}};
+  vfs_request.overhead_cpu_milli = overhead_milli;
+  e2e::PodRequest ninep_request = vfs_request;
+  ninep_request.name = "fio-9p";
+  ninep_request.annotations = {{"vmmap.io/shared-fs", "9p"}};
   const e2e::Pod vfs = e2e::CreatePod(
-      server, e2e::PodRequest{"fio-vfs", image, 1000, 512 << 20, 1, {}, {}},
+      server, vfs_request,
       {MountOf("/bench", Work() + "/data-vfs", false), MountOf("/opt/fio", bundle, true)});
   const e2e::Pod ninep = e2e::CreatePod(
-      server,
-      e2e::PodRequest{"fio-9p", image, 1000, 512 << 20, 1, {}, {{"vmmap.io/shared-fs", "9p"}}},
+      server, ninep_request,
       {MountOf("/bench", Work() + "/data-9p", false), MountOf("/opt/fio", bundle, true)});
   int rc = 0;
   for (const e2e::Pod* pod : {&vfs, &ninep}) {
@@ -220,18 +211,13 @@ int Run(int seconds, int size_mib) {
       rc = 1;
     }
   }
-  // virtiofsd's private memory, sampled while the jobs run: the overhead
-  // model's per-share term covers it (docs/overhead-measurement.md).
-  std::atomic<bool> sampling{true};
-  std::atomic<int64_t> peak_kib{0};
+  // virtiofsd's memory, sampled while the jobs run: the overhead model's
+  // per-share term covers it (docs/overhead-measurement.md).
   const std::string views = Work() + "/state/volumes/" + vfs.container_id;
-  std::thread sampler([&] {
-    while (sampling) {
-      const int64_t kib = VirtiofsdPrivateKib(views);
-      if (kib > peak_kib) peak_kib = kib;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
+  const std::vector<pid_t> virtiofsd = e2e::VirtiofsdOf(views);
+  const std::string emulator = e2e::DomainCgroup("cpu", "fio-vfs") + "/emulator";
+  e2e::VirtiofsdMemorySampler sampler(virtiofsd, e2e::DomainCgroup("memory", "fio-vfs"));
+  std::string throttling;
   std::printf(
       "fio (psync, 1 job, %d MiB file, %d s each), TCG guests 1 vCPU / 512 MiB, this machine "
       "now (shared with other builds)\n",
@@ -240,8 +226,22 @@ int Run(int seconds, int size_mib) {
               "vfs IOPS", "vfs MiB/s", "9p IOPS", "9p MiB/s", "vfs/host", "9p/host");
   for (const Job& job : kJobs) {
     const Figure host = RunOnHost(Work() + "/data-host", job, seconds, size_mib);
+    const e2e::CpuStat before = e2e::CpuStatsUnder(emulator)[""];
+    double virtiofsd_cpu = 0;
+    for (pid_t pid : virtiofsd) virtiofsd_cpu -= e2e::CpuSeconds(pid);
     const Figure v =
         rc == 0 ? RunInGuest(server, vfs.container_id, job, seconds, size_mib) : Figure{};
+    for (pid_t pid : virtiofsd) virtiofsd_cpu += e2e::CpuSeconds(pid);
+    const e2e::CpuStat after = e2e::CpuStatsUnder(emulator)[""];
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "%-11s emulator throttled in %lld of %lld periods (%lld ms), virtiofsd %.2f "
+                  "CPU-s\n",
+                  job.name, static_cast<long long>(after.nr_throttled - before.nr_throttled),
+                  static_cast<long long>(after.nr_periods - before.nr_periods),
+                  static_cast<long long>((after.throttled_ns - before.throttled_ns) / 1000000),
+                  virtiofsd_cpu);
+    throttling += line;
     const Figure n =
         rc == 0 ? RunInGuest(server, ninep.container_id, job, seconds, size_mib) : Figure{};
     auto ratio = [&](const Figure& f) {
@@ -251,10 +251,14 @@ int Run(int seconds, int size_mib) {
                 host.iops, host.mib_s, v.iops, v.mib_s, n.iops, n.mib_s, ratio(v), ratio(n));
     if (host.iops < 0 || v.iops < 0 || n.iops < 0) rc = 1;
   }
-  sampling = false;
-  sampler.join();
-  std::printf("virtiofsd of fio-vfs (2 shares, 2 processes each): peak RssAnon %lld KiB in all\n",
-              static_cast<long long>(peak_kib.load()));
+  sampler.Stop();
+  const e2e::VirtiofsdMemorySampler::Peaks peaks = sampler.peaks();
+  std::printf(
+      "fio-vfs, emulator slice %d m:\n%svirtiofsd of fio-vfs (2 shares, %zu processes): peak "
+      "RssAnon %lld KiB in all, kernel memory growth of the domain %lld KiB, open fds %lld\n",
+      overhead_milli > 0 ? overhead_milli : 100, throttling.c_str(), virtiofsd.size(),
+      static_cast<long long>(peaks.private_kib), static_cast<long long>(peaks.kernel_growth_kib),
+      static_cast<long long>(peaks.open_fds));
   for (const e2e::Pod* pod : {&vfs, &ninep}) e2e::RemovePod(server, *pod);
   return rc;
 }
@@ -265,29 +269,34 @@ int Run(int seconds, int size_mib) {
 int main(int argc, char** argv) {
   int seconds = 10;
   int size_mib = 64;
+  int overhead_milli = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::printf(
-          "usage: %s [--seconds N] [--size-mib M]   per job, 1..600 [10]; file 1..4096 [64]\n",
+          "usage: %s [--seconds N] [--size-mib M] [--overhead-milli E]   per job, 1..600 [10]; "
+          "file 1..4096 [64]; RuntimeClass CPU overhead 0..2000 [0]\n",
           argv[0]);
       return 0;
     }
-    if ((arg == "--seconds" || arg == "--size-mib") && i + 1 < argc) {
+    if ((arg == "--seconds" || arg == "--size-mib" || arg == "--overhead-milli") && i + 1 < argc) {
       char* end = nullptr;
       const long v = std::strtol(argv[++i], &end, 10);
-      const long max = arg == "--seconds" ? 600 : 4096;
-      if (end == nullptr || *end != '\0' || v < 1 || v > max) {
-        std::fprintf(stderr, "%s \"%s\": expected 1..%ld\n", arg.c_str(), argv[i], max);
+      const long min = arg == "--overhead-milli" ? 0 : 1;
+      const long max = arg == "--seconds" ? 600 : arg == "--size-mib" ? 4096 : 2000;
+      if (end == nullptr || *end != '\0' || v < min || v > max) {
+        std::fprintf(stderr, "%s \"%s\": expected %ld..%ld\n", arg.c_str(), argv[i], min, max);
         return 2;
       }
-      (arg == "--seconds" ? seconds : size_mib) = static_cast<int>(v);
+      (arg == "--seconds"    ? seconds
+       : arg == "--size-mib" ? size_mib
+                             : overhead_milli) = static_cast<int>(v);
       continue;
     }
     std::fprintf(stderr, "unknown argument \"%s\" (try --help)\n", arg.c_str());
     return 2;
   }
-  const int rc = vmmap::bench::Run(seconds, size_mib);
+  const int rc = vmmap::bench::Run(seconds, size_mib, overhead_milli);
   vmmap::e2e::CleanUpFixtures();
   return rc;
 }
