@@ -5,13 +5,6 @@ if(NOT TARGET GTest::gtest)
   find_package(GTest REQUIRED)
 endif()
 
-add_executable(vmmap_network_throughput_bench
-  ${CMAKE_CURRENT_LIST_DIR}/network_throughput_bench.cc
-  ${PROJECT_SOURCE_DIR}/tests/e2e/harness.cc)
-target_include_directories(vmmap_network_throughput_bench PRIVATE ${PROJECT_SOURCE_DIR})
-target_compile_definitions(vmmap_network_throughput_bench PRIVATE
-  VMMAP_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-  VMMAP_BINARY="$<TARGET_FILE:vmmap>")
-target_link_libraries(vmmap_network_throughput_bench PRIVATE vmmap_cri_proto vmmap_mapper
-  GTest::gtest)
-add_dependencies(vmmap_network_throughput_bench vmmap)
+vmmap_add_e2e_suite(vmmap_network_throughput_bench
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/network_throughput_bench.cc
+  LIBS GTest::gtest)

@@ -32,18 +32,13 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "tests/e2e/harness.h"
+#include "bench/e2e_harness.h"
 
 namespace vmmap::bench {
 namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = runtime::v1;
-using e2e::Context;
-using e2e::GetFixtures;
-using e2e::ReadFileOrEmpty;
-using e2e::ServerOptions;
-using e2e::ServerProcess;
 
 constexpr char kBridge[] = "vmmapnbr0";
 constexpr char kSubnetPrefix[] = "10.216.0.";

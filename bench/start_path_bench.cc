@@ -60,7 +60,7 @@
 #include <libvirt/virterror.h>
 #include <pugixml.hpp>
 
-#include "tests/e2e/harness.h"
+#include "bench/e2e_harness.h"
 
 extern char** environ;
 
@@ -69,11 +69,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = runtime::v1;
-using e2e::Context;
-using e2e::GetFixtures;
-using e2e::ReadFileOrEmpty;
-using e2e::ServerOptions;
-using e2e::ServerProcess;
 using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kMiB = 1 << 20;

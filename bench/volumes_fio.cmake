@@ -6,14 +6,7 @@ if(NOT TARGET GTest::gtest)
 endif()
 find_package(nlohmann_json 3 REQUIRED)
 
-add_executable(vmmap_volumes_fio_bench
-  ${CMAKE_CURRENT_LIST_DIR}/volumes_fio_bench.cc
-  ${PROJECT_SOURCE_DIR}/tests/e2e/harness.cc
-  ${PROJECT_SOURCE_DIR}/tests/volumes/pod_probes.cc)
-target_include_directories(vmmap_volumes_fio_bench PRIVATE ${PROJECT_SOURCE_DIR})
-target_compile_definitions(vmmap_volumes_fio_bench PRIVATE
-  VMMAP_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-  VMMAP_BINARY="$<TARGET_FILE:vmmap>")
-target_link_libraries(vmmap_volumes_fio_bench PRIVATE vmmap_cri_proto vmmap_mapper
-  nlohmann_json::nlohmann_json GTest::gtest)
-add_dependencies(vmmap_volumes_fio_bench vmmap)
+vmmap_add_e2e_suite(vmmap_volumes_fio_bench
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/volumes_fio_bench.cc
+    ${PROJECT_SOURCE_DIR}/tests/volumes/pod_probes.cc
+  LIBS nlohmann_json::nlohmann_json GTest::gtest)

@@ -37,7 +37,7 @@
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/e2e/harness.h"
+#include "bench/e2e_harness.h"
 #include "tests/volumes/pod_probes.h"
 
 namespace vmmap::bench {
@@ -45,11 +45,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = runtime::v1;
-using e2e::Context;
-using e2e::GetFixtures;
-using e2e::ReadFileOrEmpty;
-using e2e::ServerOptions;
-using e2e::ServerProcess;
 
 struct Job {
   const char* name;
