@@ -45,8 +45,9 @@ FileUse Use(const std::string& path) {
 
 TEST(ConsoleFloodTest, AFloodingGuestsConsoleStaysBoundedAndItsCriLogValid) {
   // Under the fixtures' work dir, which the harness removes at the end.
-  ServerProcess server(GetFixtures().work_dir + "/flood",
-                       ServerOptions{"", true, {"--console-log-max-size", "256Ki"}});
+  ServerOptions options;
+  options.extra_flags = {"--console-log-max-size", "256Ki"};
+  ServerProcess server(GetFixtures().work_dir + "/flood", options);
   server.Start();
   const std::string image = PullBundle(server);
   PodRequest request;

@@ -342,7 +342,9 @@ TEST_F(CriNetworkTest, StopAfterACrashStillReleasesTheNetwork) {
 
 TEST_F(CriNetworkTest, FiftyCreateRemoveCyclesLeaveNothing) {
   for (int i = 0; i < 50; ++i) {
-    PodRequest request{"cycle" + std::to_string(i), *image_};
+    PodRequest request;
+    request.name = "cycle" + std::to_string(i);
+    request.image = *image_;
     Pod pod = CreatePod(*server_, request);
     ASSERT_FALSE(pod.container_id.empty()) << "cycle " << i;
     // Remove without a stop must not leak the lease either.

@@ -147,7 +147,7 @@ class GuestNetworkTest : public ::testing::Test {
                      std::optional<int64_t> global_quota_us = std::nullopt) {
     pods_.emplace_back();
     GuestPod& pod = pods_.back();
-    pod.request = {id, "default", name, "uid-" + name, false, ports};
+    pod.request = {id, "default", name, "uid-" + name, false, ports, {}};
     // As kubelet sends it for a ClusterFirst pod; becomes vmmap.dns=.
     pod.request.dns = {
         {"10.214.0.53"}, {"default.svc.cluster.local", "cluster.local"}, {"ndots:5"}};

@@ -59,7 +59,7 @@ class PodNetworkTest : public ::testing::Test {
   }
 
   PodNetworkRequest Request(const std::string& id) {
-    return {id, "default", "web-0", "c0ffee00-0000-4000-8000-000000000001", false, {}};
+    return {id, "default", "web-0", "c0ffee00-0000-4000-8000-000000000001", false, {}, {}};
   }
 
   int Leases() {

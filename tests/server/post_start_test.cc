@@ -58,7 +58,9 @@ class PostStartTest : public RuntimeFixture {
     absl::StatusOr<std::string> xml = RenderDomainXml(SplitStartupLimits(plan->spec).boot);
     EXPECT_TRUE(xml.ok()) << xml.status();
     EXPECT_TRUE(hypervisor_->DefineDomain(*xml).ok());
-    if (started) EXPECT_TRUE(hypervisor_->StartDomain(c.domain_name).ok());
+    if (started) {
+      EXPECT_TRUE(hypervisor_->StartDomain(c.domain_name).ok());
+    }
     EXPECT_TRUE(store_->PutContainer(c).ok());
     return c;
   }
