@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include <grpcpp/grpcpp.h>
@@ -174,6 +175,21 @@ void ServerProcess::Terminate() {
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
+}
+
+void AssertSuiteReady(const ServerProcess* server, bool booted, std::chrono::minutes boot_deadline,
+                      const std::function<std::string()>& console) {
+  ASSERT_TRUE(server != nullptr && server->running())
+      << "the suite's server is not running (see the first failure)";
+  ASSERT_TRUE(booted) << "the suite's guests did not boot within " << boot_deadline.count()
+                      << " min; " << console() << "\n--- server log ---\n"
+                      << server->log();
+}
+
+void PrintServerLogOnFailure(const ServerProcess* server) {
+  if (::testing::Test::HasFailure() && server != nullptr) {
+    std::cerr << "--- vmmap serve log ---\n" << server->log();
+  }
 }
 
 std::unique_ptr<grpc::ClientContext> Context(std::chrono::seconds timeout) {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,6 +86,14 @@ class ServerProcess {
   std::unique_ptr<runtime::v1::RuntimeService::Stub> runtime_;
   std::unique_ptr<runtime::v1::ImageService::Stub> images_;
 };
+
+// For the tests of a suite whose SetUpTestSuite started `server` and booted
+// its guests (`booted`, waited for up to `boot_deadline`). SetUp: a fatal
+// failure, with `console()` and the server's log, unless both happened.
+// TearDown: the server's log on stderr after a failure.
+void AssertSuiteReady(const ServerProcess* server, bool booted, std::chrono::minutes boot_deadline,
+                      const std::function<std::string()>& console);
+void PrintServerLogOnFailure(const ServerProcess* server);
 
 // kubelet's default --runtime-request-timeout: how long kubelet itself lets a
 // CRI call take. Tests use it for every call, so a slow machine is never a

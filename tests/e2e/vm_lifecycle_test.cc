@@ -115,19 +115,10 @@ class LifecycleTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(shared_, nullptr);
-    ASSERT_TRUE(shared_->server && shared_->server->running())
-        << "the suite's server is not running (see the first failure)";
-    ASSERT_TRUE(shared_->booted) << "the guest did not boot within " << kBootDeadline.count()
-                                 << " min; console:\n"
-                                 << Console(server(), pod().container_id)
-                                 << "\n--- server log ---\n"
-                                 << server().log();
+    AssertSuiteReady(shared_->server.get(), shared_->booted, kBootDeadline,
+                     [] { return "console:\n" + Console(server(), pod().container_id); });
   }
-  void TearDown() override {
-    if (HasFailure() && shared_->server) {
-      std::cerr << "--- vmmap serve log ---\n" << shared_->server->log();
-    }
-  }
+  void TearDown() override { PrintServerLogOnFailure(shared_->server.get()); }
 
   static ServerProcess& server() { return *shared_->server; }
   static const Pod& pod() { return shared_->pod; }

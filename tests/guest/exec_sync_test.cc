@@ -98,15 +98,10 @@ class ExecSyncTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(s_, nullptr);
-    ASSERT_TRUE(s_->server && s_->server->running()) << "the suite's server is not running";
-    ASSERT_TRUE(s_->booted) << "the guests did not boot within " << kBootDeadline.count()
-                            << " min; exec console:\n"
-                            << Console(s_->exec) << "\n--- server log ---\n"
-                            << s_->server->log();
+    AssertSuiteReady(s_->server.get(), s_->booted, kBootDeadline,
+                     [] { return "exec console:\n" + Console(s_->exec); });
   }
-  void TearDown() override {
-    if (HasFailure()) std::cerr << "--- vmmap serve log ---\n" << s_->server->log();
-  }
+  void TearDown() override { PrintServerLogOnFailure(s_->server.get()); }
 
   // libvirt connects to the agent once the guest opens its port (the
   // VSERPORT_CHANGE event), a moment after the console says the agent runs.
