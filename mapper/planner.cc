@@ -1,6 +1,7 @@
 #include "mapper/planner.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "mapper/cpu_plan.h"
 #include "mapper/domain_identity.h"
 #include "mapper/memory_plan.h"
@@ -40,15 +41,21 @@ absl::StatusOr<DomainPlan> PlanDomain(const PodSandboxInput& input, const NodeCo
       PlanSharedDirectories(input.mounts, input.annotations);
   if (!shares.ok()) return shares.status();
   int virtiofs_shares = 0;
+  std::vector<std::string> tags;
   for (const SharedDirectory& share : *shares) {
     if (share.driver == SharedFsDriver::kVirtiofs) ++virtiofs_shares;
+    tags.push_back(share.files.empty()
+                       ? share.tag
+                       : absl::StrCat(share.tag, " (", share.files.size(), " file mounts)"));
   }
   if (!shares->empty()) {
-    why.Add("devices/filesystem", absl::StrCat(shares->size(), " volume mounts"),
+    why.Add("devices/filesystem", absl::StrCat(input.mounts.size(), " volume mounts"),
             virtiofs_shares > 0
-                ? "one virtio-fs share each (virtiofsd, cache=none), guest RAM shared memfd"
-                : absl::StrCat("one 9p share each (", kSharedFsAnnotation, ": 9p)"),
-            absl::StrCat("tags vol0..vol", shares->size() - 1));
+                ? "one virtio-fs share (virtiofsd, cache=none) per directory and one for all "
+                  "single-file mounts; guest RAM shared memfd"
+                : absl::StrCat("one 9p share (", kSharedFsAnnotation,
+                               ": 9p) per directory and one for all single-file mounts"),
+            absl::StrJoin(tags, ", "));
   }
   spec.shared_dirs = *std::move(shares);
   spec.memory_shared = virtiofs_shares > 0;

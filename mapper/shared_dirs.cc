@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -46,7 +47,24 @@ absl::StatusOr<std::string> NormalisedGuestPath(size_t index, const std::string&
   if (parts.empty()) {
     return MountError(index, "container_path", path, "cannot replace the guest's root");
   }
-  return absl::StrCat("/", absl::StrJoin(parts, "/"));
+  std::string normalised = absl::StrCat("/", absl::StrJoin(parts, "/"));
+  if (normalised == kReservedGuestDir ||
+      absl::StartsWith(normalised, absl::StrCat(kReservedGuestDir, "/"))) {
+    return MountError(index, "container_path", path,
+                      absl::StrCat(kReservedGuestDir, " is reserved for vmmap's own mounts (",
+                                   kFilesGuestDir, " holds the pod's file mounts)"));
+  }
+  return normalised;
+}
+
+// The guest path's parent directory ("/etc/hosts" -> "/etc", "/x" -> "/").
+std::string ParentOf(const std::string& guest_path) {
+  const size_t slash = guest_path.rfind('/');
+  return slash == 0 ? "/" : guest_path.substr(0, slash);
+}
+
+std::string GuestSourceOf(const SharedFile& file) {
+  return absl::StrCat(kFilesGuestDir, "/", file.tag);
 }
 
 absl::Status CheckHostPath(size_t index, const std::string& path) {
@@ -84,6 +102,10 @@ absl::StatusOr<std::vector<SharedDirectory>> PlanSharedDirectories(
                                                    kMaxSharedDirectories, " shares per VM"));
   }
   std::vector<SharedDirectory> shares;
+  SharedDirectory files;
+  files.tag = kFilesShareTag;
+  files.guest_path = kFilesGuestDir;
+  files.driver = *driver;
   std::set<std::string> seen;
   for (size_t i = 0; i < mounts.size(); ++i) {
     const VolumeMount& m = mounts[i];
@@ -93,6 +115,11 @@ absl::StatusOr<std::vector<SharedDirectory>> PlanSharedDirectories(
     if (!seen.insert(*guest_path).second) {
       return MountError(i, "container_path", m.container_path, "another mount uses this path");
     }
+    if (m.host_kind == HostPathKind::kFile) {
+      files.files.push_back(
+          SharedFile{absl::StrCat("vol", i), m.host_path, *std::move(guest_path), m.read_only});
+      continue;
+    }
     SharedDirectory share;
     share.tag = absl::StrCat("vol", i);
     share.source_dir = m.host_path;
@@ -101,6 +128,9 @@ absl::StatusOr<std::vector<SharedDirectory>> PlanSharedDirectories(
     share.driver = *driver;
     shares.push_back(std::move(share));
   }
+  // Mounted read-write: each file's own view (and the guest's bind) holds
+  // read-only files read-only; the termination log must be writable.
+  if (!files.files.empty()) shares.push_back(std::move(files));
   return shares;
 }
 
@@ -122,12 +152,33 @@ std::string GuestMountArgument(const SharedDirectory& share) {
                       share.read_only ? "ro" : "rw", ",", PercentEncodePath(share.guest_path));
 }
 
+std::string GuestFileArgument(const SharedFile& file) {
+  return absl::StrCat("vmmap.file=", PercentEncodePath(GuestSourceOf(file)), ",",
+                      file.read_only ? "ro" : "rw", ",", PercentEncodePath(file.guest_path));
+}
+
+std::vector<std::string> GuestMountArguments(const std::vector<SharedDirectory>& shares) {
+  std::vector<std::string> words;
+  for (const SharedDirectory& share : shares) {
+    words.push_back(GuestMountArgument(share));
+    for (const SharedFile& file : share.files) words.push_back(GuestFileArgument(file));
+  }
+  return words;
+}
+
 std::vector<std::vector<std::string>> GuestMountCommands(const SharedDirectory& share) {
   std::string options = share.read_only ? "ro" : "rw";
   if (share.driver == SharedFsDriver::k9p) options += ",trans=virtio,version=9p2000.L";
-  return {
+  std::vector<std::vector<std::string>> commands = {
       {"mkdir", "-p", share.guest_path},
       {"mount", "-t", SharedFsTypeName(share.driver), "-o", options, share.tag, share.guest_path}};
+  for (const SharedFile& file : share.files) {
+    commands.push_back({"mkdir", "-p", ParentOf(file.guest_path)});
+    commands.push_back({"touch", file.guest_path});
+    commands.push_back({"mount", "--bind", GuestSourceOf(file), file.guest_path});
+    if (file.read_only) commands.push_back({"mount", "-o", "remount,bind,ro", file.guest_path});
+  }
+  return commands;
 }
 
 }  // namespace vmmap

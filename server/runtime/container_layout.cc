@@ -65,8 +65,8 @@ absl::StatusOr<ContainerLayout> LayOutContainerDomain(DomainSpec planned, const 
     // The guest's mount instructions (docs/volumes.md), before the
     // container's own words so that they cannot be mistaken for its args.
     std::string mounts;
-    for (const SharedDirectory& share : planned.shared_dirs) {
-      absl::StrAppend(&mounts, " ", GuestMountArgument(share));
+    for (const std::string& word : GuestMountArguments(planned.shared_dirs)) {
+      absl::StrAppend(&mounts, " ", word);
     }
     cmdline += mounts;
     if (!args->empty()) absl::StrAppend(&cmdline, " ", *args);

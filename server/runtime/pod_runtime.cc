@@ -25,6 +25,7 @@
 #include "server/runtime/post_start.h"
 #include "server/runtime/recovery.h"
 #include "server/runtime/sandbox_network.h"
+#include "server/volumes/host_paths.h"
 #include "server/volumes/share_views.h"
 
 namespace vmmap {
@@ -277,6 +278,8 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
 
   PodSandboxInput input = PlanInputFor(sandbox->config, resources, config.metadata.attempt);
   input.mounts = config.mounts;
+  // Directories and files are shared differently; the mapper cannot look.
+  if (absl::Status s = volumes::ClassifyHostPaths(input.mounts); !s.ok()) return s;
   absl::StatusOr<DomainPlan> plan = PlanDomain(input, options_.node);
   if (!plan.ok()) return plan.status();
   steps.Mark("plan");
@@ -374,9 +377,6 @@ absl::StatusOr<std::string> PodRuntime::CreateContainer(const std::string& sandb
   steps.Done(record.id);
   for (const std::string& warning : plan->explanation.warnings) {
     VMMAP_LOG(kWarning, "container ", record.id, ": ", warning);
-  }
-  for (const std::string& skipped : shares->skipped) {
-    VMMAP_LOG(kWarning, "container ", record.id, ": ", skipped);
   }
   return record.id;
 }
@@ -624,8 +624,11 @@ absl::Status PodRuntime::UpdateContainerResources(const std::string& id,
   if (!live_xml.ok()) return live_xml.status();
   absl::StatusOr<LiveDomainShape> shape = ShapeOfDomainXml(*live_xml);
   if (!shape.ok()) return shape.status();
-  absl::StatusOr<ResizePlan> plan = PlanResize(sandbox->config, record->config, record->resources,
-                                               resources, *shape, options_.node);
+  // The re-plan counts the shares the domain has (file mounts share one).
+  ContainerConfig config = record->config;
+  volumes::MarkSharedFiles(options_.state_dir, id, config.mounts);
+  absl::StatusOr<ResizePlan> plan =
+      PlanResize(sandbox->config, config, record->resources, resources, *shape, options_.node);
   if (!plan.ok()) return plan.status();
   if (record->state == ContainerState::kCreated) {
     // Not in the defined domain: StartContainer applies the emulator quota

@@ -17,10 +17,15 @@
 // their empty mount points rmdir'ed, so a mount that will not go keeps its
 // directory (and the host's data) and is reported.
 //
-// Only directories are shared. A mount of a single file (kubelet's
-// /etc/hosts and /dev/termination-log, a subPath of a configMap key) is
-// skipped and reported: virtio-fs and 9p export directories, and sharing
-// the file's parent would expose the rest of kubelet's pod directory.
+// A mount of a single file (kubelet's /etc/hosts and /dev/termination-log,
+// a subPath of one configMap key) is shared through the container's one
+// `files` share: <state-dir>/volumes/<container-id>/files/ holds an empty
+// placeholder per file, named by the mount's tag, with kubelet's file bind
+// mounted onto it (read-only ones made read-only). The directory itself is
+// a read-only bind of itself, so a guest can neither add entries to it nor
+// remove a placeholder (removal could not rmdir it, nor tell a guest's file
+// from a placeholder). Sharing the file's parent instead would expose the
+// rest of kubelet's pod directory.
 #ifndef VMMAP_SERVER_VOLUMES_SHARE_VIEWS_H_
 #define VMMAP_SERVER_VOLUMES_SHARE_VIEWS_H_
 
@@ -42,31 +47,44 @@ struct ShareView {
   std::string host_path;  // what kubelet prepared, resolved (no symlinks)
   std::string view_path;  // the bind mount vmmap makes
   bool read_only = false;
+  bool file = false;  // a placeholder in the files share's directory, not a directory view
 };
 
 struct ResolvedShares {
-  std::vector<SharedDirectory> shares;  // source_dir = the view
-  std::vector<ShareView> views;         // one per share, same order
-  std::vector<std::string> skipped;     // why each skipped mount was skipped
+  std::vector<SharedDirectory> shares;  // source_dir (and a file's source_file) = the view
+  std::vector<ShareView> views;         // one per directory share, then one per file
 };
 
-// Checks each planned share's host path (source_dir as planned) and points
-// the share at its view. InvalidArgument naming mounts[i].host_path when it
-// does not exist or cannot be read; a non-directory is skipped (see above).
-// Reads the host's file system only; creates nothing.
+// Checks each planned share's host path (source_dir as planned, and each
+// file's source_file) and points the share at its view. InvalidArgument
+// naming mounts[i].host_path when it does not exist, cannot be read or is
+// neither a directory nor a regular file; Aborted when it is no longer the
+// kind it was planned as (it changed on the host meanwhile). Reads the
+// host's file system only; creates nothing.
 absl::StatusOr<ResolvedShares> ResolveShares(std::vector<SharedDirectory> planned,
                                              const std::string& state_dir,
                                              const std::string& container_id);
 
 // Makes every view (mkdir + bind mount, read-only ones remounted read-only
-// recursively and all made slaves of the host's mounts). On failure the
-// views made so far are released again. Needs CAP_SYS_ADMIN.
+// recursively and all made slaves of the host's mounts; files: the files
+// directory, its placeholders, its read-only bind of itself, then each
+// file's bind). On failure the views made so far are released again. Needs
+// CAP_SYS_ADMIN.
 absl::Status MountViews(const std::vector<ShareView>& views, const std::string& state_dir,
                         const std::string& container_id);
 
-// Unmounts and removes every view of the container, and its directory.
+// Unmounts and removes every view of the container, and its directory:
+// directory views are unmounted and rmdir'ed, the files directory's bind
+// unmounted, each placeholder unmounted and unlinked once it is an empty
+// regular file again, the directory rmdir'ed. Never a recursive delete.
 // Idempotent (nothing there: OK). Unavailable names a view that stays.
 absl::Status ReleaseViews(const std::string& state_dir, const std::string& container_id);
+
+// Marks the mounts the container shares as files (host_kind), from its
+// views: what CreateContainer classified is not stored, and a re-plan (a
+// live resize) must count the shares the domain really has.
+void MarkSharedFiles(const std::string& state_dir, const std::string& container_id,
+                     std::vector<VolumeMount>& mounts);
 
 // The container ids that have a views directory (for recovery).
 std::vector<std::string> ContainersWithViews(const std::string& state_dir);

@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "mapper/shared_dirs.h"
 #include "mapper/yaml_tree.h"
 #include "server/network/guest_dns.h"
 #include "server/network/nocloud_image.h"
@@ -139,6 +141,31 @@ TEST(NoCloudSeed, BootcmdCarriesTheMountsAndNoNetworkMeansNoNetworkConfig) {
   ASSERT_TRUE(both.ok()) << both.status();
   EXPECT_THAT(both->network_config, HasSubstr("macaddress"));
   EXPECT_THAT(both->user_data, HasSubstr("bootcmd"));
+}
+
+// The files share of a disk image: mounted, then each file bound from it
+// (created first), the read-only one remounted ro, all as argv lists.
+TEST(NoCloudSeed, BootcmdBindsEachFileFromTheFilesShare) {
+  SharedDirectory files{"files", "/v/files", "/run/vmmap/files", false, SharedFsDriver::kVirtiofs};
+  files.files = {{"vol0", "/v/files/vol0", "/etc/hosts", true},
+                 {"vol1", "/v/files/vol1", "/dev/termination-log", false}};
+  absl::StatusOr<NoCloudSeed> seed =
+      RenderNoCloudSeed("0123abcd", nullptr, GuestMountCommands(files));
+  ASSERT_TRUE(seed.ok()) << seed.status();
+  Yaml user(seed->user_data);
+  ASSERT_TRUE(user.status().ok()) << user.status() << "\n" << seed->user_data;
+  const yaml::Node& list = user.tree().node(user.At({"bootcmd"}));
+  std::vector<std::string> lines;
+  for (const yaml::NodeId* it = user.tree().begin(list); it != user.tree().end(list); ++it) {
+    lines.push_back(absl::StrJoin(user.Texts(*it), " "));
+  }
+  EXPECT_THAT(
+      lines,
+      ::testing::ElementsAre(
+          "mkdir -p /run/vmmap/files", "mount -t virtiofs -o rw files /run/vmmap/files",
+          "mkdir -p /etc", "touch /etc/hosts", "mount --bind /run/vmmap/files/vol0 /etc/hosts",
+          "mount -o remount,bind,ro /etc/hosts", "mkdir -p /dev", "touch /dev/termination-log",
+          "mount --bind /run/vmmap/files/vol1 /dev/termination-log"));
 }
 
 TEST(NoCloudSeed, HostilePodStringsAreRefusedNamingFieldAndValue) {

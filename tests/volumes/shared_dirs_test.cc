@@ -26,6 +26,12 @@ VolumeMount Mount(std::string guest, std::string host, bool ro = false) {
   return m;
 }
 
+VolumeMount FileMount(std::string guest, std::string host, bool ro = false) {
+  VolumeMount m = Mount(std::move(guest), std::move(host), ro);
+  m.host_kind = HostPathKind::kFile;
+  return m;
+}
+
 absl::Status PlanError(const std::vector<VolumeMount>& mounts, const Annotations& a = {}) {
   return PlanSharedDirectories(mounts, a).status();
 }
@@ -92,6 +98,78 @@ TEST(SharedDirectories, GuestInstructionPercentEncodesEverythingButSafeBytes) {
   EXPECT_EQ(GuestMountArgument(share), "vmmap.mount=vol3,9p,rw,/data/A-b_c.d");
 }
 
+// What kubelet gives every container, plus a directory: the files go into
+// one share, planned after the directories.
+TEST(SharedDirectories, FileMountsShareOneFilesShareAfterTheDirectories) {
+  absl::StatusOr<std::vector<SharedDirectory>> shares = PlanSharedDirectories(
+      {FileMount("/etc/hosts", "/k/etc-hosts", true), Mount("/data", "/k/empty"),
+       FileMount("/dev/termination-log", "/k/containers/app/0")},
+      {});
+  ASSERT_TRUE(shares.ok()) << shares.status();
+  ASSERT_EQ(shares->size(), 2u);
+  EXPECT_EQ((*shares)[0].tag, "vol1");
+  EXPECT_TRUE((*shares)[0].files.empty());
+  const SharedDirectory& files = (*shares)[1];
+  EXPECT_EQ(files.tag, "files");
+  EXPECT_EQ(files.guest_path, "/run/vmmap/files");
+  EXPECT_FALSE(files.read_only);  // the termination log is written through it
+  ASSERT_EQ(files.files.size(), 2u);
+  EXPECT_EQ(files.files[0].tag, "vol0");
+  EXPECT_EQ(files.files[0].source_file, "/k/etc-hosts");
+  EXPECT_EQ(files.files[0].guest_path, "/etc/hosts");
+  EXPECT_TRUE(files.files[0].read_only);
+  EXPECT_EQ(files.files[1].tag, "vol2");
+  EXPECT_FALSE(files.files[1].read_only);
+  // No file mounts, no files share.
+  absl::StatusOr<std::vector<SharedDirectory>> dirs =
+      PlanSharedDirectories({Mount("/data", "/k/empty")}, {});
+  ASSERT_TRUE(dirs.ok());
+  ASSERT_EQ(dirs->size(), 1u);
+  EXPECT_EQ((*dirs)[0].tag, "vol0");
+}
+
+TEST(SharedDirectories, VmmapsStagingPathIsReservedForDirectoriesAndFiles) {
+  for (const char* path : {"/run/vmmap", "/run/vmmap/files", "//run/vmmap/files/vol0/"}) {
+    for (const VolumeMount& m : {Mount(path, "/k/a"), FileMount(path, "/k/f")}) {
+      absl::Status s = PlanError({Mount("/data", "/k/d"), m});
+      EXPECT_TRUE(absl::IsInvalidArgument(s)) << path;
+      EXPECT_THAT(std::string(s.message()),
+                  HasSubstr(std::string("mounts[1].container_path \"") + path + "\": /run/vmmap"))
+          << path;
+    }
+  }
+  // Only the directory itself and what is below it.
+  EXPECT_TRUE(PlanError({Mount("/run/vmmapx", "/k/a"), Mount("/run", "/k/b")}).ok());
+}
+
+TEST(SharedDirectories, FileWordsFollowTheFilesSharesMountWordAfterTheDirectories) {
+  absl::StatusOr<std::vector<SharedDirectory>> shares = PlanSharedDirectories(
+      {FileMount("/etc/hosts", "/k/h", true), Mount("/etc/config", "/k/cm", true),
+       FileMount("/dev/termination log", "/k/t")},
+      {{"vmmap.io/shared-fs", "9p"}});
+  ASSERT_TRUE(shares.ok()) << shares.status();
+  EXPECT_THAT(GuestMountArguments(*shares),
+              ::testing::ElementsAre("vmmap.mount=vol1,9p,ro,/etc/config",
+                                     "vmmap.mount=files,9p,rw,/run/vmmap/files",
+                                     "vmmap.file=/run/vmmap/files/vol0,ro,/etc/hosts",
+                                     "vmmap.file=/run/vmmap/files/vol2,rw,/dev/termination%20log"));
+  // Disk images: the same steps as argv lists, read-only files remounted ro.
+  EXPECT_THAT(
+      GuestMountCommands((*shares)[1]),
+      ::testing::ElementsAre(
+          ::testing::ElementsAre("mkdir", "-p", "/run/vmmap/files"),
+          ::testing::ElementsAre("mount", "-t", "9p", "-o", "rw,trans=virtio,version=9p2000.L",
+                                 "files", "/run/vmmap/files"),
+          ::testing::ElementsAre("mkdir", "-p", "/etc"),
+          ::testing::ElementsAre("touch", "/etc/hosts"),
+          ::testing::ElementsAre("mount", "--bind", "/run/vmmap/files/vol0", "/etc/hosts"),
+          ::testing::ElementsAre("mount", "-o", "remount,bind,ro", "/etc/hosts"),
+          ::testing::ElementsAre("mkdir", "-p", "/dev"),
+          ::testing::ElementsAre("touch", "/dev/termination log"),
+          ::testing::ElementsAre("mount", "--bind", "/run/vmmap/files/vol2",
+                                 "/dev/termination log")));
+}
+
 PodSandboxInput PodWith(std::vector<VolumeMount> mounts, Annotations annotations = {}) {
   PodSandboxInput in;
   in.identity = {"web", "default", "uid-1", 0, 0};
@@ -119,6 +197,30 @@ TEST(SharedDirectories, EachVirtiofsShareAddsItsTermToHardLimitAndSharesGuestMem
   EXPECT_FALSE(ninep->spec.memory_shared);
   EXPECT_EQ(*ninep->spec.hard_limit_kib, *none->spec.hard_limit_kib);
   EXPECT_EQ(ninep->spec.shared_dirs.size(), 2u);
+}
+
+// Every pod has /etc/hosts and a termination log: one virtiofsd, one term.
+TEST(SharedDirectories, AllFileMountsTogetherPayOneShareTerm) {
+  NodeConfig node;
+  absl::StatusOr<DomainPlan> none = PlanDomain(PodWith({}), node);
+  absl::StatusOr<DomainPlan> files = PlanDomain(
+      PodWith({FileMount("/etc/hosts", "/k/h", true), FileMount("/dev/termination-log", "/k/t")}),
+      node);
+  absl::StatusOr<DomainPlan> files_and_dir = PlanDomain(
+      PodWith({FileMount("/etc/hosts", "/k/h", true), FileMount("/dev/termination-log", "/k/t"),
+               Mount("/var/run/secrets/kubernetes.io/serviceaccount", "/k/token", true)}),
+      node);
+  ASSERT_TRUE(none.ok() && files.ok() && files_and_dir.ok());
+  const int64_t term_kib = node.overhead.per_virtiofs_share_bytes / 1024;
+  EXPECT_TRUE(files->spec.memory_shared);
+  EXPECT_EQ(*files->spec.hard_limit_kib - *none->spec.hard_limit_kib, term_kib);
+  EXPECT_EQ(*files_and_dir->spec.hard_limit_kib - *none->spec.hard_limit_kib, 2 * term_kib);
+  EXPECT_EQ(files_and_dir->spec.shared_dirs.size(), 2u);
+  std::string explained;
+  for (const auto& step : files_and_dir->explanation.steps) {
+    if (step.target == "devices/filesystem") explained = step.value;
+  }
+  EXPECT_EQ(explained, "vol2, files (2 file mounts)");
 }
 
 TEST(SharedDirectories, DomainXmlHasTheFilesystemsAndSharedMemfdBackingAndLibvirtAcceptsIt) {
@@ -186,6 +288,20 @@ TEST(SharedDirectories, KernelImagesGetTheMountInstructionsBeforeTheContainersAr
   EXPECT_EQ(layout->spec.kernel_boot->cmdline,
             "console=ttyS0 vmmap.mount=vol0,virtiofs,ro,/etc/config "
             "vmmap.mount=vol1,virtiofs,rw,/data vmmap.spin=1");
+
+  // File words come after the files share's mount word, and count.
+  planned.shared_dirs.push_back({"files",
+                                 "/v/files",
+                                 "/run/vmmap/files",
+                                 false,
+                                 SharedFsDriver::kVirtiofs,
+                                 {{"vol2", "/v/files/vol2", "/etc/hosts", true}}});
+  layout = LayOutContainerDomain(planned, image, config, {"s", "c", "/state/containers/c"});
+  ASSERT_TRUE(layout.ok()) << layout.status();
+  EXPECT_EQ(layout->spec.kernel_boot->cmdline,
+            "console=ttyS0 vmmap.mount=vol0,virtiofs,ro,/etc/config "
+            "vmmap.mount=vol1,virtiofs,rw,/data vmmap.mount=files,virtiofs,rw,/run/vmmap/files "
+            "vmmap.file=/run/vmmap/files/vol2,ro,/etc/hosts vmmap.spin=1");
 
   image.cmdline = "console=ttyS0 " + std::string(1980, 'x');
   absl::Status too_long = LayOutContainerDomain(planned, image, config, {"s", "c", "/c"}).status();

@@ -17,6 +17,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 class VolumeRecoveryTest : public RuntimeFixture {
  protected:
   void SetUp() override {
@@ -24,6 +29,7 @@ class VolumeRecoveryTest : public RuntimeFixture {
     RuntimeFixture::SetUp();
     fs::create_directories(dir_ + "/host/cm");
     std::ofstream(dir_ + "/host/cm/key") << "v1\n";
+    std::ofstream(dir_ + "/host/etc-hosts") << "127.0.0.1 localhost\n";
   }
   void TearDown() override {
     for (const std::string& id : volumes::ContainersWithViews(dir_)) {
@@ -32,8 +38,11 @@ class VolumeRecoveryTest : public RuntimeFixture {
     if (volumes::ContainersWithViews(dir_).empty()) RuntimeFixture::TearDown();
   }
   void MountFor(const std::string& id) {
+    SharedDirectory files{"files", "", "/run/vmmap/files", false, SharedFsDriver::kVirtiofs};
+    files.files = {{"vol1", dir_ + "/host/etc-hosts", "/etc/hosts", true}};
     absl::StatusOr<volumes::ResolvedShares> r = volumes::ResolveShares(
-        {{"vol0", dir_ + "/host/cm", "/etc/config", true, SharedFsDriver::kVirtiofs}}, dir_, id);
+        {{"vol0", dir_ + "/host/cm", "/etc/config", true, SharedFsDriver::kVirtiofs}, files}, dir_,
+        id);
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_TRUE(volumes::MountViews(r->views, dir_, id).ok());
   }
@@ -55,9 +64,12 @@ TEST_F(VolumeRecoveryTest, ViewsWithoutARowAreReleasedAndARowsViewsKept) {
   ASSERT_TRUE(runtime_->Recover().ok());
   EXPECT_FALSE(fs::exists(dir_ + "/volumes/orphan"));
   EXPECT_TRUE(fs::exists(dir_ + "/volumes/kept/vol0/key"));
-  std::ifstream host(dir_ + "/host/cm/key");
-  std::string text((std::istreambuf_iterator<char>(host)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(text, "v1\n");  // released by unmounting, never by deleting
+  EXPECT_TRUE(fs::exists(dir_ + "/volumes/kept/files/vol1"));
+  EXPECT_EQ(Slurp(dir_ + "/volumes/kept/files/vol1"), "127.0.0.1 localhost\n");
+  // The orphan's file view went by unmounting; kubelet's file is untouched.
+  EXPECT_EQ(Slurp(dir_ + "/host/etc-hosts"), "127.0.0.1 localhost\n");
+  EXPECT_EQ(Slurp("/proc/self/mountinfo").find(dir_ + "/volumes/orphan"), std::string::npos);
+  EXPECT_EQ(Slurp(dir_ + "/host/cm/key"), "v1\n");  // released by unmounting, never by deleting
 }
 
 }  // namespace

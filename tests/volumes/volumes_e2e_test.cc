@@ -2,7 +2,9 @@
 // driver) and real TCG guests (tests/e2e/guest/build-guest.sh follows the
 // mount contract of docs/volumes.md):
 //  * "vols": a configMap-like directory (read-only), a secret-like directory
-//    (read-only, a 0600 file) and an emptyDir (read-write);
+//    (read-only, a 0600 file) and an emptyDir (read-write), plus kubelet's
+//    two single-file mounts: an /etc/hosts-like file (read-only) and a
+//    /dev/termination-log-like file (read-write), both in the `files` share;
 //  * "ninep": the same kinds of volume through 9p (vmmap.io/shared-fs: 9p);
 //  * "crash": shares mounted, then vmmap serve is killed with SIGKILL,
 //    restarted, and the pod removed.
@@ -39,6 +41,7 @@ using ::testing::Not;
 
 constexpr std::chrono::minutes kBootDeadline{5};
 constexpr char kNineP[] = "vmmap.io/shared-fs";
+constexpr char kHosts[] = "127.0.0.1 localhost\n10.88.0.7 vols\n";
 
 struct ExecOutcome {
   grpc::Status status;
@@ -118,6 +121,15 @@ class VolumesTest : public ::testing::Test {
             MountOf("/var/run/secrets/app", dir + "/secret", true),
             MountOf("/data", dir + "/empty", false)};
   }
+  // What kubelet gives every container: its hosts file and termination log.
+  static std::vector<v1::Mount> FileMounts(const std::string& dir) {
+    return {MountOf("/etc/hosts", dir + "/etc-hosts", true),
+            MountOf("/dev/termination-log", dir + "/termination-log", false)};
+  }
+  static void MakeFiles(const std::string& dir) {
+    WriteFile(dir + "/etc-hosts", kHosts);
+    WriteFile(dir + "/termination-log", "", 0666);
+  }
   static void MakeVolumes(const std::string& dir) {
     fs::create_directories(dir + "/config");
     fs::create_directories(dir + "/secret");
@@ -134,11 +146,14 @@ class VolumesTest : public ::testing::Test {
     s_->state_dir = f.work_dir + "/volumes";
     s_->host = f.work_dir + "/kubelet-vols";
     MakeVolumes(s_->host);
+    MakeFiles(s_->host);
     s_->server = std::make_unique<ServerProcess>(s_->state_dir, ServerOptions{});
     s_->server->Start();
     s_->image = PullBundle(*s_->server);
+    std::vector<v1::Mount> vols_mounts = Mounts(s_->host);
+    for (v1::Mount& m : FileMounts(s_->host)) vols_mounts.push_back(std::move(m));
     s_->vols = CreatePod(*s_->server, PodRequest{"vols", s_->image, 1000, 256 << 20, 1, {}, {}},
-                         Mounts(s_->host));
+                         vols_mounts);
     std::vector<const Pod*> pods = {&s_->vols};
     if (const std::string image = NinePImage(); !image.empty()) {
       MakeVolumes(s_->host + "-9p");
@@ -233,6 +248,51 @@ TEST_F(VolumesTest, TheGuestMountsEveryShareAtItsPath) {
   EXPECT_THAT(mounts, HasSubstr("vol0 /etc/config virtiofs ro"));
   EXPECT_THAT(mounts, HasSubstr("vol1 /var/run/secrets/app virtiofs ro"));
   EXPECT_THAT(mounts, HasSubstr("vol2 /data virtiofs rw"));
+}
+
+// Kubelet's single-file mounts: one `files` share at vmmap's staging dir,
+// each file bound from it to its path.
+TEST_F(VolumesTest, TheHostsFileAndTheTerminationLogAreBoundFromTheFilesShare) {
+  const std::string console = Console(s_->vols);
+  EXPECT_THAT(console, HasSubstr("VMMAP-MOUNTED=/etc/hosts"));
+  EXPECT_THAT(console, HasSubstr("VMMAP-MOUNTED=/dev/termination-log"));
+  EXPECT_THAT(Run(s_->vols, {"cat", "/proc/mounts"}),
+              HasSubstr("files /run/vmmap/files virtiofs rw"));
+  EXPECT_EQ(Run(s_->vols, {"cat", "/etc/hosts"}), kHosts);
+  // What kubelet reads on the host after the container exits.
+  Run(s_->vols, {"sh", "-c", "echo 'exit: done' > /dev/termination-log"});
+  EXPECT_EQ(ReadFileOrEmpty(s_->host + "/termination-log"), "exit: done\n");
+  // One virtiofsd share serves both files, from vmmap's own directory.
+  bool served = false;
+  for (pid_t pid : VirtiofsdOf(ViewsDir(s_->state_dir, s_->vols))) {
+    std::string cmdline = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    served |=
+        cmdline.find("source=" + ViewsDir(s_->state_dir, s_->vols) + "/files") != std::string::npos;
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST_F(VolumesTest, AReadOnlyFileRefusesWritesInTheGuestAndOnTheHostView) {
+  ExecOutcome out = Exec(s_->vols, {"sh", "-c", "echo x >> /etc/hosts"});
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  EXPECT_NE(out.response.exit_code(), 0);
+  // Nor through the share itself, remounted rw or not: the view is ro.
+  out = Exec(s_->vols, {"sh", "-c",
+                        "mount -o remount,bind,rw /etc/hosts; echo x >> /etc/hosts || "
+                        "echo x >> /run/vmmap/files/vol3"});
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  EXPECT_NE(out.response.exit_code(), 0) << out.response.stdout();
+  EXPECT_EQ(ReadFileOrEmpty(s_->host + "/etc-hosts"), kHosts);
+  // Nor can the guest add to (or take from) the files share's directory.
+  out = Exec(s_->vols, {"sh", "-c", "touch /run/vmmap/files/extra || rm -f /run/vmmap/files/vol3"});
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  EXPECT_NE(out.response.exit_code(), 0);
+  const std::string files = ViewsDir(s_->state_dir, s_->vols) + "/files";
+  EXPECT_FALSE(fs::exists(files + "/extra"));
+  EXPECT_TRUE(fs::exists(files + "/vol3"));
+  EXPECT_NE(access((files + "/vol3").c_str(), W_OK), 0);
+  EXPECT_EQ(errno, EROFS);
 }
 
 TEST_F(VolumesTest, ExecSyncCatOfAMountedFileReturnsItsContent) {
@@ -513,9 +573,12 @@ TEST_F(VolumesTest, RemovalLeavesNoVirtiofsdViewOrSocket) {
                  (of_vols && name.find("virtiofsd.log") != std::string::npos))
         << it->path();
   }
-  // The host's data is untouched.
+  // The host's data is untouched, kubelet's files too (their placeholders
+  // and binds went with the views).
   EXPECT_EQ(ReadFileOrEmpty(s_->host + "/empty/out"), "from-guest\n");
   EXPECT_EQ(ReadFileOrEmpty(s_->host + "/secret/token"), "s3cret\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_->host + "/etc-hosts"), kHosts);
+  EXPECT_EQ(ReadFileOrEmpty(s_->host + "/termination-log"), "exit: done\n");
 }
 
 TEST(VolumesCrashTest, Kill9WithSharesMountedThenRestartAndRemoveLeavesNothing) {
@@ -525,17 +588,20 @@ TEST(VolumesCrashTest, Kill9WithSharesMountedThenRestartAndRemoveLeavesNothing) 
   fs::create_directories(host + "/config");
   fs::create_directories(host + "/empty");
   WriteFile(host + "/config/a", "a\n");
+  WriteFile(host + "/etc-hosts", kHosts);
   ServerProcess server(state_dir, ServerOptions{});
   server.Start();
   const std::string image = PullBundle(server);
   Pod pod = CreatePod(
       server, PodRequest{"crash", image, 1000, 256 << 20, 1, {}, {}},
-      {MountOf("/etc/config", host + "/config", true), MountOf("/data", host + "/empty", false)});
+      {MountOf("/etc/config", host + "/config", true), MountOf("/data", host + "/empty", false),
+       MountOf("/etc/hosts", host + "/etc-hosts", true)});
   ASSERT_TRUE(StartContainer(server, pod.container_id).ok()) << server.log();
   const std::string console_path = state_dir + "/containers/" + pod.container_id + "/console.log";
+  // Files are bound last: every share and file is in place.
   ASSERT_TRUE(WaitFor(
       [&] {
-        return ReadFileOrEmpty(console_path).find("VMMAP-MOUNTED=/data") != std::string::npos;
+        return ReadFileOrEmpty(console_path).find("VMMAP-MOUNTED=/etc/hosts") != std::string::npos;
       },
       kBootDeadline))
       << ReadFileOrEmpty(console_path);
@@ -549,6 +615,7 @@ TEST(VolumesCrashTest, Kill9WithSharesMountedThenRestartAndRemoveLeavesNothing) 
   EXPECT_FALSE(fs::exists(views));
   EXPECT_FALSE(MountinfoMentions(state_dir + "/volumes"));
   EXPECT_EQ(ReadFileOrEmpty(host + "/config/a"), "a\n");
+  EXPECT_EQ(ReadFileOrEmpty(host + "/etc-hosts"), kHosts);
   if (HasFailure()) std::cerr << "--- vmmap serve log ---\n" << server.log();
 }
 

@@ -25,6 +25,10 @@
 #   vmmap.mount=<tag>,<fstype>,<ro|rw>,<path>   mount a host share (vmmap's mount
 #                            contract, README "Volumes"): <path> percent-encoded
 #                            (%XX for every byte outside [A-Za-z0-9._/-]); repeatable
+#   vmmap.file=<source>,<ro|rw>,<path>   after every vmmap.mount=: bind the file
+#                            <source> (in the files share, /run/vmmap/files/vol<N>)
+#                            onto an empty file made at <path>, read-only if ro; both
+#                            percent-encoded as above; repeatable
 #
 # Lines printed on ttyS0 (one per line, greppable):
 #   VMMAP-GUEST-BOOTED
@@ -37,7 +41,8 @@
 #   VMMAP-HEARTBEAT uptime=<s> memfree_kb=<n> memavail_kb=<n>   (every few seconds)
 #   VMMAP-POWEROFF                          (on ACPI power button, before poweroff)
 #   VMMAP-QGA-STARTED / VMMAP-QGA-NO-PORT   (qemu-guest-agent, unless vmmap.qga=0)
-#   VMMAP-MOUNTED=<path> / VMMAP-MOUNT-FAILED=<path>   (per vmmap.mount=, before QGA)
+#   VMMAP-MOUNTED=<path> / VMMAP-MOUNT-FAILED=<path>   (per vmmap.mount= and vmmap.file=,
+#                                                       before QGA)
 #
 # Also in the initramfs: the virtio PCI, virtio-console and virtiofs modules, and
 # Debian's /usr/sbin/qemu-ga with the shared libraries ldd lists (host package
@@ -180,23 +185,36 @@ HB=$(arg vmmap.heartbeat 5)
 for m in /lib/modules/*.ko; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
 acpid -c /etc/acpi -a /etc/acpid.conf -l /var/log/acpid.log -p /var/run/acpid.pid
 
-# Host shares (vmmap's mount contract): vmmap.mount=<tag>,<fstype>,<ro|rw>,<%-encoded path>.
+# Host shares (vmmap's mount contract): vmmap.mount=<tag>,<fstype>,<ro|rw>,<%-encoded path>,
+# then vmmap.file=<%-encoded source>,<ro|rw>,<%-encoded path> once every share is mounted.
+# %b: the decoded bytes are data, never a printf format.
+decode() { printf '%b' "$(echo "$1" | sed 's/%/\\x/g')"; }
+report() { if [ "$1" = 0 ]; then say "VMMAP-MOUNTED=$path"; else say "VMMAP-MOUNT-FAILED=$path"; fi; }
 for w in $(cat /proc/cmdline); do
     case "$w" in
         vmmap.mount=*)
             spec=${w#vmmap.mount=}
             tag=${spec%%,*}; spec=${spec#*,}
             fstype=${spec%%,*}; spec=${spec#*,}
-            mode=${spec%%,*}; enc=${spec#*,}
-            # %b: the decoded bytes are data, never a printf format.
-            path=$(printf '%b' "$(echo "$enc" | sed 's/%/\\x/g')")
+            mode=${spec%%,*}
+            path=$(decode "${spec#*,}")
             opts=$mode
             [ "$fstype" = 9p ] && opts="$mode,trans=virtio,version=9p2000.L,msize=262144"
-            if mkdir -p "$path" && mount -t "$fstype" -o "$opts" "$tag" "$path"; then
-                say "VMMAP-MOUNTED=$path"
-            else
-                say "VMMAP-MOUNT-FAILED=$path"
-            fi
+            mkdir -p "$path" && mount -t "$fstype" -o "$opts" "$tag" "$path"
+            report $?
+            ;;
+    esac
+done
+for w in $(cat /proc/cmdline); do
+    case "$w" in
+        vmmap.file=*)
+            spec=${w#vmmap.file=}
+            src=$(decode "${spec%%,*}"); spec=${spec#*,}
+            mode=${spec%%,*}
+            path=$(decode "${spec#*,}")
+            mkdir -p "$(dirname "$path")" && touch "$path" && mount -o bind "$src" "$path" &&
+                { [ "$mode" = rw ] || mount -o remount,bind,ro "$path"; }
+            report $?
             ;;
     esac
 done
