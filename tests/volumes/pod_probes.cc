@@ -138,8 +138,7 @@ void VirtiofsdMemorySampler::SampleOnce() {
     fds += OpenFds(pid);
   }
   const int64_t kernel_kib =
-      std::max<int64_t>(
-          0, FileInt(memory_dir_ + "/memory.kmem.usage_in_bytes") - kmem_at_start_) /
+      std::max<int64_t>(0, FileInt(memory_dir_ + "/memory.kmem.usage_in_bytes") - kmem_at_start_) /
       1024;
   std::lock_guard<std::mutex> lock(mu_);
   peaks_.private_kib = std::max(peaks_.private_kib, private_kib);
