@@ -1,5 +1,6 @@
 #include "cli/overhead_command.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/numbers.h"
@@ -36,7 +37,7 @@ void PrintUsage(std::ostream& out) {
          "virtiofsd\n"
          "                        each, charged to the pod; a kubelet pod has at least two:\n"
          "                        the service-account token and the share of its /etc/hosts\n"
-         "                        and termination log) [0]\n"
+         "                        and termination log) [2]\n"
          "  --tolerance Q         most memory a class may over-declare for a smaller size [16Mi]\n"
          "  --name-prefix NAME    class names are NAME-<N>vcpu[-<memory>] [vmmap]\n"
          "  --handler NAME        the CRI runtime handler kubelet is configured with [vmmap]\n"
@@ -62,7 +63,9 @@ struct OverheadOptions {
   std::string node_selector_key;
   std::string node_selector_value;
   bool explain = false;
-  int virtiofs_shares = 0;
+  // Every kubelet pod has two: its service-account token, and the share of
+  // its /etc/hosts and termination log (mapper/kubelet_inputs.h).
+  int virtiofs_shares = 2;
   NodeConfig node;
 };
 
@@ -176,7 +179,11 @@ absl::Status AddPodShapes(const std::string& path, const NodeConfig& node,
                                                      pod.namespace_name, "/", pod.name, ": ",
                                                      plan.status().message()));
     }
-    shapes.push_back({plan->spec.vcpus, plan->spec.memory_kib * 1024});
+    int virtiofs_shares = 0;
+    for (const SharedDirectory& share : plan->spec.shared_dirs) {
+      if (share.driver == SharedFsDriver::kVirtiofs) ++virtiofs_shares;
+    }
+    shapes.push_back({plan->spec.vcpus, plan->spec.memory_kib * 1024, virtiofs_shares});
   }
   return absl::OkStatus();
 }
@@ -276,7 +283,11 @@ int RunOverheadCommand(const std::vector<std::string>& args) {
       return kExitBadInput;
     }
   }
-  for (VmShape& shape : shapes) shape.virtiofs_shares = o.virtiofs_shares;
+  // A manifest's pod brings its own shares (kubelet's included); no class
+  // covers fewer than --virtiofs-shares.
+  for (VmShape& shape : shapes) {
+    shape.virtiofs_shares = std::max(shape.virtiofs_shares, o.virtiofs_shares);
+  }
   absl::StatusOr<std::vector<RuntimeClassPlan>> classes =
       PlanRuntimeClasses(o.node, shapes, o.tolerance_bytes, o.prefix);
   if (!classes.ok()) {

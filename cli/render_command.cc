@@ -19,16 +19,22 @@ namespace vmmap {
 namespace {
 
 void PrintUsage(std::ostream& out) {
-  out << "usage: vmmap render [--explain] [--output DIR] [node flags] FILE|-\n"
+  out << "usage: vmmap render [--explain] [--output DIR] [--no-kubelet-mounts] [node flags] "
+         "FILE|-\n"
          "  Prints the libvirt domain XML for each pod in FILE (a Pod, or the pod template of a\n"
          "  Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob; '-' reads stdin).\n"
-         "  --explain      print how every value was derived (to stderr)\n"
-         "  --output DIR   write one <domain-name>.xml per pod into DIR instead of stdout\n"
+         "  Each pod's volumeMounts, its service-account token and kubelet's /etc/hosts and\n"
+         "  termination log are shared into the VM as kubelet would send them (host paths\n"
+         "  under /var/lib/kubelet/pods/<uid>).\n"
+         "  --explain            print how every value was derived (to stderr)\n"
+         "  --output DIR         write one <domain-name>.xml per pod into DIR instead of stdout\n"
+         "  --no-kubelet-mounts  plan the pod without any volume (CPU and memory only)\n"
       << NodeFlagsHelp();
 }
 
 struct RenderOptions {
   bool explain = false;
+  bool kubelet_mounts = true;
   std::string output_dir;
   std::string input;
   NodeConfig node;
@@ -44,7 +50,8 @@ int Usage(const std::string& message) {
 
 int RunRenderCommand(const std::vector<std::string>& args) {
   RenderOptions options;
-  absl::StatusOr<std::vector<CommandArg>> parsed = SplitCommandLine(args, {"--explain"});
+  absl::StatusOr<std::vector<CommandArg>> parsed =
+      SplitCommandLine(args, {"--explain", "--no-kubelet-mounts"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   for (const CommandArg& arg : *parsed) {
     if (arg.flag == "--help") {
@@ -52,6 +59,8 @@ int RunRenderCommand(const std::vector<std::string>& args) {
       return kExitOk;
     } else if (arg.flag == "--explain") {
       options.explain = true;
+    } else if (arg.flag == "--no-kubelet-mounts") {
+      options.kubelet_mounts = false;
     } else if (arg.flag == "--output") {
       options.output_dir = arg.value;
     } else if (arg.flag.empty()) {
@@ -83,8 +92,9 @@ int RunRenderCommand(const std::vector<std::string>& args) {
   std::vector<std::pair<DomainPlan, std::string>> rendered;
   for (const PodManifest& pod : *pods) {
     const std::string who = absl::StrCat(pod.source_kind, " ", pod.namespace_name, "/", pod.name);
-    absl::StatusOr<DomainPlan> plan =
-        PlanDomain(SandboxInputFor(pod, options.node.cgroup_driver), options.node);
+    PodSandboxInput input = SandboxInputFor(pod, options.node.cgroup_driver);
+    if (!options.kubelet_mounts) input.mounts.clear();
+    absl::StatusOr<DomainPlan> plan = PlanDomain(input, options.node);
     if (!plan.ok()) {
       std::cerr << "vmmap render: " << source << ": " << who << ": " << plan.status().message()
                 << "\n";

@@ -140,6 +140,87 @@ std::string CgroupParentFor(const PodManifest& pod, CgroupDriver driver) {
   return "";
 }
 
+namespace {
+
+constexpr char kKubeletPods[] = "/var/lib/kubelet/pods/";
+constexpr char kServiceAccountPath[] = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+// kubelet's directory for a volume plugin ("emptyDir" → kubernetes.io~empty-dir).
+std::string PluginDir(const std::string& source) {
+  struct Plugin {
+    const char* source;
+    const char* dir;
+  };
+  static constexpr Plugin kPlugins[] = {
+      {"emptyDir", "kubernetes.io~empty-dir"},
+      {"configMap", "kubernetes.io~configmap"},
+      {"secret", "kubernetes.io~secret"},
+      {"projected", "kubernetes.io~projected"},
+      {"downwardAPI", "kubernetes.io~downward-api"},
+  };
+  for (const Plugin& p : kPlugins) {
+    if (source == p.source) return p.dir;
+  }
+  return "kubernetes.io~csi";  // persistentVolumeClaim, csi, ephemeral, …: a CSI mount
+}
+
+bool KeysAreFiles(const std::string& source) {
+  return source == "configMap" || source == "secret" || source == "projected" ||
+         source == "downwardAPI";
+}
+
+}  // namespace
+
+std::vector<VolumeMount> KubeletMountsFor(const PodManifest& pod, const ContainerSpec& container) {
+  const std::string pod_dir = absl::StrCat(kKubeletPods, pod.uid.empty() ? "POD_UID" : pod.uid);
+  std::vector<VolumeMountSpec> specs = container.volume_mounts;
+  std::vector<VolumeSpec> volumes = pod.volumes;
+  auto mounted_at = [&specs](const std::string& path) {
+    return std::any_of(specs.begin(), specs.end(),
+                       [&path](const VolumeMountSpec& m) { return m.mount_path == path; });
+  };
+  if (pod.automount_service_account_token && !mounted_at(kServiceAccountPath)) {
+    volumes.push_back({"kube-api-access", "projected", ""});
+    specs.push_back({"kube-api-access", kServiceAccountPath, "", true});
+  }
+  std::vector<VolumeMount> mounts;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const VolumeMountSpec& spec = specs[i];
+    auto volume = std::find_if(volumes.begin(), volumes.end(),
+                               [&spec](const VolumeSpec& v) { return v.name == spec.name; });
+    if (volume == volumes.end()) continue;  // pod_manifest.cc refuses such a pod
+    VolumeMount m;
+    m.container_path = spec.mount_path;
+    m.read_only = spec.read_only;
+    if (!spec.sub_path.empty()) {
+      // kubelet bind-mounts the subPath at volume-subpaths/<volume>/<container>/<index>.
+      m.host_path =
+          absl::StrCat(pod_dir, "/volume-subpaths/", spec.name, "/", container.name, "/", i);
+      m.host_kind = KeysAreFiles(volume->source) ? HostPathKind::kFile : HostPathKind::kDirectory;
+    } else if (volume->source == "hostPath") {
+      m.host_path = volume->host_path;
+    } else {
+      m.host_path = absl::StrCat(pod_dir, "/volumes/", PluginDir(volume->source), "/", spec.name);
+    }
+    mounts.push_back(std::move(m));
+  }
+  if (!mounted_at("/etc/hosts")) {
+    VolumeMount hosts;
+    hosts.container_path = "/etc/hosts";
+    hosts.host_path = absl::StrCat(pod_dir, "/etc-hosts");
+    hosts.host_kind = HostPathKind::kFile;
+    mounts.push_back(std::move(hosts));
+  }
+  if (!container.termination_message_path.empty()) {
+    VolumeMount log;
+    log.container_path = container.termination_message_path;
+    log.host_path = absl::StrCat(pod_dir, "/containers/", container.name, "/termination-log");
+    log.host_kind = HostPathKind::kFile;
+    mounts.push_back(std::move(log));
+  }
+  return mounts;
+}
+
 PodSandboxInput SandboxInputFor(const PodManifest& pod, CgroupDriver driver) {
   PodSandboxInput in;
   in.identity.name = pod.name;
@@ -151,6 +232,7 @@ PodSandboxInput SandboxInputFor(const PodManifest& pod, CgroupDriver driver) {
   in.pod_resources = PodResourcesFor(pod);
   in.overhead = OverheadFor(pod);
   in.container_resources = ContainerResourcesFor(pod.containers.front());
+  in.mounts = KubeletMountsFor(pod, pod.containers.front());
   return in;
 }
 

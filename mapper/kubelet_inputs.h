@@ -6,6 +6,7 @@
 #define VMMAP_MAPPER_KUBELET_INPUTS_H_
 
 #include <string>
+#include <vector>
 
 #include "mapper/pod_manifest.h"
 #include "mapper/resources.h"
@@ -35,6 +36,16 @@ LinuxResources OverheadFor(const PodManifest& pod);
 // The pod cgroup kubelet would create: /kubepods[/burstable|/besteffort]/pod<uid>
 // for cgroupfs, kubepods[-burstable|-besteffort]-pod<uid_>.slice for systemd.
 std::string CgroupParentFor(const PodManifest& pod, CgroupDriver driver);
+
+// The mounts kubelet would send in CreateContainer for `container`, in
+// kubelet's order: its volumeMounts (with the service-account token the
+// ServiceAccount admission plugin adds, unless automountServiceAccountToken
+// is false or a mount already sits at its path), then kubelet's own files,
+// /etc/hosts and the termination message file. Host paths follow kubelet's
+// layout under /var/lib/kubelet/pods/<uid>/ (a hostPath volume: its path).
+// A subPath of a configMap, secret, projected or downwardAPI volume is a
+// file (one key); any other subPath and every whole volume a directory.
+std::vector<VolumeMount> KubeletMountsFor(const PodManifest& pod, const ContainerSpec& container);
 
 // The full CRI-shaped input for the pod; the pod's first app container is the VM's.
 PodSandboxInput SandboxInputFor(const PodManifest& pod, CgroupDriver driver);

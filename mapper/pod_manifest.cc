@@ -228,6 +228,17 @@ class DocumentParser {
       }
       c.name = std::string(Text(name));
     }
+    if (absl::Status s = ParseVolumeMounts(Find(node, "volumeMounts"), Path(&path, "volumeMounts"),
+                                           c.volume_mounts);
+        !s.ok()) {
+      return s;
+    }
+    if (const Node* tpath = Find(node, "terminationMessagePath"); !IsAbsentOrNull(tpath)) {
+      absl::StatusOr<std::string> value =
+          ScalarString(tpath, Path(&path, "terminationMessagePath"));
+      if (!value.ok()) return value.status();
+      c.termination_message_path = *std::move(value);
+    }
     const Node* resources = Find(node, "resources");
     if (IsAbsentOrNull(resources)) return absl::OkStatus();
     const Path rpath(&path, "resources");
@@ -252,6 +263,127 @@ class DocumentParser {
           ResourceValue(section, slot.resource, spath, slot.cpu);
       if (!value.ok()) return value.status();
       *slot.out = *value;
+    }
+    return absl::OkStatus();
+  }
+
+  // "true" / "false" (YAML 1.1's other spellings of booleans are refused:
+  // the API server reads JSON booleans).
+  absl::StatusOr<bool> Boolean(const Node* node, const Path& path) const {
+    if (IsString(node) && node->plain) {
+      if (Text(node) == "true") return true;
+      if (Text(node) == "false") return false;
+    }
+    return Error(node, absl::StrCat(path.str(), ": expected true or false, got \"",
+                                    node->type == NodeType::kScalar ? Text(node) : "", "\""));
+  }
+
+  // A required string field of mapping `node`.
+  absl::StatusOr<std::string> RequiredString(const Node* node, const Path& path,
+                                             absl::string_view key) {
+    const Node* value = Find(node, key);
+    if (IsAbsentOrNull(value))
+      return Error(node, absl::StrCat(Path(&path, key).str(), ": missing"));
+    return ScalarString(value, Path(&path, key));
+  }
+
+  // Calls parse(item, item_path, i) for every item of the list at `node`.
+  template <typename ParseItem>
+  absl::Status ForEachItem(const Node* node, const Path& path, ParseItem parse) {
+    if (IsAbsentOrNull(node)) return absl::OkStatus();
+    if (node->type != NodeType::kSequence) {
+      return Error(node, absl::StrCat(path.str(), ": expected a list"));
+    }
+    const yaml::NodeId* items = tree_.begin(*node);
+    for (size_t i = 0; i < node->size && !over_budget_; ++i) {
+      const Path item_path(&path, i);
+      if (absl::Status s = ExpectMap(Get(items[i]), item_path); !s.ok()) return s;
+      if (absl::Status s = parse(Get(items[i]), item_path); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseVolumeMounts(const Node* node, const Path& path,
+                                 std::vector<VolumeMountSpec>& out) {
+    return ForEachItem(node, path, [&](const Node* item, const Path& ipath) -> absl::Status {
+      VolumeMountSpec m;
+      absl::StatusOr<std::string> name = RequiredString(item, ipath, "name");
+      if (!name.ok()) return name.status();
+      absl::StatusOr<std::string> mount_path = RequiredString(item, ipath, "mountPath");
+      if (!mount_path.ok()) return mount_path.status();
+      m.name = *std::move(name);
+      m.mount_path = *std::move(mount_path);
+      if (const Node* sub = Find(item, "subPath"); !IsAbsentOrNull(sub)) {
+        absl::StatusOr<std::string> value = ScalarString(sub, Path(&ipath, "subPath"));
+        if (!value.ok()) return value.status();
+        m.sub_path = *std::move(value);
+      }
+      if (const Node* ro = Find(item, "readOnly"); !IsAbsentOrNull(ro)) {
+        absl::StatusOr<bool> value = Boolean(ro, Path(&ipath, "readOnly"));
+        if (!value.ok()) return value.status();
+        m.read_only = *value;
+      }
+      out.push_back(std::move(m));
+      return absl::OkStatus();
+    });
+  }
+
+  // spec.volumes: each item's name and the one key that is its source.
+  absl::Status ParseVolumes(const Node* node, const Path& path, std::vector<VolumeSpec>& out) {
+    return ForEachItem(node, path, [&](const Node* item, const Path& ipath) -> absl::Status {
+      VolumeSpec v;
+      absl::StatusOr<std::string> name = RequiredString(item, ipath, "name");
+      if (!name.ok()) return name.status();
+      v.name = *std::move(name);
+      const yaml::NodeId* end = tree_.end(*item);
+      for (const yaml::NodeId* entry = tree_.begin(*item); entry < end; entry += 2) {
+        if (!Charge()) break;
+        const Node* key = Get(entry[0]);
+        if (!IsString(key) || Text(key) == "name") continue;
+        v.source = std::string(Text(key));
+        if (v.source == "hostPath") {
+          const Node* source = Get(entry[1]);
+          const Path spath(&ipath, "hostPath");
+          if (absl::Status s = ExpectMap(source, spath); !s.ok()) return s;
+          absl::StatusOr<std::string> host = RequiredString(source, spath, "path");
+          if (!host.ok()) return host.status();
+          v.host_path = *std::move(host);
+        }
+        break;
+      }
+      if (v.source.empty()) {
+        return Error(item, absl::StrCat(ipath.str(), ": volume \"", v.name, "\" has no source"));
+      }
+      for (const VolumeSpec& seen : out) {
+        if (seen.name == v.name) {
+          return Error(item, absl::StrCat(ipath.str(), ".name: \"", v.name, "\" is used twice"));
+        }
+      }
+      out.push_back(std::move(v));
+      return absl::OkStatus();
+    });
+  }
+
+  // Every volumeMount names a volume of the pod (the API server refuses a
+  // pod otherwise).
+  absl::Status CheckMountsNameVolumes(const Node* spec, const Path& path, const PodManifest& pod) {
+    const std::pair<const std::vector<ContainerSpec>*, absl::string_view> lists[] = {
+        {&pod.containers, "containers"}, {&pod.init_containers, "initContainers"}};
+    for (const auto& [containers, key] : lists) {
+      for (size_t i = 0; i < containers->size(); ++i) {
+        const std::vector<VolumeMountSpec>& mounts = (*containers)[i].volume_mounts;
+        for (size_t j = 0; j < mounts.size(); ++j) {
+          bool found = false;
+          for (const VolumeSpec& v : pod.volumes) found = found || v.name == mounts[j].name;
+          if (found) continue;
+          const Path cpath(&path, key);
+          const Path ipath(&cpath, i);
+          const Path mpath(&ipath, "volumeMounts");
+          const Path jpath(&mpath, j);
+          return Error(spec, absl::StrCat(Path(&jpath, "name").str(), ": no volume \"",
+                                          mounts[j].name, "\" in ", path.str(), ".volumes"));
+        }
+      }
     }
     return absl::OkStatus();
   }
@@ -318,6 +450,18 @@ class DocumentParser {
                                          Path(&path, "initContainers"), pod.init_containers);
         !s.ok()) {
       return s;
+    }
+
+    if (absl::Status s = ParseVolumes(Find(spec, "volumes"), Path(&path, "volumes"), pod.volumes);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = CheckMountsNameVolumes(spec, path, pod); !s.ok()) return s;
+    if (const Node* automount = Find(spec, "automountServiceAccountToken");
+        !IsAbsentOrNull(automount)) {
+      absl::StatusOr<bool> value = Boolean(automount, Path(&path, "automountServiceAccountToken"));
+      if (!value.ok()) return value.status();
+      pod.automount_service_account_token = *value;
     }
 
     const Node* overhead = Find(spec, "overhead");

@@ -18,8 +18,30 @@
 
 namespace vmmap {
 
+// A volume of spec.volumes, as far as it decides what kubelet prepares on
+// the host: its name and which source it has.
+struct VolumeSpec {
+  std::string name;
+  // The volume source's key: "emptyDir", "configMap", "secret", "projected",
+  // "downwardAPI", "hostPath", "persistentVolumeClaim", … (any other key is
+  // kept as it is spelled; kubelet_inputs.h decides what it means).
+  std::string source;
+  std::string host_path;  // hostPath.path, for source "hostPath"
+};
+
+// A container's volumeMounts[i].
+struct VolumeMountSpec {
+  std::string name;        // a VolumeSpec's name
+  std::string mount_path;  // where the container sees it
+  std::string sub_path;    // empty: the whole volume
+  bool read_only = false;
+};
+
 struct ContainerSpec {
   std::string name;
+  std::vector<VolumeMountSpec> volume_mounts;
+  // The API server's default; kubelet mounts a host file there.
+  std::string termination_message_path = "/dev/termination-log";
   // Millicores and bytes; absent when the manifest does not set them.
   std::optional<int64_t> cpu_request_milli;
   std::optional<int64_t> cpu_limit_milli;
@@ -36,6 +58,10 @@ struct PodManifest {
   std::map<std::string, std::string> annotations;
   std::vector<ContainerSpec> containers;
   std::vector<ContainerSpec> init_containers;
+  std::vector<VolumeSpec> volumes;
+  // spec.automountServiceAccountToken; unset means the ServiceAccount
+  // admission plugin mounts the token (it is true unless said otherwise).
+  bool automount_service_account_token = true;
   std::optional<int64_t> overhead_cpu_milli;
   std::optional<int64_t> overhead_memory_bytes;
 };

@@ -107,6 +107,26 @@ run_behaviour() {
   fi
   expect "empty stdin is bad input" 1 stderr 'no pod found' -- "$vmmap" render -
 
+  # --- kubelet's mounts: the token and the files share (/etc/hosts, termination log) ---
+  expect "render shares kubelet's mounts into the VM" 0 stdout \
+    "<source dir='/var/lib/kubelet/pods/[^']*/volumes/kubernetes.io~projected/kube-api-access'/>" \
+    -- "$vmmap" render "$good"
+  local with_mounts without_mounts
+  with_mounts=$(grep -c '<filesystem ' "$work/out")
+  local hard_with hard_without
+  hard_with=$(sed -n 's|.*<hard_limit unit=.KiB.>\([0-9]*\)</hard_limit>.*|\1|p' "$work/out")
+  expect "--no-kubelet-mounts plans CPU and memory only" 0 stdout '<domain' -- \
+    "$vmmap" render --no-kubelet-mounts "$good"
+  without_mounts=$(grep -c '<filesystem ' "$work/out")
+  hard_without=$(sed -n 's|.*<hard_limit unit=.KiB.>\([0-9]*\)</hard_limit>.*|\1|p' "$work/out")
+  if [[ $with_mounts == 2 && $without_mounts == 0 && -n $hard_with && -n $hard_without ]] &&
+    ((hard_with > hard_without)); then
+    pass "two shares (token, files) and each adds to hard_limit ($hard_without -> $hard_with KiB)"
+  else
+    fail "two shares (token, files) and each adds to hard_limit" \
+      "filesystems: $with_mounts / $without_mounts, hard_limit: $hard_with / $hard_without"
+  fi
+
   # --- multi-document: one domain per pod; --output DIR writes one per pod ---
   local multi=$examples/multi-document.yaml
   expect "multi-document renders one domain per pod" 0 stdout '<domain' -- "$vmmap" render "$multi"

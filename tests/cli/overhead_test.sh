@@ -40,17 +40,21 @@ expect "--virtiofs-shares adds the per-share term" 0 stdout '^    memory: 146Mi$
 expect "--virtiofs-shares beyond 16 is a usage error" 2 stderr '--virtiofs-shares="17"' -- \
   "$vmmap" overhead --vcpus 1 --virtiofs-shares 17
 
-# 2 vCPUs, 1Gi on kvm: 64 + 2 x 16 + 1024/512 + 16 = 114Mi; cpu = the emulator slice.
+# 2 vCPUs, 1Gi on kvm: 64 + 2 x 16 + 1024/512 + 16 = 114Mi without volumes; cpu = the
+# emulator slice. By default a class covers the two shares every kubelet pod has (the
+# service-account token; /etc/hosts and the termination log): 114 + 2 x 16 = 146Mi.
 expect "one shape gives one class with the model's overhead" 0 stdout \
   '^apiVersion: node\.k8s\.io/v1$' '^kind: RuntimeClass$' '^  name: vmmap-2vcpu$' '^handler: vmmap$' \
-  '^    cpu: 100m$' '^    memory: 114Mi$' -- "$vmmap" overhead --vcpus 2 --memory 1Gi
+  '^    cpu: 100m$' '^    memory: 114Mi$' -- "$vmmap" overhead --vcpus 2 --memory 1Gi --virtiofs-shares 0
+expect "by default a class covers kubelet's two shares" 0 stdout '^    memory: 146Mi$' -- \
+  "$vmmap" overhead --vcpus 2 --memory 1Gi
 # qemu (TCG) domains add the 64Mi code cache and the 24Mi locked extra: 202Mi.
 expect "TCG domains add the code cache" 0 stdout '^    memory: 202Mi$' -- \
-  "$vmmap" overhead --vcpus 2 --memory 1Gi --domain-type qemu
+  "$vmmap" overhead --vcpus 2 --memory 1Gi --domain-type qemu --virtiofs-shares 0
 expect "--emulator-cpu sets podFixed.cpu" 0 stdout '^    cpu: 250m$' -- \
   "$vmmap" overhead --vcpus 1 --emulator-cpu 250
 expect "--explain shows each term" 0 stderr 'page tables: guest 1073741824 bytes \(1Gi\) \| guest / 512' \
-  'TCG code cache' 'memory overhead: .*\(202Mi\)' -- \
+  'TCG code cache' 'virtiofsd: 2 virtio-fs shares' 'memory overhead: .*\(234Mi\)' -- \
   "$vmmap" overhead --explain --vcpus 2 --memory 1Gi --domain-type qemu
 expect "sizes that need more than --tolerance apart get their own class" 0 stdout \
   '^  name: vmmap-1vcpu-1gi$' '^  name: vmmap-1vcpu-16gi$' -- \
@@ -59,9 +63,16 @@ expect "--node-selector and --handler reach the class" 0 stdout '^handler: kata-
   '^    vmmap\.io/runtime: "vmmap"$' '^  - key: vmmap\.io/runtime$' '^    effect: NoSchedule$' -- \
   "$vmmap" overhead --vcpus 1 --handler kata-vmmap --node-selector vmmap.io/runtime=vmmap
 
-# Pod files: the class is sized for the pod's own shape (2 vCPUs, 2Gi: 116Mi).
-expect "a pod file gives its own shape" 0 stdout '^  name: vmmap-2vcpu$' '^    memory: 116Mi$' -- \
+# Pod files: the class is sized for the pod's own shape (2 vCPUs, 2Gi: 116Mi, and kubelet's
+# two shares: 148Mi).
+expect "a pod file gives its own shape" 0 stdout '^  name: vmmap-2vcpu$' '^    memory: 148Mi$' -- \
   "$vmmap" overhead "$examples/guaranteed-pod.yaml"
+# A pod with more volumes than the default brings its own count: 4 shares, 116 + 4 x 16.
+sed 's/^  containers:$/  volumes: [{name: a, emptyDir: {}}, {name: b, secret: {secretName: b}}]\n  containers:/' \
+  "$examples/guaranteed-pod.yaml" >"$work/volumes-pod.yaml"
+sed -i 's/^  - name: \(.*\)$/  - name: \1\n    volumeMounts: [{name: a, mountPath: \/a}, {name: b, mountPath: \/b}]/' \
+  "$work/volumes-pod.yaml"
+expect "a pod's own volumes count" 0 stdout '^    memory: 180Mi$' -- "$vmmap" overhead "$work/volumes-pod.yaml"
 
 # The warning fires only when it is true.
 memory=$("$vmmap" overhead "$examples/guaranteed-pod.yaml" | sed -n 's/^    memory: \([0-9]*\)Mi$/\1/p')

@@ -1,5 +1,5 @@
 // Golden tests: each tests/golden/<scenario>.yaml (+ optional .flags) is
-// rendered in-process exactly as `vmmap render` does it, and the XML must equal
+// rendered in-process exactly as `vmmap render --no-kubelet-mounts` does it, and the XML must equal
 // tests/golden/<scenario>.xml byte for byte. The goldens were computed by hand
 // (the arithmetic is the comment at the top of each .xml, see README.md); this
 // test never writes them.
@@ -176,8 +176,12 @@ struct Rendered {
   if (pods->size() != 1) {
     return ::testing::AssertionFailure() << "a golden scenario holds one pod, got " << pods->size();
   }
-  absl::StatusOr<DomainPlan> plan =
-      PlanDomain(SandboxInputFor(pods->front(), node.cgroup_driver), node);
+  // As `vmmap render --no-kubelet-mounts`: the goldens pin the CPU and
+  // memory rules; kubelet's mounts are pinned by KubeletInputsTest and the
+  // shares by tests/volumes.
+  PodSandboxInput input = SandboxInputFor(pods->front(), node.cgroup_driver);
+  input.mounts.clear();
+  absl::StatusOr<DomainPlan> plan = PlanDomain(input, node);
   if (!plan.ok()) return ::testing::AssertionFailure() << "PlanDomain: " << plan.status();
   absl::StatusOr<std::string> xml = RenderDomainXml(plan->spec);
   if (!xml.ok()) return ::testing::AssertionFailure() << "RenderDomainXml: " << xml.status();

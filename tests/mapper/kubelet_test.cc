@@ -136,5 +136,65 @@ TEST(KubeletMathTest, HugeValuesSaturateInsteadOfWrapping) {
             std::numeric_limits<int64_t>::min());
 }
 
+PodManifest OnePod(const std::string& yaml) {
+  absl::StatusOr<std::vector<PodManifest>> pods = ParsePodManifests(yaml);
+  EXPECT_TRUE(pods.ok()) << pods.status();
+  return pods.ok() ? pods->front() : PodManifest{};
+}
+
+// What kubelet sends for a plain pod: the service-account token the
+// admission plugin adds, then /etc/hosts and the termination log (files).
+TEST(KubeletInputsTest, EveryPodGetsTheTokenHostsAndTerminationLog) {
+  const PodManifest pod = OnePod(R"(kind: Pod
+metadata: {name: a, uid: 1234}
+spec: {containers: [{name: app}]}
+)");
+  const std::vector<VolumeMount> mounts = KubeletMountsFor(pod, pod.containers.front());
+  ASSERT_EQ(mounts.size(), 3u);
+  EXPECT_EQ(mounts[0].container_path, "/var/run/secrets/kubernetes.io/serviceaccount");
+  EXPECT_EQ(mounts[0].host_path,
+            "/var/lib/kubelet/pods/1234/volumes/kubernetes.io~projected/kube-api-access");
+  EXPECT_TRUE(mounts[0].read_only);
+  EXPECT_EQ(mounts[0].host_kind, HostPathKind::kDirectory);
+  EXPECT_EQ(mounts[1].container_path, "/etc/hosts");
+  EXPECT_EQ(mounts[1].host_path, "/var/lib/kubelet/pods/1234/etc-hosts");
+  EXPECT_EQ(mounts[1].host_kind, HostPathKind::kFile);
+  EXPECT_EQ(mounts[2].container_path, "/dev/termination-log");
+  EXPECT_EQ(mounts[2].host_kind, HostPathKind::kFile);
+  EXPECT_FALSE(mounts[2].read_only);  // the container writes it, kubelet reads it
+  EXPECT_EQ(SandboxInputFor(pod, CgroupDriver::kCgroupfs).mounts.size(), 3u);
+}
+
+TEST(KubeletInputsTest, VolumeMountsBecomeKubeletsHostPaths) {
+  const PodManifest pod = OnePod(R"(kind: Pod
+metadata: {name: a, uid: u}
+spec:
+  automountServiceAccountToken: false
+  volumes:
+  - {name: cache, emptyDir: {}}
+  - {name: cfg, configMap: {name: app}}
+  - {name: host, hostPath: {path: /srv/data}}
+  - {name: db, persistentVolumeClaim: {claimName: db}}
+  containers:
+  - name: app
+    volumeMounts:
+    - {name: cache, mountPath: /cache}
+    - {name: cfg, mountPath: /etc/app.conf, subPath: app.conf, readOnly: true}
+    - {name: host, mountPath: /data}
+    - {name: db, mountPath: /var/lib/db, subPath: pgdata}
+    - {name: cfg, mountPath: /etc/hosts, subPath: hosts}
+)");
+  const std::vector<VolumeMount> mounts = KubeletMountsFor(pod, pod.containers.front());
+  ASSERT_EQ(mounts.size(), 6u);  // no token; the pod's own /etc/hosts replaces kubelet's
+  EXPECT_EQ(mounts[0].host_path, "/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/cache");
+  EXPECT_EQ(mounts[1].host_path, "/var/lib/kubelet/pods/u/volume-subpaths/cfg/app/1");
+  EXPECT_EQ(mounts[1].host_kind, HostPathKind::kFile);  // one key of the configMap
+  EXPECT_TRUE(mounts[1].read_only);
+  EXPECT_EQ(mounts[2].host_path, "/srv/data");
+  EXPECT_EQ(mounts[3].host_kind, HostPathKind::kDirectory);  // a subPath of a PVC: a directory
+  EXPECT_EQ(mounts[4].container_path, "/etc/hosts");
+  EXPECT_EQ(mounts[5].container_path, "/dev/termination-log");
+}
+
 }  // namespace
 }  // namespace vmmap

@@ -86,5 +86,66 @@ TEST(PodManifestTest, StructuralErrors) {
   }
 }
 
+TEST(PodManifestTest, VolumesAndVolumeMountsAreRead) {
+  absl::StatusOr<std::vector<PodManifest>> pods = ParsePodManifests(R"(kind: Pod
+metadata: {name: a}
+spec:
+  automountServiceAccountToken: false
+  volumes:
+  - {name: config, configMap: {name: app}}
+  - {name: logs, hostPath: {path: /var/log/app}}
+  containers:
+  - name: c
+    terminationMessagePath: /tmp/why
+    volumeMounts:
+    - {name: config, mountPath: /etc/app, readOnly: true, subPath: app.conf}
+    - {name: logs, mountPath: /logs}
+)");
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  const PodManifest& pod = pods->front();
+  EXPECT_FALSE(pod.automount_service_account_token);
+  ASSERT_EQ(pod.volumes.size(), 2u);
+  EXPECT_EQ(pod.volumes[0].source, "configMap");
+  EXPECT_EQ(pod.volumes[1].source, "hostPath");
+  EXPECT_EQ(pod.volumes[1].host_path, "/var/log/app");
+  const ContainerSpec& c = pod.containers.front();
+  EXPECT_EQ(c.termination_message_path, "/tmp/why");
+  ASSERT_EQ(c.volume_mounts.size(), 2u);
+  EXPECT_EQ(c.volume_mounts[0].mount_path, "/etc/app");
+  EXPECT_EQ(c.volume_mounts[0].sub_path, "app.conf");
+  EXPECT_TRUE(c.volume_mounts[0].read_only);
+  EXPECT_FALSE(c.volume_mounts[1].read_only);
+}
+
+TEST(PodManifestTest, BadVolumesNameTheFieldAndValue) {
+  struct Case {
+    const char* spec;
+    const char* message;
+  } cases[] = {
+      {"volumes: [{name: v, emptyDir: {}}]\n  containers: [{name: c, volumeMounts: [{name: w, "
+       "mountPath: /w}]}]",
+       "spec.containers[0].volumeMounts[0].name: no volume \"w\" in spec.volumes"},
+      {"volumes: [{name: v, emptyDir: {}}]\n  containers: [{name: c, volumeMounts: [{name: v}]}]",
+       "spec.containers[0].volumeMounts[0].mountPath: missing"},
+      {"volumes: [{name: v, emptyDir: {}}]\n  containers: [{name: c, volumeMounts: [{name: v, "
+       "mountPath: /v, readOnly: yes}]}]",
+       "spec.containers[0].volumeMounts[0].readOnly: expected true or false, got \"yes\""},
+      {"volumes: [{name: v}]\n  containers: [{name: c}]",
+       "spec.volumes[0]: volume \"v\" has no source"},
+      {"volumes: [{name: v, emptyDir: {}}, {name: v, emptyDir: {}}]\n  containers: [{name: c}]",
+       "spec.volumes[1].name: \"v\" is used twice"},
+      {"volumes: [{name: v, hostPath: {type: Directory}}]\n  containers: [{name: c}]",
+       "spec.volumes[0].hostPath.path: missing"},
+      {"volumes: {v: 1}\n  containers: [{name: c}]", "spec.volumes: expected a list"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<std::vector<PodManifest>> pods =
+        ParsePodManifests(std::string("kind: Pod\nmetadata: {name: a}\nspec:\n  ") + c.spec + "\n");
+    ASSERT_FALSE(pods.ok()) << c.spec;
+    EXPECT_EQ(pods.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(pods.status().message(), HasSubstr(c.message)) << c.spec;
+  }
+}
+
 }  // namespace
 }  // namespace vmmap
