@@ -95,6 +95,15 @@ int RunRenderCommand(const std::vector<std::string>& args) {
     PodSandboxInput input = SandboxInputFor(pod, options.node.cgroup_driver);
     if (!options.kubelet_mounts) input.mounts.clear();
     absl::StatusOr<DomainPlan> plan = PlanDomain(input, options.node);
+    if (plan.ok()) {
+      // The files share's directory is made by `vmmap serve` per container
+      // (server/volumes/share_views.h); offline, its default place.
+      for (SharedDirectory& share : plan->spec.shared_dirs) {
+        if (share.source_dir.empty()) {
+          share.source_dir = "/var/lib/vmmap/volumes/CONTAINER_ID/files";
+        }
+      }
+    }
     if (!plan.ok()) {
       std::cerr << "vmmap render: " << source << ": " << who << ": " << plan.status().message()
                 << "\n";

@@ -109,7 +109,8 @@ run_behaviour() {
 
   # --- kubelet's mounts: the token and the files share (/etc/hosts, termination log) ---
   expect "render shares kubelet's mounts into the VM" 0 stdout \
-    "<source dir='/var/lib/kubelet/pods/[^']*/volumes/kubernetes.io~projected/kube-api-access'/>" \
+    '<source dir="/var/lib/kubelet/pods/[^"]*/volumes/kubernetes.io~projected/kube-api-access" />' \
+    '<source dir="/var/lib/vmmap/volumes/CONTAINER_ID/files" />' \
     -- "$vmmap" render "$good"
   local with_mounts without_mounts
   with_mounts=$(grep -c '<filesystem ' "$work/out")
